@@ -1,0 +1,72 @@
+"""Errors a user can cause, each with the exit code the CLI returns for it.
+
+Exit codes (documented in README.md, "Exit codes"):
+
+| code | meaning |
+|---|---|
+| 0 | success |
+| 1 | internal error (a bug: please report it with the traceback) |
+| 2 | usage error: bad command-line arguments or options, output exists without -y |
+| 3 | bad input: unreadable or invalid media, mask track, request or job file |
+| 4 | some shots of a batch failed (the others finished) |
+| 75 | retryable failure (out of memory, worker lost): running again may succeed |
+| 130 | interrupted (Ctrl-C) |
+
+Messages name what and where: the file, the JSON path, the frame.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_BAD_INPUT = 3
+EXIT_BATCH_PARTIAL = 4
+EXIT_RETRYABLE = 75
+EXIT_INTERRUPTED = 130
+
+
+class MoebiusVideoError(Exception):
+    """Base class of every error meant for the user, not for a traceback."""
+
+    exit_code = EXIT_INTERNAL
+    code = "internal"
+
+
+class UsageError(MoebiusVideoError):
+    """The command line or the options are wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
+    code = "usage"
+
+
+class InputError(MoebiusVideoError):
+    """An input file or request is missing, unreadable or invalid (exit 3)."""
+
+    exit_code = EXIT_BAD_INPUT
+    code = "bad_input"
+
+
+class MediaError(InputError):
+    """A video or image sequence cannot be decoded as needed."""
+
+    code = "bad_media"
+
+
+class MaskTrackError(InputError):
+    """A mask track is invalid; the message starts with the file and JSON path."""
+
+    code = "bad_mask_track"
+
+
+class ModelError(InputError):
+    """A checkpoint is missing, truncated or does not match the network."""
+
+    code = "bad_model"
+
+
+class RetryableError(MoebiusVideoError):
+    """A failure that may pass on a second try (exit 75)."""
+
+    exit_code = EXIT_RETRYABLE
+    code = "retryable"
