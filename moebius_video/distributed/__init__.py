@@ -1,1 +1,112 @@
-"""distributed room."""
+"""Spread a clip's segments over workers: in this process, or on Ray actors.
+
+    from moebius_video.distributed import ClipJob, RayOptions, iter_clip_patches
+    job = ClipJob(source, mask_track, temporal_options, segment_length=48, context=8)
+    for index, patches in iter_clip_patches(job, frame_count, start, stop, workers=4):
+        writer.write(composite(frame, patches))   # the driver decodes and encodes once
+
+The same segments (planned from the clip and the options only, `plan.py`) are
+filled whatever runs them, so 1 worker, N workers and farm chunks give the same
+bytes. One worker without an address runs in this process and never imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from ..patches import FramePatch
+from .plan import Segment, plan_segments, segments_for_range
+from .segment import ClipJob, SegmentFiller, SegmentResult, opencv_filler
+
+__all__ = [
+    "ClipJob",
+    "RayOptions",
+    "Segment",
+    "SegmentFiller",
+    "SegmentResult",
+    "fill_segments",
+    "iter_clip_patches",
+    "opencv_filler",
+    "plan_segments",
+    "segments_for_range",
+]
+
+
+def __getattr__(name: str):
+    # RayOptions lives next to the Ray code; importing it here would import Ray.
+    if name == "RayOptions":
+        from .ray_runner import RayOptions
+
+        return RayOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def uses_ray(workers: int, ray_address: str | None) -> bool:
+    """True when the run needs Ray: more than one worker, or a cluster to join."""
+    return workers > 1 or ray_address is not None
+
+
+def fill_segments(
+    job: ClipJob,
+    segments: list[Segment],
+    keep: tuple[int, int] | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    ray_options=None,
+    on_result: Callable[[SegmentResult], None] | None = None,
+) -> Iterator[SegmentResult]:
+    """Fill `segments` and yield their results in segment order.
+
+    workers=1 and no address: in this process, one segment after the other.
+    Otherwise on Ray (`ray_options`, a `RayOptions`, overrides workers/address).
+    `on_result` is called with each result as it is handed out.
+    """
+    if not uses_ray(workers, ray_address) and ray_options is None:
+        filler = SegmentFiller(job)
+        for segment in segments:
+            result = filler.fill(segment, keep)
+            if on_result is not None:
+                on_result(result)
+            yield result
+        return
+
+    from .ray_runner import RayOptions, RaySegmentRunner
+
+    options = ray_options or RayOptions(workers=workers, address=ray_address)
+    with RaySegmentRunner(job, options) as runner:
+        for result in runner.run(segments, keep):
+            if on_result is not None:
+                on_result(result)
+            yield result
+
+
+def iter_clip_patches(
+    job: ClipJob,
+    frame_count: int,
+    start: int = 0,
+    stop: int | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    ray_options=None,
+    on_result: Callable[[SegmentResult], None] | None = None,
+) -> Iterator[tuple[int, list[FramePatch]]]:
+    """(index, patches) for every frame of [start, stop), in frame order.
+
+    The drop-in for `temporal.iter_patches` when segments may run elsewhere:
+    the caller decodes the source once, in order, and composites these patches.
+    """
+    stop = frame_count if stop is None else stop
+    segments = segments_for_range(job.plan(frame_count), start, stop)
+    expected = start
+    for result in fill_segments(
+        job, segments, (start, stop), workers, ray_address, ray_options, on_result
+    ):
+        for index, patches in result.frames:
+            if index != expected:
+                raise RuntimeError(
+                    f"segment results out of order: got frame {index}, not {expected}"
+                )
+            expected += 1
+            yield index, patches
+    if expected != stop:
+        raise RuntimeError(f"segments covered frames {start}-{expected - 1}, not up to {stop - 1}")

@@ -1,0 +1,75 @@
+"""Segment planning: cut a clip into windows of frames that can be filled independently.
+
+A segment owns the output frames [start, stop) and reads [read_start, read_stop):
+its own frames plus `context` frames on each side, so flow and propagation see
+across the border. Segments are laid on a grid anchored at frame 0 of the clip
+and depend only on the clip length and the options, never on the number of
+workers or on the frame range asked for. That is what makes the output of 1 and
+N workers, and of one process and several farm chunks, the same bytes: every
+frame is always filled by the same segment reading the same frames.
+
+All indices are 0-based frame indices of the clip; every stop is exclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One unit of work: output frames [start, stop), read frames [read_start, read_stop)."""
+
+    index: int
+    start: int
+    stop: int
+    read_start: int
+    read_stop: int
+
+    @property
+    def frame_count(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def read_count(self) -> int:
+        return self.read_stop - self.read_start
+
+
+def plan_segments(frame_count: int, length: int, context: int) -> list[Segment]:
+    """Segments of `length` output frames covering [0, frame_count), each with `context`.
+
+    The last segment is merged into the one before it when it would be shorter
+    than half a segment, so no segment is a sliver with little to propagate from.
+    """
+    if frame_count < 1:
+        raise UsageError(f"cannot plan segments for a clip of {frame_count} frames")
+    if length < 1:
+        raise UsageError(f"segment length must be at least 1 frame, got {length}")
+    if context < 0:
+        raise UsageError(f"context must be 0 or more frames, got {context}")
+    starts = list(range(0, frame_count, length))
+    if len(starts) > 1 and frame_count - starts[-1] < (length + 1) // 2:
+        starts.pop()
+    stops = starts[1:] + [frame_count]
+    return [
+        Segment(
+            index=i,
+            start=start,
+            stop=stop,
+            read_start=max(start - context, 0),
+            read_stop=min(stop + context, frame_count),
+        )
+        for i, (start, stop) in enumerate(zip(starts, stops, strict=True))
+    ]
+
+
+def segments_for_range(segments: list[Segment], start: int, stop: int) -> list[Segment]:
+    """The segments that own at least one frame of [start, stop), in order.
+
+    They are returned whole: a segment always reads and fills its full window,
+    and the caller keeps only the frames it asked for. A chunk boundary that
+    cuts a segment therefore costs a little extra work but never changes pixels.
+    """
+    return [s for s in segments if s.start < stop and s.stop > start]

@@ -1,0 +1,176 @@
+"""Fill a clip's segments on Ray actors; results come back in segment order.
+
+Only this module imports Ray, and only when more than one worker (or a cluster
+address) is asked for, so a laptop run never pays Ray's start-up.
+
+Each actor holds one `SegmentFiller`: the model is loaded once per actor, not per
+segment. The driver sends a segment (a few integers) and gets back patches; the
+actor decodes its own frames from the source. Failures:
+- a worker process that dies (killed, pre-empted, segfault) is restarted by Ray
+  (`max_restarts`) and its unfinished calls are re-run (`max_task_retries`);
+  segments are pure, so re-running one gives the same patches;
+- a `RetryableError` raised while filling (out of GPU memory) is retried by the
+  driver with smaller model tiles, up to `oom_retries` times;
+- anything else (bad input, a bug) stops the run with that error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+
+from ..errors import MoebiusVideoError, RetryableError
+from .plan import Segment
+from .segment import ClipJob, SegmentFiller, SegmentResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How to reach Ray and what each worker asks of it.
+
+    address: None starts a private local cluster with `workers` CPUs; "auto" or
+        "ray://host:10001" / "host:6379" joins an existing cluster.
+    workers: number of actors (each one fills one segment at a time).
+    cpus_per_worker / gpus_per_worker: Ray resources per actor; set gpus_per_worker=1
+        on a GPU farm so Ray places one actor per GPU.
+    """
+
+    workers: int = 2
+    address: str | None = None
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+    max_restarts: int = 3
+    max_task_retries: int = 3
+    oom_retries: int = 2
+    in_flight_per_worker: int = 2
+
+
+@ray.remote
+class SegmentWorker:
+    """One Ray actor: a `SegmentFiller` kept alive across segments."""
+
+    def __init__(self, job: ClipJob):
+        self._filler = SegmentFiller(job)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def fill(self, segment: Segment, keep: tuple[int, int] | None, attempt: int) -> SegmentResult:
+        return self._filler.fill(segment, keep, attempt)
+
+
+class RaySegmentRunner:
+    """Context manager: connects to Ray, starts the actors, fills segments, cleans up.
+
+    Joins Ray if it is already initialised in this process (tests, notebooks) and
+    then leaves it running; otherwise starts or joins per `options.address` and
+    shuts down on exit.
+    """
+
+    def __init__(self, job: ClipJob, options: RayOptions):
+        self.job = job
+        self.options = options
+        self.actors: list = []
+        self._owns_ray = False
+
+    def __enter__(self) -> RaySegmentRunner:
+        if not ray.is_initialized():
+            self._owns_ray = True
+            if self.options.address is None:
+                ray.init(
+                    num_cpus=max(self.options.workers, 1),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
+                )
+            else:
+                ray.init(address=self.options.address, log_to_driver=False)
+        actor_class = SegmentWorker.options(
+            num_cpus=self.options.cpus_per_worker,
+            num_gpus=self.options.gpus_per_worker,
+            max_restarts=self.options.max_restarts,
+            max_task_retries=self.options.max_task_retries,
+        )
+        job_ref = ray.put(self.job)
+        self.actors = [actor_class.remote(job_ref) for _ in range(max(self.options.workers, 1))]
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for actor in self.actors:
+            ray.kill(actor, no_restart=True)
+        self.actors = []
+        if self._owns_ray:
+            ray.shutdown()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the actors (for tests and diagnostics)."""
+        return ray.get([actor.pid.remote() for actor in self.actors])
+
+    def run(
+        self, segments: list[Segment], keep: tuple[int, int] | None = None
+    ) -> Iterator[SegmentResult]:
+        """Fill `segments`; yield their results in segment order, whatever order they finish in.
+
+        At most `in_flight_per_worker` calls wait per actor, and results that
+        arrive early are held only until the ones before them arrive, so driver
+        memory stays bounded by a few segments' patches.
+        """
+        todo = list(reversed(segments))  # pop() takes the earliest segment next
+        order = [s.index for s in segments]
+        pending: dict = {}  # ObjectRef -> (segment, actor, attempt)
+        load = {id(actor): 0 for actor in self.actors}
+        done: dict[int, SegmentResult] = {}
+        next_pos = 0
+        limit = self.options.in_flight_per_worker
+
+        def submit(segment: Segment, attempt: int) -> None:
+            actor = min(self.actors, key=lambda a: load[id(a)])
+            load[id(actor)] += 1
+            pending[actor.fill.remote(segment, keep, attempt)] = (segment, actor, attempt)
+
+        while next_pos < len(order):
+            # Keep every actor busy, but never run far ahead of the next result to hand out.
+            window_end = next_pos + limit * len(self.actors)
+            while todo and len(pending) < limit * len(self.actors):
+                if len(order) - len(todo) >= window_end:
+                    break
+                submit(todo.pop(), 0)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            ref = ready[0]
+            segment, actor, attempt = pending.pop(ref)
+            load[id(actor)] -= 1
+            try:
+                done[segment.index] = ray.get(ref)
+            except RayTaskError as error:
+                cause = error.cause if error.cause is not None else error
+                if isinstance(cause, RetryableError) and attempt < self.options.oom_retries:
+                    log.warning("%s; retrying with smaller tiles", cause)
+                    submit(segment, attempt + 1)
+                    continue
+                if isinstance(cause, MoebiusVideoError):
+                    raise cause from None
+                raise
+            except RayActorError as error:
+                raise RetryableError(
+                    f"{self.job.source}: a Ray worker died more than "
+                    f"{self.options.max_restarts} times while filling frames "
+                    f"{segment.start}-{segment.stop - 1}: {error}"
+                ) from error
+            while next_pos < len(order) and order[next_pos] in done:
+                yield done.pop(order[next_pos])
+                next_pos += 1
+
+
+def _package_parent() -> str:
+    """The folder that holds `moebius_video`, so local workers import this same copy."""
+    here = str(Path(__file__).resolve().parents[2])
+    existing = os.environ.get("PYTHONPATH")
+    return here if not existing else os.pathsep.join([here, existing])

@@ -1,0 +1,177 @@
+"""Filling one segment: the unit of work, the same in the driver and in a Ray worker.
+
+A `SegmentFiller` lives once per process (a Ray actor holds one): it builds the
+filler (loads the model) and parses the mask track once, then fills segment
+after segment. For each segment it reads its own frame window from the source
+(PyAV seek; no frames travel from the driver) and returns only the patches of
+the frames it owns. Nothing here depends on which process runs it, so a
+segment gives the same patches wherever it is filled.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import RetryableError
+from ..patches import FramePatch
+from ..temporal.fillers import Filler
+from .plan import Segment, plan_segments
+
+
+def opencv_filler() -> Filler:
+    """The default filler factory: classical inpainting, no weights needed."""
+    from ..temporal.fillers import OpenCVFiller
+
+    return OpenCVFiller()
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """Everything a worker needs to fill segments of one clip; small and picklable.
+
+    source: the clip (every worker must see the same path: shared storage on a farm).
+    mask_track: the track file path, or the parsed-JSON dict of an inline track.
+    mask_base_dir: where relative raster paths in an inline track are resolved.
+    temporal: the temporal core's options (window, context, key frames, ...).
+    segment_length / context: the segment plan; see `plan.plan_segments`.
+    filler_factory: a picklable callable (module-level function or functools.partial)
+        that builds the filler; called once per worker process, never per segment.
+    """
+
+    source: str
+    mask_track: str | dict
+    temporal: Any
+    segment_length: int
+    context: int
+    mask_base_dir: str | None = None
+    filler_factory: Callable[[], Filler] = field(default=opencv_filler)
+
+    def plan(self, frame_count: int) -> list[Segment]:
+        return plan_segments(frame_count, self.segment_length, self.context)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """The patches of one segment, frame by frame, plus what it cost.
+
+    frames: (index, patches) for every kept frame of the segment, in order, also
+        frames without patches, so the driver can check nothing is missing.
+    decoded_bytes: size of the RGB frames this segment decoded (what sending frames
+        from the driver would have moved); patch_bytes: what is sent back instead.
+    """
+
+    segment: Segment
+    frames: list[tuple[int, list[FramePatch]]]
+    decoded_bytes: int
+    patch_bytes: int
+    seconds: float
+    worker_pid: int
+
+
+class SegmentFiller:
+    """Fills segments of one clip. Build once per process; call `fill` per segment."""
+
+    def __init__(self, job: ClipJob):
+        self.job = job
+        self.filler = job.filler_factory()
+        self._track = None
+
+    def _mask_track(self, info):
+        if self._track is None:
+            from ..masks import load_mask_track
+
+            self._track = load_mask_track(
+                self.job.mask_track,
+                width=info.width,
+                height=info.height,
+                frame_count=info.frame_count,
+                base_dir=self.job.mask_base_dir,
+            )
+        return self._track
+
+    def fill(
+        self, segment: Segment, keep: tuple[int, int] | None = None, attempt: int = 0
+    ) -> SegmentResult:
+        """Fill `segment`; return patches for its frames inside `keep` (default: all).
+
+        `attempt` > 0 is a retry after a RetryableError (out of memory): the filler
+        is asked to work in smaller tiles.
+        """
+        import os
+
+        from ..io import open_video
+        from ..temporal import fill_segment
+
+        began = time.perf_counter()
+        lo, hi = segment.start, segment.stop
+        if keep is not None:
+            lo, hi = max(lo, keep[0]), min(hi, keep[1])
+        filler = _smaller_tiles(self.filler, attempt)
+        with open_video(self.job.source) as video:
+            track = self._mask_track(video.info)
+            frames, alphas, decoded_bytes = [], [], 0
+            if any(track.box(i) is not None for i in range(lo, hi)):
+                for frame in video.frames(segment.read_start, segment.read_stop):
+                    frames.append(frame.rgb)
+                    alphas.append(track.alpha(frame.index))
+                    decoded_bytes += frame.rgb.nbytes
+        by_frame: dict[int, list[FramePatch]] = {i: [] for i in range(lo, hi)}
+        if frames:
+            try:
+                patches = fill_segment(
+                    frames, alphas, filler, self.job.temporal, first_index=segment.read_start
+                )
+            except Exception as exc:
+                if _is_out_of_memory(exc):
+                    raise RetryableError(
+                        f"{self.job.source}: out of memory filling frames "
+                        f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
+                    ) from exc
+                raise
+            for patch in patches:
+                if lo <= patch.index < hi:
+                    by_frame[patch.index].append(patch)
+        frames_out = sorted(by_frame.items())
+        return SegmentResult(
+            segment=segment,
+            frames=frames_out,
+            decoded_bytes=decoded_bytes,
+            patch_bytes=sum(p.nbytes for _, ps in frames_out for p in ps),
+            seconds=time.perf_counter() - began,
+            worker_pid=os.getpid(),
+        )
+
+
+def _smaller_tiles(filler: Filler, attempt: int) -> Filler:
+    """The filler with its tile size halved per attempt (fillers without tiles are unchanged)."""
+    tile = getattr(filler, "tile_size", None)
+    if attempt == 0 or not isinstance(tile, int):
+        return filler
+    smaller = max(tile >> attempt, 64)
+    try:
+        return replace(filler, tile_size=smaller)  # frozen-dataclass fillers
+    except TypeError:
+        import copy
+
+        clone = copy.copy(filler)
+        clone.tile_size = smaller
+        return clone
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA (or other accelerator) out-of-memory, without importing torch when it is not used."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
+        torch.cuda.empty_cache()
+        return True
+    return isinstance(exc, MemoryError)
+
+
+def source_path(path: str | Path) -> str:
+    """Absolute path, so that workers started in another directory open the same file."""
+    return str(Path(path).resolve())
