@@ -1,0 +1,117 @@
+"""The `moebius-video` command: dispatch to one module per subcommand.
+
+    moebius-video INPUT --mask-track TRACK -o OUTPUT [options]   (same as `run`)
+    moebius-video run|models|batch|hook ...
+
+Each subcommand is `moebius_video.commands.<name>.main(argv) -> int`, imported only
+when used, so `moebius-video hook` does not pay for torch. Errors a user caused print
+one line, `moebius-video: error: ...`, and exit with their code (see errors.py); a
+bug prints its traceback and exits 1; Ctrl-C (or SIGTERM from a farm) exits 130 and
+leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MoebiusVideoError
+
+SUBCOMMANDS = {
+    "run": "clean one clip (the default when the first argument is not a subcommand)",
+    "models": "list, pull and import model checkpoints",
+    "batch": "run a job file of many shots",
+    "hook": "run one JSON request and answer in JSON lines (for NLE plugins)",
+}
+
+USAGE = """\
+usage: moebius-video INPUT --mask-track TRACK -o OUTPUT [options]
+       moebius-video {run,models,batch,hook} ...
+
+Remove wires, rigs and objects from footage; only masked pixels change.
+
+subcommands:
+%s
+
+`moebius-video run --help` lists the options of a run.
+exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 batch partly failed,
+            75 retryable, 130 interrupted
+"""
+
+
+def guarded(body: Callable[[], int], reporter=None) -> int:
+    """Run a command body and turn what it raises into an exit code and one message.
+
+    `reporter` (a progress reporter) also gets the error, so JSON-lines readers see it.
+    """
+    try:
+        return body()
+    except MoebiusVideoError as exc:
+        _report_error(reporter, exc.code, exc.exit_code, str(exc))
+        print(f"moebius-video: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _report_error(reporter, "interrupted", EXIT_INTERRUPTED, "interrupted")
+        print("moebius-video: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # A bug, not a user mistake: the traceback is what a bug report needs.
+        traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}"
+        _report_error(reporter, "internal", EXIT_INTERNAL, message)
+        print(
+            f"moebius-video: internal error: {message} (please report it with the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_INTERNAL
+
+
+def _report_error(reporter, code: str, exit_code: int, message: str) -> None:
+    if reporter is not None:
+        reporter.error(code, exit_code, message)
+
+
+def _terminate(signum, frame) -> None:
+    # A farm stops a task with SIGTERM: unwind like Ctrl-C, so writers delete their temp files.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        lines = "\n".join(f"  {name:8} {text}" for name, text in SUBCOMMANDS.items())
+        print(USAGE % lines, end="", file=sys.stdout if argv else sys.stderr)
+        return EXIT_OK if argv else EXIT_USAGE
+    if argv[0] == "--version":
+        print(f"moebius-video {__version__}")
+        return EXIT_OK
+
+    name, rest = (argv[0], argv[1:]) if argv[0] in SUBCOMMANDS else ("run", argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        previous = None
+    try:
+        module_name = f"moebius_video.commands.{name}"
+        try:
+            command = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            print(f"moebius-video: error: {name}: not available in this build", file=sys.stderr)
+            return EXIT_USAGE
+        return command.main(rest)
+    except SystemExit as exc:  # argparse's --help and errors inside subcommands
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""`moebius-video [run] INPUT --mask-track TRACK -o OUTPUT [options]`: clean one clip.
+
+A thin shell over `moebius_video.inpaint_video`. `build_parser()` and
+`options_from_args()` are shared with `batch`, so a job file and the command line
+accept the same options under the same names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import UsageError
+from ..pipeline import InpaintOptions, parse_frame_range
+from ..progress import PROGRESS_MODES, make_reporter
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 2) instead of exiting, so errors print alike."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _frames(text: str) -> tuple[int, int]:
+    try:
+        return parse_frame_range(text)
+    except UsageError as exc:
+        # argparse reports ArgumentTypeError as "argument --frames: <message>".
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--frames: ")) from None
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "true", "yes", "1"):
+        return True
+    if text.lower() in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
+    """The options of one run (everything but INPUT, --mask-track and -o)."""
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "-c:v",
+        "--codec",
+        dest="codec",
+        metavar="CODEC",
+        help="video codec: libx264 (default), ffv1 (lossless), prores_ks, png (image sequence)",
+    )
+    out.add_argument("--crf", type=int, metavar="N", help="x264 quality, 0-51 (default 16)")
+    out.add_argument(
+        "--frames",
+        type=_frames,
+        metavar="FIRST-LAST",
+        help="only these frames, inclusive, in the mask track's frame numbers (e.g. 1001-1100)",
+    )
+    out.add_argument(
+        "-y", "--overwrite", action="store_true", default=None, help="replace an existing output"
+    )
+
+    fill = parser.add_argument_group("fill")
+    fill.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
+    fill.add_argument("--model", metavar="NAME", help="filler: a registered model, or opencv")
+    fill.add_argument("--weights", metavar="PATH", help="a model checkpoint file")
+    fill.add_argument(
+        "--temporal",
+        type=_on_off,
+        metavar="on|off",
+        help="flow-guided temporal fill (on, default) or a per-frame fill (off)",
+    )
+    fill.add_argument("--window", type=int, metavar="N", help="frames per temporal window")
+    fill.add_argument("--context", type=int, metavar="N", help="context frames on each side")
+    fill.add_argument(
+        "--keyframe-interval", type=int, metavar="N", help="frames between generated fills"
+    )
+    fill.add_argument("--flow-quality", metavar="QUALITY", help="optical flow quality preset")
+    fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
+
+    scale = parser.add_argument_group("scale out")
+    scale.add_argument("--workers", type=int, metavar="N", help="Ray workers (default 1: no Ray)")
+    scale.add_argument("--ray-address", metavar="ADDR", help="join this Ray cluster")
+
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        help="bar (default on a terminal), plain (`Progress: N%%`), openjd, json (events)",
+    )
+
+
+def build_parser(prog: str = "moebius-video") -> ArgumentParser:
+    parser = ArgumentParser(
+        prog=prog,
+        description="Remove wires, rigs and objects from a clip: only masked pixels change.",
+        allow_abbrev=False,
+        epilog="exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 75 retryable, "
+        "130 interrupted",
+    )
+    parser.add_argument("input", metavar="INPUT", help="clip, image sequence pattern or folder")
+    parser.add_argument(
+        "--mask-track", required=True, metavar="TRACK", help="mask track JSON, PNG(s) or matte"
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output path")
+    add_inpaint_options(parser)
+    return parser
+
+
+def options_from_args(ns: argparse.Namespace, base: InpaintOptions | None = None) -> InpaintOptions:
+    """InpaintOptions from parsed arguments; options not given keep `base`'s values."""
+    given = {
+        name: getattr(ns, name)
+        for name in InpaintOptions.__dataclass_fields__
+        if getattr(ns, name, None) is not None
+    }
+    return (base or InpaintOptions()).replace(**given)
+
+
+def progress_mode_in(argv: list[str]) -> str | None:
+    """The --progress value, found without parsing (to report a parse error as JSON)."""
+    for i, arg in enumerate(argv):
+        if arg == "--progress" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--progress="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def main(argv: list[str]) -> int:
+    from ..cli import guarded
+
+    mode = progress_mode_in(argv)
+    reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
+
+    def run() -> int:
+        from ..pipeline import inpaint_video
+
+        ns = build_parser().parse_args(argv)
+        options = options_from_args(ns)
+        result = inpaint_video(ns.input, ns.mask_track, ns.output, options, progress=reporter)
+        reporter.summary(result.summary())
+        return 0
+
+    return guarded(run, reporter)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

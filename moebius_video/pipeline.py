@@ -1,0 +1,572 @@
+"""One clip in, the same clip out with only the masked pixels changed.
+
+    from moebius_video import inpaint_video, InpaintOptions
+    result = inpaint_video("shot.mov", "wires.json", "shot_clean.mov",
+                           InpaintOptions(codec="prores_ks", frames=(1001, 1100)))
+    print(result.summary())
+
+`inpaint_video` checks everything the caller passed before it writes a byte
+(input decodes, mask track fits the clip, frame range, output path, codec), then
+streams: decode -> mask -> fill -> composite -> encode + remux. Frames flow one
+by one (the temporal core holds one window), so memory does not grow with the
+clip. Frames without a mask are composited with no patches: they pass through
+bit for bit (up to the output codec).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, MediaError, UsageError
+from .patches import FramePatch, mask_box
+from .progress import ProgressCallback, ProgressEvent
+from .temporal.fillers import Filler, OpenCVFiller
+
+__all__ = [
+    "InpaintOptions",
+    "InpaintResult",
+    "ProgressEvent",
+    "inpaint_video",
+    "parse_frame_range",
+]
+
+DEVICES = ("auto", "cpu", "cuda")
+# Names that pick the classical filler without asking the model registry.
+CLASSICAL_FILLERS = {
+    "opencv": "telea",
+    "telea": "telea",
+    "opencv-telea": "telea",
+    "opencv-ns": "ns",
+}
+# Context around the hole handed to the per-frame filler (Telea needs a ring of known pixels).
+SIMPLE_FILL_MARGIN = 16
+
+
+@dataclass(frozen=True)
+class InpaintOptions:
+    """Everything about a run except the three paths. Field names = CLI long options.
+
+    codec: output codec (`-c:v`): libx264, ffv1, prores_ks, png (image sequence), ...
+    crf: x264 constant rate factor (`--crf`), 0 (lossless) .. 51.
+    frames: (first, last) inclusive, in the clip's frame numbers (index + the mask
+        track's frame_base); None = the whole clip.
+    device: "auto", "cpu", "cuda" or "cuda:N".
+    overwrite: replace an existing output (`-y`).
+    model / weights: the filler for pixels no frame shows (None: Moebius when its
+        weights are present, else classical inpainting); weights: a checkpoint path.
+    window / context / keyframe_interval / flow_quality: temporal core knobs;
+        None = the temporal core's default.
+    temporal: False = the simple per-frame fill (`--temporal off`).
+    save_debug: write a debug preview to this path.
+    workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
+    """
+
+    codec: str = "libx264"
+    crf: int = 16
+    frames: tuple[int, int] | None = None
+    device: str = "auto"
+    overwrite: bool = False
+    model: str | None = None
+    weights: str | None = None
+    window: int | None = None
+    context: int | None = None
+    keyframe_interval: int | None = None
+    flow_quality: str | None = None
+    save_debug: str | None = None
+    workers: int = 1
+    ray_address: str | None = None
+    temporal: bool = True
+
+    def __post_init__(self) -> None:
+        # Checked here so every caller (CLI, batch jobs, hook requests, Python) gets the same
+        # message, which names the option as the CLI spells it.
+        _check_type("-c:v", self.codec, str)
+        if not self.codec:
+            raise UsageError("-c:v: the codec name is empty")
+        _check_int("--crf", self.crf, 0, 51)
+        if self.frames is not None:
+            if (
+                not isinstance(self.frames, tuple)
+                or len(self.frames) != 2
+                or not all(_is_int(v) for v in self.frames)
+            ):
+                raise UsageError(f"--frames: expected (first, last) integers, got {self.frames!r}")
+            if self.frames[0] > self.frames[1]:
+                raise UsageError(
+                    f"--frames: first frame {self.frames[0]} is after last frame {self.frames[1]}"
+                )
+        _check_type("--device", self.device, str)
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
+            raise UsageError(
+                f"--device: unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N"
+            )
+        _check_type("-y/--overwrite", self.overwrite, bool)
+        for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_type(_cli_name(name), value, (str, os.PathLike))
+        for name, low in (("window", 1), ("context", 0), ("keyframe_interval", 1)):
+            value = getattr(self, name)
+            if value is not None:
+                _check_int(_cli_name(name), value, low, None)
+        _check_int("--workers", self.workers, 1, None)
+        _check_type("--temporal", self.temporal, bool)
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], where: str = "options") -> InpaintOptions:
+        """Options from a job file entry or a hook request.
+
+        Keys are the CLI long options with dashes or underscores (`keyframe-interval`,
+        `keyframe_interval`, `--crf`), plus `c:v` and `y`. `frames` takes "1001-1100",
+        [1001, 1100] or a single frame number. Unknown keys are an error (a typo must not
+        silently fall back to a default); `where` prefixes the message (e.g. "jobs.yaml:
+        shots[2]").
+        """
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in mapping.items():
+            name = _option_name(key)
+            if name not in known:
+                choices = ", ".join(sorted(known))
+                raise UsageError(f"{where}: unknown option {key!r} (known options: {choices})")
+            if name in values:
+                raise UsageError(f"{where}: option {key!r} is given twice")
+            values[name] = _coerce(name, value, where)
+        try:
+            return cls(**values)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+
+    def replace(self, **changes: Any) -> InpaintOptions:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class InpaintResult:
+    """What a run did.
+
+    frames: frames written. masked_frames: frames that had a mask.
+    masked_fraction: mean share of the frame area with alpha > 0, over written frames.
+    frame_range: (first, last) clip frame numbers written (index + frame_base).
+    seconds: wall time of the whole call; fps: frames / seconds.
+    """
+
+    input: str
+    output: str
+    frames: int
+    masked_frames: int
+    masked_fraction: float
+    frame_range: tuple[int, int]
+    seconds: float
+    fps: float
+    filler: str
+    codec: str
+    width: int
+    height: int
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["frame_range"] = list(self.frame_range)
+        return out
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints at the end."""
+        first, last = self.frame_range
+        return (
+            f"moebius-video: wrote {self.output}: {self.frames} frames ({first}-{last}), "
+            f"masked {100 * self.masked_fraction:.2f}% of the area "
+            f"in {self.masked_frames} frames, {self.seconds:.1f} s, {self.fps:.1f} fps "
+            f"(filler {self.filler}, {self.codec})"
+        )
+
+
+def inpaint_video(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    output: str | os.PathLike,
+    options: InpaintOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> InpaintResult:
+    """Remove what `mask_track` marks from `input` and write the result to `output`.
+
+    mask_track: a track file (JSON, or the other inputs `--mask-track` takes) or a
+    parsed track dict (relative raster paths then resolve from the current folder).
+    progress: called with `ProgressEvent`s (started, progress per frame, warning, done).
+
+    Raises UsageError (bad options or output path), InputError / MediaError /
+    MaskTrackError (bad input), before any output exists. A failure or Ctrl-C while
+    encoding leaves no output (the writer renames a temp file only on success).
+    """
+    from .io import VideoWriter, composite, open_video
+    from .masks import load_mask_track
+
+    options = options or InpaintOptions()
+    report = progress or _no_progress
+    began = time.perf_counter()
+
+    input_path = _check_input(input)
+    output_path = _check_output(output, input_path, options)
+    with open_video(input_path) as video:
+        info = video.info
+        if info.frame_count <= 0:
+            raise MediaError(f"{input_path}: the video has no frames")
+        track = load_mask_track(
+            mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
+            width=info.width,
+            height=info.height,
+            frame_count=info.frame_count,
+        )
+        start, stop = _index_range(options.frames, track.frame_base, info.frame_count)
+        _check_codec(options.codec, info, input_path)
+        filler = _make_filler(options, report)
+
+        # Decode the first frame now: a file that opens but does not decode fails here,
+        # before the writer exists.
+        frames = video.frames(start, stop)
+        try:
+            first = next(frames)
+        except StopIteration:
+            raise MediaError(
+                f"{input_path}: no frame could be decoded in frames {start}-{stop - 1}"
+            ) from None
+        frames = itertools.chain([first], frames)
+
+        total = stop - start
+        report(
+            ProgressEvent(
+                "started",
+                frame=0,
+                total=total,
+                stats={"input": str(input_path), "output": str(output_path)},
+            )
+        )
+        masked_frames = 0
+        masked_pixels = 0
+        written = 0
+        with VideoWriter(
+            output_path,
+            info,
+            codec=options.codec,
+            crf=options.crf,
+            remux_from=input_path,
+            frame_range=(start, stop),
+            overwrite=options.overwrite,
+        ) as writer:
+            for frame, patches in _patched_frames(frames, track, filler, options, input_path):
+                writer.write(composite(frame, patches))
+                written += 1
+                if patches:
+                    masked_frames += 1
+                    masked_pixels += sum(int(np.count_nonzero(p.alpha)) for p in patches)
+                report(
+                    ProgressEvent(
+                        "progress", frame=written, total=total, percent=100.0 * written / total
+                    )
+                )
+            if written != total:
+                # The container promised more frames than decode (a truncated file): fail
+                # inside the writer, so no short output appears.
+                raise MediaError(
+                    f"{input_path}: decoded {written} of the {total} frames in "
+                    f"{start}-{stop - 1}; the file looks truncated"
+                )
+
+    seconds = time.perf_counter() - began
+    base = track.frame_base
+    result = InpaintResult(
+        input=str(input_path),
+        output=str(output_path),
+        frames=written,
+        masked_frames=masked_frames,
+        masked_fraction=masked_pixels / float(max(written, 1) * info.width * info.height),
+        frame_range=(start + base, start + base + written - 1),
+        seconds=seconds,
+        fps=written / seconds if seconds > 0 else 0.0,
+        filler=getattr(filler, "name", type(filler).__name__),
+        codec=options.codec,
+        width=info.width,
+        height=info.height,
+    )
+    report(
+        ProgressEvent(
+            "done",
+            frame=written,
+            total=total,
+            percent=100.0,
+            message=result.summary(),
+            stats=result.as_dict(),
+        )
+    )
+    return result
+
+
+# --- patches: the simple per-frame fill, the temporal core, or Ray ------------------------------
+
+
+def _patched_frames(
+    frames: Iterator, track, filler: Filler, options: InpaintOptions, input_path: Path
+) -> Iterator[tuple[Any, list[FramePatch]]]:
+    """(decoded frame, its patches) in frame order, from the fill path the options select."""
+    if not options.temporal:
+        for frame in frames:
+            yield frame, fill_frame(frame.index, frame.rgb, track, filler)
+        return
+    yield from _pair_with_frames(frames, lambda f: _temporal_patches(f, track, filler, options))
+
+
+def _temporal_patches(frames: Iterable, track, filler: Filler, options: InpaintOptions):
+    from . import temporal
+
+    if not hasattr(temporal, "iter_patches"):
+        # The temporal core is not in this build yet: the per-frame fill is the whole path.
+        for frame in frames:
+            yield frame.index, fill_frame(frame.index, frame.rgb, track, filler)
+        return
+    yield from temporal.iter_patches(frames, track, filler, _temporal_options(options))
+
+
+def _temporal_options(options: InpaintOptions):
+    from .temporal import TemporalOptions
+
+    knobs = {
+        name: getattr(options, name)
+        for name in ("window", "context", "keyframe_interval", "flow_quality", "save_debug")
+        if getattr(options, name) is not None
+    }
+    accepted = {f.name for f in fields(TemporalOptions)}
+    return TemporalOptions(**{k: v for k, v in knobs.items() if k in accepted})
+
+
+def _pair_with_frames(
+    frames: Iterator, make_patches: Callable[[Iterable], Iterator[tuple[int, list[FramePatch]]]]
+) -> Iterator[tuple[Any, list[FramePatch]]]:
+    """Run a patch source over `frames` and give each decoded frame back with its patches.
+
+    The patch source reads frames ahead (a temporal window); the frames it has read but
+    whose patches have not come out yet wait here, so memory stays one window.
+    """
+    waiting: dict[int, Any] = {}
+
+    def remember(source: Iterator) -> Iterator:
+        for frame in source:
+            waiting[frame.index] = frame
+            yield frame
+
+    for index, patches in make_patches(remember(frames)):
+        yield waiting.pop(index), patches
+
+
+def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[FramePatch]:
+    """The simple path: fill one frame's mask with `filler` on a crop around the mask.
+
+    The filler sees the mask's bounding box plus a margin of context; the patch is the
+    tight box, with the track's (feathered) alpha, so compositing changes only pixels
+    where alpha > 0. No mask on this frame: no patches.
+    """
+    if track.box(index) is None:
+        return []
+    alpha = track.alpha(index)
+    tight = mask_box(alpha)
+    if tight is None:
+        return []
+    x0, y0, x1, y1 = mask_box(alpha, margin=SIMPLE_FILL_MARGIN)
+    hole = alpha[y0:y1, x0:x1] > 0
+    filled = filler.fill(rgb[y0:y1, x0:x1], hole)
+    tx0, ty0, tx1, ty1 = tight
+    return [
+        FramePatch(
+            index=index,
+            x0=tx0,
+            y0=ty0,
+            rgb=np.ascontiguousarray(filled[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0]),
+            alpha=np.ascontiguousarray(alpha[ty0:ty1, tx0:tx1], dtype=np.float32),
+        )
+    ]
+
+
+def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
+    """The filler for pixels no frame shows: classical by name, else the model registry."""
+    name = options.model
+    if name is not None and name.lower() in CLASSICAL_FILLERS:
+        return OpenCVFiller(CLASSICAL_FILLERS[name.lower()])
+    from . import model
+
+    if not hasattr(model, "load_filler"):
+        if name is not None or options.weights is not None:
+            raise UsageError(
+                f"--model/--weights: the Moebius model is not available in this build "
+                f"(asked for {name or options.weights!r}); use --model opencv"
+            )
+        return OpenCVFiller()
+
+    def warn(message: str) -> None:
+        report(ProgressEvent("warning", message=message))
+
+    return model.load_filler(name, weights=options.weights, device=options.device, notice=warn)
+
+
+# --- checks at the edge ---------------------------------------------------------------------------
+
+
+def _check_input(input: str | os.PathLike) -> Path:
+    path = Path(os.fspath(input))
+    if "%" in path.name:  # an image-sequence pattern: open_video checks its frames
+        if not path.parent.is_dir():
+            raise InputError(f"{path}: no such folder: {path.parent}")
+        return path
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: not readable (permission denied)")
+    return path
+
+
+def _check_output(output: str | os.PathLike, input_path: Path, options: InpaintOptions) -> Path:
+    path = Path(os.fspath(output))
+    if not path.name:
+        raise UsageError(f"-o: {output!r} is not a file path")
+    if path.is_dir():
+        raise UsageError(f"-o {path}: is a directory; give a file name (e.g. {path / 'out.mp4'})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"-o {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"-o {path}: the folder {parent} is not writable")
+    if _same_file(path, input_path):
+        raise UsageError(f"-o {path}: is the input; the input is never overwritten")
+    if path.exists() and not options.overwrite:
+        raise UsageError(f"-o {path}: already exists (use -y to overwrite it)")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _check_codec(codec: str, info, input_path: Path) -> None:
+    from . import io
+
+    check = getattr(io, "check_codec", None)
+    if check is not None:
+        # io knows which codecs and pixel formats it can write.
+        check(codec, info, source=str(input_path))
+        return
+    import av
+
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:
+        if codec != "png":
+            raise UsageError(
+                f"-c:v: unknown codec {codec!r}; try libx264, ffv1, prores_ks or png"
+            ) from None
+
+
+def _index_range(
+    frames: tuple[int, int] | None, frame_base: int, frame_count: int
+) -> tuple[int, int]:
+    """(start, stop) 0-based, stop exclusive, from clip frame numbers (first, last)."""
+    if frames is None:
+        return 0, frame_count
+    first, last = frames
+    start, stop = first - frame_base, last - frame_base + 1
+    if start < 0 or stop > frame_count:
+        raise UsageError(
+            f"--frames {first}-{last}: outside the clip, which has frames "
+            f"{frame_base}-{frame_base + frame_count - 1}"
+            + (f" (frame_base {frame_base})" if frame_base else "")
+        )
+    return start, stop
+
+
+def parse_frame_range(text: str) -> tuple[int, int]:
+    """'1001-1100' -> (1001, 1100); '1001' -> (1001, 1001). Inclusive, clip frame numbers."""
+    match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", str(text))
+    if match is None:
+        raise UsageError(
+            f"--frames: expected FIRST-LAST (e.g. 1001-1100) or one frame number, got {text!r}"
+        )
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if first > last:
+        raise UsageError(f"--frames: first frame {first} is after last frame {last} in {text!r}")
+    return first, last
+
+
+# --- option helpers ------------------------------------------------------------------------------
+
+_ALIASES = {"c:v": "codec", "c_v": "codec", "y": "overwrite"}
+
+
+def _option_name(key: str) -> str:
+    key = str(key).strip().lstrip("-")
+    return _ALIASES.get(key, key.replace("-", "_"))
+
+
+def _cli_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """Job files and hook requests carry JSON/YAML scalars: bring them to the field types."""
+    if name == "frames":
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return tuple(value)
+        if _is_int(value):
+            return (value, value)
+        if isinstance(value, str):
+            return parse_frame_range(value)
+        raise UsageError(f"{where}: frames: expected 'FIRST-LAST' or [first, last], got {value!r}")
+    if name in ("crf", "window", "context", "keyframe_interval", "workers"):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+    if name == "temporal" and isinstance(value, str):
+        if value.lower() in ("on", "true", "yes"):
+            return True
+        if value.lower() in ("off", "false", "no"):
+            return False
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_type(name: str, value: Any, types) -> None:
+    if not isinstance(value, types):
+        raise UsageError(f"{name}: expected {_type_names(types)}, got {value!r}")
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None) -> None:
+    if not _is_int(value):
+        raise UsageError(f"{name}: expected an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f">= {low}"
+        raise UsageError(f"{name}: expected an integer {bound}, got {value}")
+
+
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {bool: "true or false", str: "a string", os.PathLike: "a path"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _no_progress(event: ProgressEvent) -> None:
+    pass
