@@ -1,0 +1,97 @@
+"""`moebius-video hook REQUEST.json` (or `-` for stdin): one job for an editor plug-in.
+
+The request is JSON (plugins/HOOK.md, schema in moebius_video/hook/request.schema.json); the
+answer is JSON lines on stdout, one event per line: `started`, `progress`, `warning`, then
+exactly one `done` or `error` as the last line. Exit codes are the CLI's (moebius_video.errors).
+Everything else the run prints goes to stderr, so stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+
+from ..errors import EXIT_OK, UsageError
+from ..hook import read_request, request_schema, run_request
+from ..progress import JsonReporter
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moebius-video hook",
+        description=(
+            "Run one job described by a JSON request and report JSON-lines events on stdout "
+            "(the protocol editor plug-ins speak; see plugins/HOOK.md)."
+        ),
+    )
+    parser.add_argument(
+        "request",
+        nargs="?",
+        help="request file (JSON), or - to read it from stdin",
+    )
+    parser.add_argument(
+        "--print-schema",
+        action="store_true",
+        help="print the JSON Schema of requests and exit",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the hook; returns the exit code (see moebius_video.errors)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage message
+        return int(exc.code or 0)
+    if args.print_schema:
+        print(json.dumps(request_schema(), indent=2))
+        return EXIT_OK
+
+    from ..cli import guarded
+
+    # Events go to the real stdout; anything else printed during the run goes to stderr.
+    events = JsonReporter(stdout=sys.stdout, stderr=sys.stderr)
+
+    def run() -> int:
+        if args.request is None:
+            raise UsageError("hook: give a request file, or - to read the request from stdin")
+        if args.request == "-" and sys.stdin is not None and sys.stdin.isatty():
+            raise UsageError("hook -: stdin is a terminal; pipe a request in or give a file")
+        request = read_request(args.request)
+        for message in request.warnings:
+            events.warning(message)
+        result = run_request(request, progress=events)
+        events.summary(result.summary())  # stderr: stdout carries only events
+        return EXIT_OK
+
+    with contextlib.redirect_stdout(sys.stderr), _sigterm_raises_interrupt():
+        return guarded(run, events)
+
+
+@contextlib.contextmanager
+def _sigterm_raises_interrupt() -> Iterator[None]:
+    """A host cancels with SIGTERM; unwinding like Ctrl-C lets the writer drop its temp file."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    # `python -m moebius_video.commands.hook REQUEST` for hosts that hold a Python interpreter
+    # rather than the console script.
+    sys.exit(main(sys.argv[1:]))

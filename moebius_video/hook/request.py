@@ -1,0 +1,429 @@
+"""Reading and checking a hook request: JSON in, a `HookRequest` out, or a `RequestError`.
+
+A request comes from another program (an editor plug-in, a farm script), so it is untrusted:
+it is parsed as plain JSON (no NaN, no duplicate keys), checked against
+`request.schema.json` (JSON Schema draft 2020-12), and its paths are taken literally (no `~`,
+no environment variables, no globbing, never a shell). Every error names the request and
+the JSON path of the offending value, e.g. `job.json: frames[1]: expected integer, got string`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ..errors import InputError, UsageError
+
+CURRENT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+# Keys of the request the tool reads; any other top-level key is a host namespace.
+CORE_KEYS = (
+    "version",
+    "input",
+    "mask_track",
+    "output",
+    "frames",
+    "frame_indices",
+    "codec",
+    "crf",
+    "device",
+    "overwrite",
+    "model",
+    "weights",
+    "options",
+)
+# Namespaces of the hosts shipped in plugins/; others are carried too, with a warning.
+KNOWN_HOSTS = ("blender", "resolve", "nuke")
+
+# A request is a small document; an inline COCO-RLE track can be large, but not this large.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+# A mask-track file read only to learn its frame_base (see HookRequest.frames).
+MAX_TRACK_BYTES = 256 * 1024 * 1024
+
+
+class RequestError(InputError):
+    """The request is not valid JSON, not a supported version, or breaks the schema (exit 3)."""
+
+    code = "bad_request"
+
+
+class OutputExistsError(UsageError):
+    """The output exists and the request does not say "overwrite": true (exit 2, like -y)."""
+
+    code = "output_exists"
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    """A checked request, paths resolved against `base_dir`.
+
+    `options` is the mapping for `InpaintOptions.from_mapping` (codec, crf, frames, ...).
+    `mask_track` is a path or the inline track object. `host_data` holds the host namespaces,
+    carried for the host's own use and never read by the tool.
+    """
+
+    source: str
+    version: int
+    input: Path
+    mask_track: Path | dict[str, Any]
+    output: Path
+    base_dir: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    host_data: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+@cache
+def request_schema() -> dict[str, Any]:
+    """The JSON Schema of version 1 requests (shipped in the package)."""
+    text = resources.files(__package__).joinpath("request.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def read_request(path: str, stdin: Any = None) -> HookRequest:
+    """Read and check the request in the file `path`, or on `stdin` when path is "-".
+
+    Relative paths in a request file resolve against the file's folder, so a request can travel
+    with its media; on stdin they resolve against the current folder.
+    """
+    if path == "-":
+        import sys
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read(MAX_REQUEST_BYTES + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return parse_request(data, source="<stdin>", base_dir=Path.cwd())
+    request_path = Path(path)
+    try:
+        with open(request_path, "rb") as f:
+            data = f.read(MAX_REQUEST_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: request file not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a folder, expected a request file (JSON)") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the request file: {exc.strerror}") from None
+    return parse_request(data, source=path, base_dir=request_path.resolve().parent)
+
+
+def parse_request(data: bytes, source: str, base_dir: Path) -> HookRequest:
+    """Check the raw bytes of a request; `source` names it in messages."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise RequestError(f"{source}: request larger than {MAX_REQUEST_BYTES // 2**20} MiB")
+    document = _load_json(data, source)
+    if not isinstance(document, dict):
+        raise RequestError(
+            f"{source}: expected a JSON object at the top level, got {_json_type(document)}"
+        )
+    version = _check_version(document, source)
+    _check_schema(document, source)
+    return _build(document, version, source, base_dir)
+
+
+def _load_json(data: bytes, source: str) -> Any:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise RequestError(f"{source}: empty request, expected a JSON object")
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from None
+    except _JsonValueError as exc:
+        raise RequestError(f"{source}: {exc}") from None
+
+
+class _JsonValueError(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key would silently keep the last value: refuse it instead.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _JsonValueError(f"duplicate key {key!r} in one JSON object")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise _JsonValueError(f"{name} is not a JSON number")
+
+
+def _check_version(document: dict[str, Any], source: str) -> int:
+    # Checked before the schema, so a newer request gets this message and not schema noise.
+    version = document.get("version", CURRENT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise RequestError(f"{source}: version: expected an integer, got {_json_type(version)}")
+    if version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise RequestError(
+            f"{source}: version: unsupported request version {version}; "
+            f"this moebius-video reads version {supported} (upgrade the tool, or send {supported})"
+        )
+    return version
+
+
+def _check_schema(document: dict[str, Any], source: str) -> None:
+    validator = Draft202012Validator(request_schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: _sort_key(e))
+    if not errors:
+        return
+    lines = [f"{json_path(e.absolute_path)}: {_describe(e)}" for e in errors]
+    more = f" (and {len(lines) - 1} more: " + "; ".join(lines[1:4]) + ")" if len(lines) > 1 else ""
+    if len(lines) > 4:
+        more = more[:-1] + "; ...)"
+    raise RequestError(f"{source}: {lines[0]}{more}")
+
+
+def _sort_key(error: ValidationError) -> tuple[Any, ...]:
+    # Missing keys first, then the core keys in the order a reader meets them, then the rest.
+    path = list(error.absolute_path)
+    if not path:
+        return (0, 0, "")
+    head = path[0]
+    rank = CORE_KEYS.index(head) if head in CORE_KEYS else len(CORE_KEYS)
+    return (1, rank, json_path(path))
+
+
+def json_path(parts: Any) -> str:
+    """`["frames", 1]` -> `frames[1]`; the top level is `$`."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "$"
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+# What a pattern-checked value should look like, for messages.
+_EXPECTED = {
+    "codec": "a codec name such as libx264, ffv1, prores_ks or png",
+    "device": "auto, cpu, mps, cuda or cuda:N",
+    "model": "a model name as `moebius-video models list` shows it",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _describe(error: ValidationError) -> str:
+    """A sentence for one schema error, saying what was expected and what came."""
+    kind = error.validator
+    value = error.instance
+    if kind == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        if len(error.absolute_path) == 1 and error.absolute_path[0] not in CORE_KEYS:
+            return (
+                f"unknown key; keys the tool does not read must hold an object "
+                f'(a host namespace such as "blender": {{...}}), got {_json_type(value)}'
+            )
+        return f"expected {wanted}, got {_json_type(value)}"
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        return f"missing required key {missing[0]!r}" if missing else error.message
+    if kind == "anyOf" and list(error.absolute_path) == ["mask_track"]:
+        if isinstance(value, dict):
+            return "inline mask track: missing required key 'schema' (\"moebius.masktrack/1\")"
+        if isinstance(value, str):
+            return _describe(error.context[0]) if error.context else error.message
+        return f"expected a path (string) or an inline mask track (object), got {_json_type(value)}"
+    if kind == "anyOf" and isinstance(value, str) and error.context:
+        return _describe(error.context[0])
+    if kind in ("minItems", "maxItems") and isinstance(value, list):
+        return f"expected [first, last] (2 integers), got {len(value)} item(s)"
+    if kind == "minLength":
+        return "expected a non-empty string"
+    if kind == "maxLength":
+        return f"longer than {error.validator_value} characters"
+    if kind == "pattern":
+        if "\\u0000" in str(error.validator_value):
+            return "path contains a NUL character"
+        key = error.absolute_path[0] if error.absolute_path else ""
+        return f"expected {_EXPECTED.get(key, 'a different value')}, got {value!r}"
+    if kind in ("minimum", "maximum"):
+        bound = "at least" if kind == "minimum" else "at most"
+        return f"expected {bound} {error.validator_value}, got {value}"
+    if kind == "propertyNames":
+        return f"option name {value!r} is not a valid option name"
+    return error.message
+
+
+def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) -> HookRequest:
+    warnings = []
+    host_data = {}
+    for key, value in document.items():
+        if key in CORE_KEYS:
+            continue
+        host_data[key] = value
+        if key not in KNOWN_HOSTS:
+            warnings.append(
+                f"{source}: {key}: unknown key, carried as a host namespace and not read"
+            )
+
+    input_path = _existing_path(document["input"], "input", source, base_dir, pattern_ok=True)
+    mask_track = document["mask_track"]
+    if isinstance(mask_track, str):
+        mask_track = _existing_path(mask_track, "mask_track", source, base_dir, pattern_ok=True)
+    output = _output_path(document, input_path, source, base_dir)
+
+    options: dict[str, Any] = {}
+    extra = document.get("options", {})
+    for key, value in extra.items():
+        if key in CORE_KEYS or key == "frames":
+            raise RequestError(
+                f"{source}: options.{key}: set {key!r} at the top level of the request"
+            )
+        options[key] = value
+    for key in ("codec", "crf", "device", "overwrite", "model"):
+        if key in document:
+            options[key] = document[key]
+    if document.get("weights") is not None:
+        options["weights"] = str(_existing_path(document["weights"], "weights", source, base_dir))
+
+    frames = _frames(document, mask_track, source, base_dir)
+    if frames is not None:
+        options["frames"] = frames
+
+    return HookRequest(
+        source=source,
+        version=version,
+        input=input_path,
+        mask_track=mask_track,
+        output=output,
+        base_dir=base_dir,
+        options=options,
+        host_data=host_data,
+        warnings=tuple(warnings),
+    )
+
+
+def _resolve(value: str, base_dir: Path) -> Path:
+    # Taken literally: no expanduser, no expandvars, no glob. Only made absolute.
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
+
+
+def _is_pattern(value: str) -> bool:
+    # printf image-sequence patterns such as shot.%04d.png name files that exist one by one.
+    return "%" in Path(value).name
+
+
+def _existing_path(
+    value: str, key: str, source: str, base_dir: Path, pattern_ok: bool = False
+) -> Path:
+    path = _resolve(value, base_dir)
+    if pattern_ok and _is_pattern(value):
+        if not path.parent.is_dir():
+            raise RequestError(f"{source}: {key}: folder not found: {path.parent}")
+        return path
+    if not path.exists():
+        raise RequestError(f"{source}: {key}: not found: {path}")
+    return path
+
+
+def _output_path(document: dict[str, Any], input_path: Path, source: str, base_dir: Path) -> Path:
+    output = _resolve(document["output"], base_dir)
+    if not output.parent.is_dir():
+        raise RequestError(f"{source}: output: folder not found: {output.parent}")
+    if output.is_dir():
+        raise RequestError(f"{source}: output: is a folder, expected a file path: {output}")
+    if os.path.normcase(os.path.abspath(output)) == os.path.normcase(os.path.abspath(input_path)):
+        raise RequestError(f"{source}: output: same path as input; the input is never modified")
+    if output.exists():
+        if input_path.exists() and os.path.samefile(output, input_path):
+            raise RequestError(f"{source}: output: the same file as input (a link to it)")
+        if not document.get("overwrite", False):
+            raise OutputExistsError(
+                f'{source}: output: exists: {output} (set "overwrite": true to replace it)'
+            )
+    return output
+
+
+def _frames(
+    document: dict[str, Any], mask_track: Path | dict[str, Any], source: str, base_dir: Path
+) -> tuple[int, int] | None:
+    """The range for InpaintOptions.frames: clip frame numbers (index + the track's frame_base)."""
+    if "frames" in document and "frame_indices" in document:
+        raise RequestError(f"{source}: frame_indices: give frames or frame_indices, not both")
+    for key in ("frames", "frame_indices"):
+        if key in document:
+            first, last = document[key]
+            if first > last:
+                raise RequestError(
+                    f"{source}: {key}: first frame {first} is after last frame {last}"
+                )
+            if key == "frames":
+                return first, last
+            offset = track_frame_base(mask_track, source)
+            return first + offset, last + offset
+    return None
+
+
+def track_frame_base(mask_track: Path | Mapping[str, Any], source: str) -> int:
+    """The `frame_base` of a mask track (0 for PNG/matte masks, which number frames by index).
+
+    Read here only to turn frame indices into frame numbers; the masks module checks the rest.
+    """
+    if isinstance(mask_track, Mapping):
+        value = mask_track.get("frame_base", 0)
+    elif mask_track.suffix.lower() == ".json" and mask_track.is_file():
+        try:
+            with open(mask_track, "rb") as f:
+                data = f.read(MAX_TRACK_BYTES + 1)
+            if len(data) > MAX_TRACK_BYTES:
+                return 0  # the masks module reports the real problem
+            document = json.loads(data.decode("utf-8-sig"), parse_constant=_no_constants)
+        except (OSError, ValueError):
+            return 0  # unreadable or invalid: the masks module says why, with its JSON path
+        value = document.get("frame_base", 0) if isinstance(document, dict) else 0
+    else:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0  # invalid: the masks module names it
+    return value

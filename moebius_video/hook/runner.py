@@ -1,0 +1,57 @@
+"""Running a checked hook request through the same API as the CLI: `inpaint_video`."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..progress import ProgressCallback, ProgressEvent
+from .request import HookRequest, track_frame_base
+
+
+def run_request(request: HookRequest, progress: ProgressCallback | None = None) -> Any:
+    """Clean `request.input` into `request.output`; returns the `InpaintResult`.
+
+    Progress, warnings and the final `done` reach `progress` as `ProgressEvent`s. The `done`
+    stats gain `frame_indices`: the 0-based input frames the output holds, which is what an
+    editor needs to line the result up with its source.
+    """
+    # Imported here so that reading and checking a request stays cheap (no torch, no av).
+    from ..pipeline import InpaintOptions, inpaint_video
+
+    options = InpaintOptions.from_mapping(request.options, where=f"{request.source}: options")
+    mask_track = request.mask_track
+    if isinstance(mask_track, dict):
+        mask_track = inline_track_with_absolute_paths(mask_track, request.base_dir)
+    frame_base = track_frame_base(mask_track, request.source)
+
+    def report(event: ProgressEvent) -> None:
+        if progress is None:
+            return
+        if event.kind == "done" and "frame_range" in event.stats:
+            first, last = event.stats["frame_range"]
+            stats = {**event.stats, "frame_indices": [first - frame_base, last - frame_base]}
+            event = dataclasses.replace(event, stats=stats)
+        progress(event)
+
+    return inpaint_video(
+        request.input, mask_track, request.output, options=options, progress=report
+    )
+
+
+def inline_track_with_absolute_paths(track: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """A copy of an inline mask track whose relative raster paths start at `base_dir`.
+
+    In a track file, relative paths are relative to the file; an inline track has no file, so
+    its paths are relative to the request (its folder, or the current folder for stdin).
+    Anything malformed is left as it is, for the masks module to report with its JSON path.
+    """
+    track = copy.deepcopy(track)
+    for entry in track.get("tracks", []) if isinstance(track.get("tracks"), list) else []:
+        source = entry.get("source") if isinstance(entry, dict) else None
+        path = source.get("path") if isinstance(source, dict) else None
+        if isinstance(path, str) and path and not Path(path).is_absolute():
+            source["path"] = str(base_dir / path)
+    return track
