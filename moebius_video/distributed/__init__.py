@@ -20,6 +20,7 @@ from .segment import ClipJob, SegmentFiller, SegmentResult, opencv_filler
 
 __all__ = [
     "ClipJob",
+    "clip_job",
     "RayOptions",
     "Segment",
     "SegmentFiller",
@@ -110,3 +111,38 @@ def iter_clip_patches(
             yield index, patches
     if expected != stop:
         raise RuntimeError(f"segments covered frames {start}-{expected - 1}, not up to {stop - 1}")
+
+
+# Segment length and context when the temporal core is off (frames are filled alone).
+PER_FRAME_SEGMENT = 32
+
+
+def clip_job(input, mask_track, options, frame_count: int | None = None) -> ClipJob:
+    """The `ClipJob` for one run of `inpaint_video(input, mask_track, ..., options)`.
+
+    Paths become absolute, so workers started elsewhere open the same files; an inline
+    track (a dict) resolves its raster paths from the current folder, as in the driver.
+    """
+    import functools
+    import os
+    from collections.abc import Mapping
+
+    from .segment import filler_for_options, source_path
+
+    if options.temporal:
+        from ..pipeline import _temporal_options
+
+        temporal = _temporal_options(options)
+        length, context = temporal.window, temporal.context
+    else:
+        temporal, length, context = None, PER_FRAME_SEGMENT, 0
+    inline = isinstance(mask_track, Mapping)
+    return ClipJob(
+        source=source_path(input),
+        mask_track=dict(mask_track) if inline else source_path(mask_track),
+        mask_base_dir=os.getcwd() if inline else None,
+        temporal=temporal,
+        segment_length=length,
+        context=context,
+        filler_factory=functools.partial(filler_for_options, options),
+    )

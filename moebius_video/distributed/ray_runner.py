@@ -82,17 +82,7 @@ class RaySegmentRunner:
         self._owns_ray = False
 
     def __enter__(self) -> RaySegmentRunner:
-        if not ray.is_initialized():
-            self._owns_ray = True
-            if self.options.address is None:
-                ray.init(
-                    num_cpus=max(self.options.workers, 1),
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
-                )
-            else:
-                ray.init(address=self.options.address, log_to_driver=False)
+        self._owns_ray = connect(self.options.address, self.options.workers)
         actor_class = SegmentWorker.options(
             num_cpus=self.options.cpus_per_worker,
             num_gpus=self.options.gpus_per_worker,
@@ -167,6 +157,33 @@ class RaySegmentRunner:
             while next_pos < len(order) and order[next_pos] in done:
                 yield done.pop(order[next_pos])
                 next_pos += 1
+
+
+def connect(address: str | None, workers: int) -> bool:
+    """Make sure this process is connected to Ray; True when this call started the connection.
+
+    Already connected (a test, a notebook, a batch): nothing to do. No address: start a
+    private local cluster with one CPU per worker. Otherwise join the cluster at
+    `address` ("auto", "host:6379" or "ray://host:10001"); moebius-video must be
+    installed in the same version on every node.
+    """
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(
+            num_cpus=max(workers, 1),
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
+        )
+    else:
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as error:
+            raise RetryableError(
+                f"--ray-address {address}: cannot join the cluster: {error}"
+            ) from None
+    return True
 
 
 def _package_parent() -> str:

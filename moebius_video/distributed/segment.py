@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import RetryableError
+from ..errors import MediaError, RetryableError
 from ..patches import FramePatch
 from ..temporal.fillers import Filler
 from .plan import Segment, plan_segments
@@ -30,6 +30,16 @@ def opencv_filler() -> Filler:
     return OpenCVFiller()
 
 
+def filler_for_options(options) -> Filler:
+    """Filler factory for a run's `InpaintOptions` (bind it with functools.partial).
+
+    Runs in each worker, so a model is loaded there, once per worker process.
+    """
+    from ..pipeline import _make_filler
+
+    return _make_filler(options, lambda event: None)
+
+
 @dataclass(frozen=True)
 class ClipJob:
     """Everything a worker needs to fill segments of one clip; small and picklable.
@@ -37,7 +47,8 @@ class ClipJob:
     source: the clip (every worker must see the same path: shared storage on a farm).
     mask_track: the track file path, or the parsed-JSON dict of an inline track.
     mask_base_dir: where relative raster paths in an inline track are resolved.
-    temporal: the temporal core's options (window, context, key frames, ...).
+    temporal: the temporal core's options (window, context, key frames, ...); None fills
+        each frame alone (`--temporal off`).
     segment_length / context: the segment plan; see `plan.plan_segments`.
     filler_factory: a picklable callable (module-level function or functools.partial)
         that builds the filler; called once per worker process, never per segment.
@@ -45,7 +56,7 @@ class ClipJob:
 
     source: str
     mask_track: str | dict
-    temporal: Any
+    temporal: Any | None
     segment_length: int
     context: int
     mask_base_dir: str | None = None
@@ -105,37 +116,33 @@ class SegmentFiller:
         import os
 
         from ..io import open_video
-        from ..temporal import fill_segment
 
         began = time.perf_counter()
         lo, hi = segment.start, segment.stop
         if keep is not None:
             lo, hi = max(lo, keep[0]), min(hi, keep[1])
         filler = _smaller_tiles(self.filler, attempt)
+        by_frame: dict[int, list[FramePatch]] = {i: [] for i in range(lo, hi)}
+        decoded_bytes = 0
         with open_video(self.job.source) as video:
             track = self._mask_track(video.info)
-            frames, alphas, decoded_bytes = [], [], 0
+            # A segment whose own frames have no mask decodes nothing.
             if any(track.box(i) is not None for i in range(lo, hi)):
-                for frame in video.frames(segment.read_start, segment.read_stop):
-                    frames.append(frame.rgb)
-                    alphas.append(track.alpha(frame.index))
-                    decoded_bytes += frame.rgb.nbytes
-        by_frame: dict[int, list[FramePatch]] = {i: [] for i in range(lo, hi)}
-        if frames:
-            try:
-                patches = fill_segment(
-                    frames, alphas, filler, self.job.temporal, first_index=segment.read_start
-                )
-            except Exception as exc:
-                if _is_out_of_memory(exc):
-                    raise RetryableError(
-                        f"{self.job.source}: out of memory filling frames "
-                        f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
-                    ) from exc
-                raise
-            for patch in patches:
-                if lo <= patch.index < hi:
-                    by_frame[patch.index].append(patch)
+                try:
+                    if self.job.temporal is None:
+                        patches, decoded_bytes = self._per_frame(video, track, filler, lo, hi)
+                    else:
+                        patches, decoded_bytes = self._temporal(video, track, filler, segment)
+                except Exception as exc:
+                    if _is_out_of_memory(exc):
+                        raise RetryableError(
+                            f"{self.job.source}: out of memory filling frames "
+                            f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
+                        ) from exc
+                    raise
+                for patch in patches:
+                    if lo <= patch.index < hi:
+                        by_frame[patch.index].append(patch)
         frames_out = sorted(by_frame.items())
         return SegmentResult(
             segment=segment,
@@ -145,6 +152,34 @@ class SegmentFiller:
             seconds=time.perf_counter() - began,
             worker_pid=os.getpid(),
         )
+
+    def _temporal(self, video, track, filler, segment: Segment):
+        from ..temporal import fill_segment
+
+        frames, alphas, decoded = [], [], 0
+        for frame in video.frames(segment.read_start, segment.read_stop):
+            frames.append(frame.rgb)
+            alphas.append(track.alpha(frame.index))
+            decoded += frame.rgb.nbytes
+        if len(frames) != segment.read_count:
+            raise MediaError(
+                f"{self.job.source}: decoded {len(frames)} of the {segment.read_count} frames "
+                f"{segment.read_start}-{segment.read_stop - 1}; the file looks truncated"
+            )
+        patches = fill_segment(
+            frames, alphas, filler, self.job.temporal, first_index=segment.read_start
+        )
+        return patches, decoded
+
+    def _per_frame(self, video, track, filler, lo: int, hi: int):
+        # `--temporal off`: each frame alone, so no context frames are read.
+        from ..pipeline import fill_frame
+
+        patches, decoded = [], 0
+        for frame in video.frames(lo, hi):
+            patches += fill_frame(frame.index, frame.rgb, track, filler)
+            decoded += frame.rgb.nbytes
+        return patches, decoded
 
 
 def _smaller_tiles(filler: Filler, attempt: int) -> Filler:
