@@ -185,11 +185,15 @@ def _check_schema(document: dict[str, Any], source: str) -> None:
     errors = sorted(validator.iter_errors(document), key=lambda e: _sort_key(e))
     if not errors:
         return
-    lines = [f"{json_path(e.absolute_path)}: {_describe(e)}" for e in errors]
+    lines = [_located(json_path(e.absolute_path), _describe(e)) for e in errors]
     more = f" (and {len(lines) - 1} more: " + "; ".join(lines[1:4]) + ")" if len(lines) > 1 else ""
     if len(lines) > 4:
         more = more[:-1] + "; ...)"
     raise RequestError(f"{source}: {lines[0]}{more}")
+
+
+def _located(path: str, message: str) -> str:
+    return message if path == "$" else f"{path}: {message}"
 
 
 def _sort_key(error: ValidationError) -> tuple[Any, ...]:
@@ -265,8 +269,8 @@ def _describe(error: ValidationError) -> str:
             )
         return f"expected {wanted}, got {_json_type(value)}"
     if kind == "required":
-        missing = [k for k in error.validator_value if k not in value]
-        return f"missing required key {missing[0]!r}" if missing else error.message
+        # One error per missing key; jsonschema names it in the message: "'input' is a ...".
+        return "missing required key " + error.message.replace(" is a required property", "")
     if kind == "anyOf" and list(error.absolute_path) == ["mask_track"]:
         if isinstance(value, dict):
             return "inline mask track: missing required key 'schema' (\"moebius.masktrack/1\")"
@@ -310,6 +314,11 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
     mask_track = document["mask_track"]
     if isinstance(mask_track, str):
         mask_track = _existing_path(mask_track, "mask_track", source, base_dir, pattern_ok=True)
+    else:
+        # Its structure is checked now, so errors name the request; sizes wait for the video.
+        from ..masks.schema import parse_mask_track
+
+        parse_mask_track(mask_track, label=f"{source}: mask_track")
     output = _output_path(document, input_path, source, base_dir)
 
     options: dict[str, Any] = {}
