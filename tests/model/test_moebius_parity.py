@@ -1,0 +1,133 @@
+"""Our Moebius network against the release's own outputs and checkpoint layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from moebius_video.errors import ModelError
+from moebius_video.model import MoebiusConfig, build_moebius
+from moebius_video.model.optimize import prepare_for_inference
+
+from .moebius_testdata import read_manifest
+
+FORWARD_TOL = 1e-5
+SAMPLING_TOL = 1e-4
+
+
+def _max_err(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return (got.float() - expected.float()).abs().max().item()
+
+
+@pytest.mark.parametrize("timestep", [999, 500, 1])
+def test_tiny_forward_matches_release(tiny_model, tiny_forward, timestep):
+    with torch.inference_mode():
+        eps = tiny_model(tiny_forward["input"], torch.tensor(timestep), tiny_forward["input_ids"])
+    expected = tiny_forward[f"output_t{timestep}"]
+    err = _max_err(eps, expected)
+    assert eps.shape == expected.shape
+    assert err < FORWARD_TOL, f"t={timestep}: max abs error {err:.3g}, expected < {FORWARD_TOL}"
+
+
+@pytest.mark.parametrize(("fold", "channels_last"), [(True, False), (False, True), (True, True)])
+def test_tiny_forward_optimised_paths_match_release(tiny_model, tiny_forward, fold, channels_last):
+    model = prepare_for_inference(tiny_model, fold=fold, channels_last=channels_last)
+    with torch.inference_mode():
+        for t in (999, 1):
+            eps = model(tiny_forward["input"], torch.tensor(t), tiny_forward["input_ids"])
+            err = _max_err(eps, tiny_forward[f"output_t{t}"])
+            assert err < FORWARD_TOL, f"fold={fold} cl={channels_last} t={t}: error {err:.3g}"
+
+
+def test_folded_equals_unfolded(tiny_model, tiny_forward, tiny_manifest, tiny_state_dict):
+    unfolded = build_moebius(tiny_manifest["config"])
+    unfolded.load_state_dict(tiny_state_dict)
+    folded = prepare_for_inference(tiny_model, fold=True, channels_last=False)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    x, ids = tiny_forward["input"], tiny_forward["input_ids"]
+    with torch.inference_mode():
+        err = _max_err(folded(x, 500, ids), unfolded(x, 500, ids))
+    assert err < 1e-5, f"folded vs unfolded: max abs error {err:.3g}, expected < 1e-5"
+
+
+def _release_scheduler() -> DDIMScheduler:
+    # The release's settings; the rest are diffusers' defaults, spelled out so a change of
+    # defaults in a later diffusers cannot alter the schedule silently.
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        clip_sample=False,
+        set_alpha_to_one=True,
+        steps_offset=0,
+        timestep_spacing="leading",
+        prediction_type="epsilon",
+    )
+
+
+@pytest.mark.parametrize("optimised", [False, True])
+def test_tiny_ddim20_guided_run_matches_release(tiny_model, tiny_ddim, optimised):
+    model = prepare_for_inference(tiny_model) if optimised else tiny_model
+    scheduler = _release_scheduler()
+    scheduler.set_timesteps(20)
+    # strength 0.99: int(20 * 0.99) = 19 steps, from the schedule's second entry on.
+    timesteps = scheduler.timesteps[20 - int(20 * 0.99) :]
+    assert timesteps.tolist() == tiny_ddim["timesteps"].tolist()
+
+    start = scheduler.add_noise(tiny_ddim["clean_latents"], tiny_ddim["noise"], timesteps[:1])
+    err = _max_err(start, tiny_ddim["start_latents"])
+    assert err < 1e-6, f"start latents differ by {err:.3g}"
+
+    ids = torch.tensor([list(range(10, 20)), list(range(10))])  # unconditional, conditional
+    mask, masked = tiny_ddim["mask"], tiny_ddim["masked_latents"]
+    latents = start
+    with torch.inference_mode():
+        for t in timesteps:
+            sample = torch.cat([latents, mask, masked], dim=1).repeat(2, 1, 1, 1)
+            uncond, cond = model(sample, t, ids).chunk(2)
+            eps = uncond + 2.5 * (cond - uncond)
+            latents = scheduler.step(eps, t, latents).prev_sample
+    err = _max_err(latents, tiny_ddim["final_latents"])
+    assert err < SAMPLING_TOL, f"final latents: max abs error {err:.3g}, expected < {SAMPLING_TOL}"
+
+
+def test_full_configuration_matches_manifest():
+    manifest = read_manifest("moebius-0.22b.manifest.json")
+    with torch.device("meta"):
+        model = build_moebius(manifest["config"])
+    state = model.state_dict()
+    expected = manifest["keys"]
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    assert not missing, f"{len(missing)} names missing, first: {missing[:3]}"
+    assert not unexpected, f"{len(unexpected)} unexpected names, first: {unexpected[:3]}"
+    assert len(state) == 1203
+    wrong = [(k, list(state[k].shape), v) for k, v in expected.items() if list(state[k].shape) != v]
+    assert not wrong, f"shape mismatches (name, got, expected): {wrong[:3]}"
+    count = sum(p.numel() for p in model.parameters())
+    assert count == manifest["parameters"] == 226_041_531, f"parameters: got {count}"
+    assert model.config.latent_size == 64
+
+
+def test_tiny_configuration_matches_manifest(tiny_manifest):
+    with torch.device("meta"):
+        model = build_moebius(tiny_manifest["config"])
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert shapes == tiny_manifest["keys"]
+    assert sum(p.numel() for p in model.parameters()) == tiny_manifest["parameters"]
+
+
+def test_config_from_release_rejects_other_families(tiny_manifest):
+    config = {**tiny_manifest["config"], "model": {**tiny_manifest["config"]["model"]}}
+    config["model"]["mid_block_type"] = "DWMixTFMidBlock2D"
+    with pytest.raises(ModelError, match="mid_block_type"):
+        MoebiusConfig.from_release(config)
+    with pytest.raises(ModelError, match="section 'vae'"):
+        MoebiusConfig.from_release({"data": {}, "model": {}})
+
+
+def test_wrong_latent_size_is_refused(tiny_model):
+    with pytest.raises(ValueError, match=r"\[B, 9, 8, 8\]"):
+        tiny_model(torch.zeros(1, 9, 16, 16), 10, torch.zeros(1, 10, dtype=torch.long))
