@@ -1,1 +1,31 @@
-"""io room."""
+"""Media in and out: streaming decode, composite in the source pixel format, encode + remux.
+
+from moebius_video.io import open_video, VideoWriter, composite
+
+with open_video("clip.mp4") as video, VideoWriter(
+    "clip_clean.mp4", video.info, remux_from="clip.mp4"
+) as writer:
+    for frame in video.frames():
+        writer.write(composite(frame, patches_for(frame)))
+"""
+
+from __future__ import annotations
+
+from .composite import composite
+from .decode import VideoReader, open_video
+from .encode import CODECS, VideoWriter
+from .image_sequence import ImageSequenceReader
+from .info import DecodedFrame, VideoInfo
+from .pixels import ColorTags
+
+__all__ = [
+    "CODECS",
+    "ColorTags",
+    "DecodedFrame",
+    "ImageSequenceReader",
+    "VideoInfo",
+    "VideoReader",
+    "VideoWriter",
+    "composite",
+    "open_video",
+]

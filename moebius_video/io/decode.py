@@ -1,0 +1,297 @@
+"""Streaming video reader over PyAV with an exact frame table.
+
+    with open_video("clip.mp4") as video:
+        print(video.info.frame_count, video.info.time_base)
+        for frame in video.frames(start=100, stop=250):
+            frame.index, frame.pts, frame.rgb, frame.source
+
+Opening a file demuxes every packet of the video stream once (no decoding) to build
+a table of presentation timestamps, sorted: frame i is the i-th smallest pts. That
+gives an exact frame count and lets `frames(start)` seek to the key frame before
+frame `start` and decode forward. Frames are produced one at a time; nothing keeps
+a list of them, so memory does not grow with the clip length.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import MediaError, UsageError
+from .info import DecodedFrame, VideoInfo
+from .pixels import Conversion, bit_depth, frame_color, plane_layouts, rgb_format, to_rgb
+
+
+def open_video(path: str | os.PathLike, *, fps: Fraction | int | None = None):
+    """Open a movie file or an image sequence ("shot.%04d.png", "shot.####.png", a folder).
+
+    fps: frame rate of an image sequence (default 24); ignored for movies.
+    Returns a reader with `.info`, `.frames(start, stop)` and `.close()`; use it with `with`.
+    """
+    from .image_sequence import ImageSequenceReader, is_image_sequence
+
+    text = os.fspath(path)
+    if is_image_sequence(text):
+        return ImageSequenceReader(text, fps=24 if fps is None else fps)
+    return VideoReader(text)
+
+
+def _open_container(path: str) -> av.container.InputContainer:
+    if not os.path.exists(path):
+        raise MediaError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise MediaError(f"{path}: not a file")
+    try:
+        return av.open(path, mode="r")
+    except av.FFmpegError as error:
+        raise MediaError(
+            f"{path}: cannot be read as a video (not a video file, or truncated): {error}"
+        ) from None
+
+
+def _video_stream(container: av.container.InputContainer, path: str) -> av.video.VideoStream:
+    for stream in container.streams.video:
+        # Cover art in an audio file is a "video" stream of one attached picture.
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    kinds = ", ".join(s.type for s in container.streams) or "none"
+    raise MediaError(f"{path}: no video stream (streams: {kinds})")
+
+
+class VideoReader:
+    """Reads one video stream of a movie file. Create with `open_video`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._container = _open_container(path)
+        self._generation = 0
+        try:
+            self._stream = _video_stream(self._container, path)
+            self._stream_index = self._stream.index
+            self._stream.thread_type = "AUTO"
+            self._pts = self._scan_packets()
+            self._frame_count = (
+                self._pts.size if self._pts is not None else self._count_by_decoding()
+            )
+            self.info = self._probe()
+        except BaseException:
+            self._container.close()
+            raise
+
+    # -- opening --------------------------------------------------------------------------
+
+    def _scan_packets(self) -> np.ndarray | None:
+        """Sorted pts of every frame, from the packets alone; None when some pts are missing."""
+        stream = self._stream
+        pts = array("q")
+        packets = 0
+        missing_pts = False
+        try:
+            for packet in self._container.demux(stream):
+                if packet.size == 0 and packet.pts is None:
+                    continue  # the empty packet PyAV adds at the end to flush the decoder
+                packets += 1
+                if packet.is_discard:
+                    continue  # cut by an edit list: the decoder drops its frame too
+                if packet.pts is None:
+                    missing_pts = True
+                else:
+                    pts.append(packet.pts)
+        except av.FFmpegError as error:
+            raise MediaError(
+                f"{self.path}: unreadable after {packets} packets of the video stream "
+                f"(truncated or corrupt): {error}"
+            ) from None
+        if packets == 0:
+            raise MediaError(f"{self.path}: the video stream #{stream.index} has no frames")
+        if stream.frames and packets < stream.frames:
+            raise MediaError(
+                f"{self.path}: truncated: the header lists {stream.frames} frames but the file "
+                f"holds only {packets}"
+            )
+        if missing_pts:
+            return None
+        table = np.sort(np.frombuffer(pts, dtype=np.int64))
+        if np.any(np.diff(table) == 0):
+            return None  # duplicate timestamps: fall back to counting decoded frames
+        return table
+
+    def _probe(self) -> VideoInfo:
+        stream = self._stream
+        rate = stream.average_rate or stream.guessed_rate
+        frame_count = self._frame_count
+        if self._pts is None:
+            # No usable timestamps (raw elementary streams): frames were counted by decoding;
+            # they get synthetic timestamps 0, 1, 2... at the stream's nominal rate.
+            if not rate:
+                raise MediaError(f"{self.path}: frames carry no timestamps and no frame rate")
+            time_base, is_vfr = 1 / Fraction(rate), False
+        else:
+            time_base = stream.time_base
+            steps = np.diff(self._pts)
+            # One tick of jitter is rounding (29.97 fps in a 1/1000 time base), not VFR.
+            is_vfr = bool(steps.size and steps.max() - steps.min() > 1)
+            if steps.size and steps.sum() > 0:
+                rate = Fraction(int(steps.size)) / (Fraction(int(steps.sum())) * time_base)
+                if stream.average_rate and not is_vfr:
+                    rate = stream.average_rate  # the container's exact value (30000/1001)
+        first = next(self.frames(0, 1), None)
+        if first is None:  # frames() raises before this; kept for type checkers
+            raise MediaError(f"{self.path}: the first frame cannot be decoded")
+        source = first.source
+        pix_fmt = source.format.name
+        plane_layouts(pix_fmt, source.width, source.height)  # MediaError if unsupported
+        return VideoInfo(
+            path=self.path,
+            width=source.width,
+            height=source.height,
+            frame_count=frame_count,
+            time_base=Fraction(time_base),
+            average_rate=Fraction(rate) if rate else None,
+            is_vfr=is_vfr,
+            rotation=int(round(source.rotation or 0)) % 360,
+            pix_fmt=pix_fmt,
+            bit_depth=8 if bit_depth(pix_fmt) <= 8 else 16,
+            color=frame_color(source),
+            stream_index=stream.index,
+            start_pts=int(self._pts[0]) if self._pts is not None else 0,
+            start_number=0,
+            codec=stream.codec_context.name,
+        )
+
+    def _count_by_decoding(self) -> int:
+        count = 0
+        try:
+            for _ in self._decoded(None):
+                count += 1
+        except av.FFmpegError as error:
+            raise MediaError(f"{self.path}: decoding failed near frame {count}: {error}") from None
+        if count == 0:
+            raise MediaError(f"{self.path}: the video stream has no decodable frames")
+        return count
+
+    # -- reading --------------------------------------------------------------------------
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[DecodedFrame]:
+        """Frames start..stop-1 (0-based), decoded in order. One iteration at a time."""
+        count = self._frame_count
+        stop = count if stop is None else stop
+        if not (0 <= start < stop <= count):
+            raise UsageError(
+                f"{self.path}: frame range {start}-{stop - 1} is outside the clip "
+                f"(frames 0-{count - 1})"
+            )
+        self._generation += 1
+        return self._frames(start, stop, self._generation)
+
+    def _frames(self, start: int, stop: int, generation: int) -> Iterator[DecodedFrame]:
+        rgb_fmt = None
+        for index, pts, source in self._sources(start, stop):
+            if generation != self._generation:
+                raise RuntimeError("another frames() iteration was started on this reader")
+            if rgb_fmt is None:
+                rgb_fmt = rgb_format(bit_depth(source.format.name))
+            rgb = to_rgb(source, Conversion.for_frame(source), rgb_fmt)
+            yield DecodedFrame(index=index, pts=pts, rgb=rgb, source=source)
+
+    def _sources(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
+        self._next_index = start
+        try:
+            for item in self._sources_unchecked(start, stop):
+                self._next_index = item[0] + 1
+                yield item
+        except av.FFmpegError as error:
+            # With frame threads the failing packet may be a frame or two ahead of this one.
+            raise MediaError(
+                f"{self.path}: decoding failed near frame {self._next_index}: {error}"
+            ) from None
+
+    def _sources_unchecked(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
+        if self._pts is None:
+            index = 0
+            for frame in self._decoded(None):
+                if index >= start:
+                    frame.pts = index
+                    yield index, index, frame
+                index += 1
+                if index == stop:
+                    return
+            self._ended_early(index)
+        table = self._pts
+        target = int(table[start])
+        index = start
+        restarted = False
+        seek_to = target
+        while True:
+            for frame in self._decoded(seek_to):
+                if frame.pts is None:
+                    raise MediaError(f"{self.path}: frame {index} has no timestamp")
+                if frame.pts < target:
+                    continue
+                position = int(np.searchsorted(table, frame.pts))
+                if position >= table.size or table[position] != frame.pts or position < index:
+                    continue  # not a frame of the table (or one already given)
+                if position > index:
+                    if index == start and not restarted:
+                        break  # the seek landed after `start`: decode from the beginning
+                    raise MediaError(
+                        f"{self.path}: frame {index} cannot be decoded (the decoder went "
+                        f"on at frame {position}); the file is corrupt"
+                    )
+                yield index, int(frame.pts), frame
+                index += 1
+                if index == stop:
+                    return
+            else:
+                self._ended_early(index)
+            restarted = True
+            seek_to = None
+
+    def _ended_early(self, index: int) -> None:
+        raise MediaError(
+            f"{self.path}: decoding ended at frame {index} of {self._frame_count}; "
+            "the file is truncated or corrupt"
+        )
+
+    def _decoded(self, seek_pts: int | None) -> Iterator[av.VideoFrame]:
+        """Decoded frames from the key frame at or before seek_pts (None: the very start)."""
+        if seek_pts is None or (self._pts is not None and seek_pts <= self._pts[0]):
+            self._rewind()
+        else:
+            self._container.seek(seek_pts, stream=self._stream, backward=True)
+        for packet in self._container.demux(self._stream):
+            yield from packet.decode()
+
+    def _rewind(self) -> None:
+        # Seeking to 0 is not reliable for every demuxer (raw streams, some AVI); reopening is.
+        self._container.close()
+        self._container = av.open(self.path, mode="r")
+        self._stream = self._container.streams[self._stream_index]
+        self._stream.thread_type = "AUTO"
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.info.frame_count
+
+    def __repr__(self) -> str:
+        name = Path(self.path).name
+        info = getattr(self, "info", None)
+        if info is None:
+            return f"<VideoReader {name}>"
+        return f"<VideoReader {name} {info.width}x{info.height} {info.frame_count} frames>"

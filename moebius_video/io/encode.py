@@ -1,0 +1,641 @@
+"""Encode the output clip and copy the untouched streams of the input into it.
+
+    with open_video("clip.mp4") as video, VideoWriter(
+        "clip_clean.mp4", video.info, codec="libx264", crf=16, remux_from="clip.mp4"
+    ) as writer:
+        for frame in video.frames():
+            writer.write(composite(frame, patches))
+
+What the output keeps from the input:
+- resolution, frame count and every frame's pts (in the input's time base: the output
+  video stream uses it too; mp4/mov get a matching track timescale);
+- colour tags (primaries, transfer, matrix, range) and the display rotation;
+- audio, subtitle and data streams, copied packet for packet (never re-encoded), and the
+  timecode. They are read through a second demuxer and interleaved with the video by
+  time as frames arrive, so memory stays bounded.
+
+With `frame_range=(start, stop)` only frames start..stop-1 are written; timestamps of all
+streams shift by the same amount so the first frame lands where the clip's first frame
+was, and only packets overlapping the kept span are copied (a straddling audio packet is
+kept; mp4/mov trim it with an edit list).
+
+The output appears atomically: everything goes to a temporary name in the output's
+folder and is renamed on success; on any error the temporary file is deleted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.frame import PictureType
+
+from ..errors import MediaError, UsageError
+from .image_sequence import is_image_sequence, normalize_pattern, pattern_regex, write_image
+from .info import VideoInfo
+from .pixels import (
+    ColorTags,
+    Conversion,
+    bit_depth,
+    convert_frame,
+    has_alpha,
+    is_rgb,
+    rgb_format,
+    to_rgb,
+)
+
+
+@dataclass(frozen=True)
+class Codec:
+    """A codec choice: the name users type, the FFmpeg encoder, and its fixed settings."""
+
+    name: str
+    encoder: str
+    description: str
+    options: tuple[tuple[str, str], ...] = ()
+
+
+CODECS = {
+    "libx264": Codec("libx264", "libx264", "H.264, lossy (crf, default 16)"),
+    "ffv1": Codec("ffv1", "ffv1", "FFV1, lossless, same pixel format", (("level", "3"),)),
+    "prores": Codec("prores", "prores_ks", "ProRes 422 HQ, 10 bit", (("profile", "3"),)),
+    "prores4444": Codec("prores4444", "prores_ks", "ProRes 4444, 10 bit", (("profile", "4"),)),
+    "png": Codec("png", "png", "PNG image sequence (16 bit for deeper sources)"),
+}
+_ALIASES = {"h264": "libx264", "x264": "libx264", "prores_ks": "prores", "prores_hq": "prores"}
+# Metadata written by the old muxer or encoder, not a property of the content.
+_SKIPPED_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "vendor_id"}
+
+
+def resolve_codec(name: str) -> Codec:
+    """The Codec for a user's -c:v value; UsageError listing the choices otherwise."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in CODECS:
+        choices = ", ".join(CODECS)
+        raise UsageError(f"unknown codec {name!r}; choose one of: {choices}")
+    return CODECS[key]
+
+
+def _chroma_shifts(pix_fmt: str) -> tuple[int, int]:
+    fmt = av.VideoFormat(pix_fmt, 64, 64)
+    chroma = [c for c in fmt.components if c.is_chroma]
+    if not chroma:
+        return (0, 0)
+    return ((64 // chroma[0].width).bit_length() - 1, (64 // chroma[0].height).bit_length() - 1)
+
+
+def _color_components(pix_fmt: str) -> int:
+    return sum(1 for c in av.VideoFormat(pix_fmt).components if not c.is_alpha)
+
+
+def encoder_pix_fmt(codec: Codec, source_fmt: str) -> str:
+    """The pixel format to encode a source_fmt clip with: the source's own when possible."""
+    if codec.name == "prores":
+        return "yuv422p10le"
+    if codec.name == "prores4444":
+        return "yuva444p10le" if has_alpha(source_fmt) else "yuv444p10le"
+    if codec.name == "png":
+        return rgb_format(bit_depth(source_fmt))
+    supported = [f.name for f in av.codec.Codec(codec.encoder, "w").video_formats]
+    if source_fmt in supported:
+        return source_fmt
+    depth, rgb, shifts = bit_depth(source_fmt), is_rgb(source_fmt), _chroma_shifts(source_fmt)
+    colors, alpha = _color_components(source_fmt), has_alpha(source_fmt)
+
+    def closeness(candidate: str) -> tuple:
+        candidate_depth = bit_depth(candidate)
+        return (
+            _color_components(candidate) >= colors,  # never drop to gray
+            is_rgb(candidate) == rgb,
+            _chroma_shifts(candidate) == shifts,
+            candidate_depth >= depth,
+            has_alpha(candidate) == alpha,
+            -abs(candidate_depth - depth),
+            candidate.startswith(("yuv", "gbr")),  # planar over packed/semi-planar
+        )
+
+    return max(supported, key=closeness)
+
+
+def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
+    """A SMPTE timecode moved on by `frames` (drop-frame aware); unchanged if unparseable."""
+    if frames == 0 or not rate:
+        return timecode
+    drop_frame = ";" in timecode
+    try:
+        hours, minutes, seconds, count = (int(p) for p in timecode.replace(";", ":").split(":"))
+    except ValueError:
+        return timecode
+    fps = round(rate)
+    drop = (2 if fps == 30 else 4 if fps == 60 else 0) if drop_frame else 0
+    total_minutes = hours * 60 + minutes
+    number = ((total_minutes * 60) + seconds) * fps + count
+    number -= drop * (total_minutes - total_minutes // 10)
+    number += frames
+    if drop:
+        per_ten = fps * 600 - 9 * drop
+        per_minute = fps * 60 - drop
+        tens, rest = divmod(number, per_ten)
+        number += 9 * drop * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
+    seconds_total, count = divmod(number, fps)
+    minutes_total, seconds = divmod(seconds_total, 60)
+    hours, minutes = divmod(minutes_total, 60)
+    separator = ";" if drop_frame else ":"
+    return f"{hours % 24:02d}:{minutes:02d}:{seconds:02d}{separator}{count:02d}"
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+class VideoWriter:
+    """Writes frames to a movie file or a PNG sequence, atomically.
+
+    output: a movie path (container from the extension: .mp4, .mov, .mkv...), or for PNG
+        output a pattern "out.%04d.png" / "out.####.png" or a folder (files frame.%06d.png).
+    info: the input's VideoInfo (size, time base, colour tags, rotation, pixel format).
+    codec: libx264 (default for movies), ffv1, prores (422 HQ), prores4444 or png.
+    crf: libx264 quality, 0 (lossless) to 51; default 16.
+    remux_from: the input movie whose audio/subtitle/data streams and tags are copied.
+    frame_range: (start, stop) 0-based, stop exclusive: which input frames will be written.
+    overwrite: replace an existing output (otherwise UsageError).
+    start_number: number of the first PNG file (default: the input's own numbering).
+    """
+
+    def __init__(
+        self,
+        output: str | os.PathLike,
+        info: VideoInfo,
+        codec: str | None = None,
+        crf: int = 16,
+        remux_from: str | os.PathLike | None = None,
+        frame_range: tuple[int, int] | None = None,
+        overwrite: bool = False,
+        *,
+        start_number: int | None = None,
+    ) -> None:
+        self.output = os.fspath(output)
+        self.info = info
+        sequence = is_image_sequence(self.output) or (codec or "").lower() == "png"
+        self.codec = resolve_codec(codec or ("png" if sequence else "libx264"))
+        if sequence != (self.codec.name == "png"):
+            if sequence:
+                raise UsageError(
+                    f"{self.output}: an image sequence output needs -c:v png "
+                    f"(got {self.codec.name}); for a movie give a file name like out.mp4"
+                )
+            raise UsageError(
+                f"{self.output}: png writes an image sequence; give a pattern like "
+                "out.%04d.png or a folder"
+            )
+        if not isinstance(crf, int) or not 0 <= crf <= 51:
+            raise UsageError(f"crf must be an integer from 0 to 51, got {crf!r}")
+        self.crf = crf
+        start, stop = frame_range if frame_range is not None else (0, info.frame_count)
+        if not (0 <= start < stop <= info.frame_count):
+            raise UsageError(
+                f"frame range {start}-{stop - 1} is outside the clip (frames 0-"
+                f"{info.frame_count - 1})"
+            )
+        self.frame_range = (start, stop)
+        # Cutting the head shifts every stream; cutting either end drops copied packets
+        # outside the kept span. The whole clip is copied as it is.
+        self._cut_head, self._cut_tail = start > 0, stop < info.frame_count
+        self.overwrite = overwrite
+        self.remux_from = os.fspath(remux_from) if remux_from is not None else None
+        self.start_number = info.start_number if start_number is None else start_number
+        self.frames_written = 0
+        self._finished = False
+        self._last_pts: int | None = None
+        self._shift: int | None = None  # pts subtracted from every frame, input time base
+        self._end_pts: int | None = None  # end of the last written frame, input time base
+        self._source_conversion: Conversion | None = None
+        self._rgb_fmt = rgb_format(info.bit_depth)
+        for source in filter(None, (info.path, self.remux_from)):
+            if _same_file(source, self.output):
+                raise UsageError(f"{self.output}: the output would overwrite the input")
+        if sequence:
+            self._init_sequence()
+        else:
+            self._init_movie()
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def _check_folder(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise UsageError(f"{self.output}: folder {folder} does not exist")
+
+    def _init_sequence(self) -> None:
+        output = Path(self.output)
+        if output.is_dir() or self.output.endswith(("/", os.sep)):
+            self._folder, self._name = output, "frame.%06d.png"
+            if not output.is_dir():
+                self._check_folder(output.parent)
+        else:
+            self._folder, self._name = output.parent, normalize_pattern(output.name)
+            self._check_folder(self._folder)
+            if not self._name.lower().endswith(".png"):
+                raise UsageError(f"{self.output}: PNG sequence names must end in .png")
+        regex = pattern_regex(self._name)
+        if self._folder.is_dir() and not self.overwrite:
+            existing = sorted(p.name for p in self._folder.iterdir() if regex.match(p.name))
+            if existing:
+                raise UsageError(
+                    f"{self.output}: {len(existing)} file(s) of this sequence exist "
+                    f"({existing[0]}...); pass overwrite=True (-y) to replace them"
+                )
+        for source in filter(None, (self.info.path, self.remux_from)):
+            if is_image_sequence(source) and self._folder.is_dir():
+                source_folder = Path(source) if os.path.isdir(source) else Path(source).parent
+                if _same_file(source_folder, self._folder) and (
+                    os.path.isdir(source) or normalize_pattern(Path(source).name) == self._name
+                ):
+                    raise UsageError(f"{self.output}: the output would overwrite the input")
+        self._temp = None  # the temporary folder, made on the first frame
+
+    def _init_movie(self) -> None:
+        output = Path(self.output)
+        if output.is_dir():
+            raise UsageError(
+                f"{self.output}: is a folder; give a movie file name (out.mp4), or use "
+                "-c:v png for an image sequence"
+            )
+        self._check_folder(output.parent if str(output.parent) else Path("."))
+        if output.exists() and not self.overwrite:
+            raise UsageError(f"{self.output}: exists; pass overwrite=True (-y) to replace it")
+        if not output.suffix:
+            raise UsageError(f"{self.output}: needs an extension (.mp4, .mov, .mkv)")
+        info = self.info
+        self._pix_fmt = encoder_pix_fmt(self.codec, info.pix_fmt)
+        if self.codec.encoder == "libx264":
+            x_shift, y_shift = _chroma_shifts(self._pix_fmt)
+            if (x_shift and info.width % 2) or (y_shift and info.height % 2):
+                raise MediaError(
+                    f"{info.path}: {info.width}x{info.height} {self._pix_fmt} cannot be encoded "
+                    "with libx264 (chroma subsampling needs an even width and height); "
+                    "use -c:v ffv1, prores or png"
+                )
+        if self.codec.name == "ffv1" and self._pix_fmt != info.pix_fmt:
+            warnings.warn(
+                f"ffv1 cannot store {info.pix_fmt}; writing {self._pix_fmt}, so pixels are "
+                "converted and not bit-identical to the input",
+                stacklevel=3,
+            )
+        token = secrets.token_hex(4)
+        self._temp = output.with_name(f".{output.stem}.tmp-{token}{output.suffix}")
+        self._remux_in: av.container.InputContainer | None = None
+        self._remux_map: dict[int, av.stream.Stream] = {}
+        self._pending: av.Packet | None = None
+        self._packets: Iterator[av.Packet] | None = None
+        try:
+            self._container = av.open(str(self._temp), mode="w", options=self._muxer_options())
+        except (av.FFmpegError, ValueError) as error:
+            raise UsageError(f"{self.output}: no muxer for this extension ({error})") from None
+        try:
+            self._add_video_stream()
+            if self.remux_from is not None:
+                self._add_remux_streams()
+        except BaseException:
+            self._abort()
+            raise
+
+    def _muxer_options(self) -> dict[str, str]:
+        suffix = Path(self.output).suffix.lower()
+        if suffix in (".mp4", ".mov", ".m4v", ".3gp"):
+            # Keep the input's time base as the track timescale, so pts survive exactly
+            # (by default the mov muxer picks its own timescale >= 10000).
+            return {"video_track_timescale": str(self.info.time_base.denominator)}
+        return {}
+
+    def _add_video_stream(self) -> None:
+        info, container = self.info, self._container
+        supported = container.supported_codecs
+        codec_id = av.codec.Codec(self.codec.encoder, "w").id
+        decoder_names = {name for name in supported if _codec_id(name) == codec_id}
+        if not decoder_names:
+            raise UsageError(
+                f"{self.output}: {self.codec.name} cannot be stored in a "
+                f"{Path(self.output).suffix} file; use .mov or .mkv"
+            )
+        stream = container.add_stream(self.codec.encoder, rate=info.average_rate)
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, self._pix_fmt
+        stream.time_base = info.time_base
+        context = stream.codec_context
+        context.time_base = info.time_base
+        if info.average_rate:
+            context.framerate = info.average_rate
+        options = dict(self.codec.options)
+        if self.codec.encoder == "libx264":
+            options["crf"] = str(self.crf)
+        context.options = options
+        self._target_conversion, tags = self._output_colour()
+        primaries, transfer, matrix, color_range = tags.numbers()
+        context.color_primaries = primaries
+        context.color_trc = transfer
+        context.colorspace = matrix
+        context.color_range = color_range
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        self._video = stream
+
+    def _output_colour(self) -> tuple[Conversion, ColorTags]:
+        """The YUV conversion into the encoder's format, and the tags to write."""
+        info = self.info
+        if is_rgb(self._pix_fmt) or not is_rgb(info.pix_fmt):
+            return Conversion.for_stream(info.pix_fmt, info.color), info.color
+        # RGB source into a YUV codec (PNG plates to H.264): BT.709, limited range.
+        color = info.color
+        tags = ColorTags(
+            primaries=color.primaries or "bt709",
+            transfer=color.transfer,
+            matrix="bt709",
+            range="tv",
+        )
+        return Conversion.for_stream(self._pix_fmt, tags), tags
+
+    def _add_remux_streams(self) -> None:
+        try:
+            source = av.open(self.remux_from, mode="r")
+        except (av.FFmpegError, OSError) as error:
+            raise MediaError(f"{self.remux_from}: cannot be read for remuxing: {error}") from None
+        self._remux_in = source
+        container = self._container
+        container.metadata.update(
+            {k: v for k, v in source.metadata.items() if k not in _SKIPPED_TAGS}
+        )
+        video_in = (
+            source.streams[self.info.stream_index]
+            if self.info.stream_index is not None and self.info.stream_index < len(source.streams)
+            else None
+        )
+        if video_in is not None and video_in.type == "video":
+            tags = {k: v for k, v in video_in.metadata.items() if k not in _SKIPPED_TAGS}
+            if "timecode" in tags:
+                tags["timecode"] = _shift_timecode(
+                    tags["timecode"], self.frame_range[0], self.info.average_rate
+                )
+            self._video.metadata.update(tags)
+        for stream in source.streams:
+            if stream.type not in ("audio", "subtitle", "data", "attachment"):
+                continue
+            if stream.type == "data" and "timecode" in stream.metadata:
+                continue  # a timecode track: the muxer rebuilds it from the video's tag
+            if not _can_mux(container.format.name, stream):
+                warnings.warn(
+                    f"{self.remux_from}: stream #{stream.index} ({stream.type}, "
+                    f"{_codec_name(stream)}) cannot be stored in a {Path(self.output).suffix} "
+                    "file; it is left out",
+                    stacklevel=4,
+                )
+                continue
+            copy = container.add_stream_from_template(stream)
+            copy.metadata.update(stream.metadata)
+            copy.disposition = stream.disposition
+            if stream.type != "attachment":
+                self._remux_map[stream.index] = copy
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self, frame: av.VideoFrame | np.ndarray, pts: int | None = None) -> None:
+        """Write the next frame (frames arrive in order: frame_range[0], then +1, ...).
+
+        frame: an av.VideoFrame (what `composite` returns for movies; its pts is used) or
+            an H x W x 3 RGB array (uint8/uint16); an array's pts is `pts` if given, else
+            the frame's index in the input's frame rate.
+        """
+        start, stop = self.frame_range
+        if self._finished:
+            raise RuntimeError("write() after close()")
+        if self.frames_written >= stop - start:
+            raise ValueError(f"more frames than the {stop - start} of frame_range {start}-{stop}")
+        index = start + self.frames_written
+        if isinstance(frame, np.ndarray):
+            frame = self._frame_from_rgb(frame, index, pts)
+        elif pts is not None:
+            frame.pts = pts
+        if frame.width != self.info.width or frame.height != self.info.height:
+            raise ValueError(
+                f"frame is {frame.width}x{frame.height}, the output {self.info.width}x"
+                f"{self.info.height}"
+            )
+        if frame.pts is None:
+            raise ValueError(f"frame {index} has no pts")
+        if self._last_pts is not None and frame.pts <= self._last_pts:
+            raise ValueError(
+                f"frame {index}: pts {frame.pts} does not increase (previous {self._last_pts})"
+            )
+        if self._shift is None:
+            self._shift = frame.pts - self.info.start_pts if self._cut_head else 0
+            self._source_conversion = Conversion.for_frame(frame)
+        if self.codec.name == "png":
+            self._write_png(frame, index)
+        else:
+            self._encode(frame)
+        self._last_pts = frame.pts
+        duration = frame.duration or self._nominal_duration()
+        self._end_pts = frame.pts + duration
+        self.frames_written += 1
+
+    def _nominal_duration(self) -> int:
+        rate = self.info.average_rate
+        return max(1, round(1 / (rate * self.info.time_base))) if rate else 1
+
+    def _frame_from_rgb(self, rgb: np.ndarray, index: int, pts: int | None) -> av.VideoFrame:
+        expected = (self.info.height, self.info.width, 3)
+        dtype = np.uint16 if self.info.bit_depth == 16 else np.uint8
+        if rgb.shape != expected or rgb.dtype != dtype:
+            raise ValueError(f"frame is {rgb.shape} {rgb.dtype}, expected {expected} {dtype}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=self._rgb_fmt)
+        if pts is None:
+            pts = self.info.start_pts + index * self._nominal_duration()
+        frame.pts = pts
+        frame.time_base = self.info.time_base
+        return frame
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        source_pts = frame.pts
+        encoded = convert_frame(
+            frame, self._pix_fmt, self._source_conversion, self._target_conversion
+        )
+        encoded.pts = source_pts - self._shift
+        encoded.time_base = self.info.time_base
+        encoded.pict_type = PictureType.NONE  # let the encoder choose; keep no source I-frames
+        try:
+            packets = self._video.encode(encoded)
+        finally:
+            frame.pts = source_pts  # convert_frame may hand back the caller's own frame
+        for packet in packets:
+            self._mux_video(packet)
+
+    def _mux_video(self, packet: av.Packet) -> None:
+        if packet.dts is not None and self._remux_map:
+            self._copy_packets_until(packet.dts * packet.time_base)
+        self._container.mux(packet)
+
+    # -- remux ----------------------------------------------------------------------------
+
+    def _remux_packets(self) -> Iterator[av.Packet]:
+        """Packets of the copied streams in file order, from just before the kept span."""
+        source = self._remux_in
+        if self._cut_head:
+            # Land early: packets that overlap the first kept frame are stored before it.
+            target = max(0, int((self._kept_start - 2) * av.time_base))
+            try:
+                source.seek(target, backward=True)
+            except av.FFmpegError:
+                pass  # unseekable: read from the start; the time test below skips the rest
+        for packet in source.demux([source.streams[i] for i in self._remux_map]):
+            if packet.size == 0 and packet.pts is None and packet.dts is None:
+                continue  # PyAV's end-of-stream flush packet
+            yield packet
+
+    def _copy_packets_until(self, until: Fraction | None, end: Fraction | None = None) -> None:
+        """Mux copied packets up to time `until` (output timeline; None: to the end).
+
+        With a frame range, packets that end before the kept span or start at or after
+        `end` (input timeline, known once the last frame is written) are dropped.
+        """
+        if self._packets is None:
+            self._kept_start = (self._shift + self.info.start_pts) * self.info.time_base
+            self._packets = self._remux_packets()
+        shift = self._shift * self.info.time_base
+        while True:
+            if self._pending is None:
+                self._pending = next(self._packets, None)
+                if self._pending is None:
+                    return
+            packet = self._pending
+            time_base = packet.time_base
+            stamp = packet.dts if packet.dts is not None else packet.pts
+            if until is not None and stamp is not None and stamp * time_base - shift > until:
+                return  # later than the video so far: wait for more frames
+            self._pending = None
+            begin = (packet.pts if packet.pts is not None else stamp or 0) * time_base
+            if self._cut_head and packet.duration:
+                if begin + packet.duration * time_base <= self._kept_start:
+                    continue  # ends before the first kept frame
+            if self._cut_tail and end is not None and begin >= end:
+                if stamp is not None and stamp * time_base > end + 2:
+                    return  # well past the kept span (interleaving is never that loose)
+                continue
+            self._mux_copied(packet, shift)
+
+    def _mux_copied(self, packet: av.Packet, shift: Fraction) -> None:
+        if shift:
+            ticks = round(shift / packet.time_base)
+            if packet.pts is not None:
+                packet.pts -= ticks
+            if packet.dts is not None:
+                packet.dts -= ticks
+        packet.stream = self._remux_map[packet.stream_index]
+        self._container.mux(packet)
+
+    # -- PNG sequences --------------------------------------------------------------------
+
+    def _write_png(self, frame: av.VideoFrame, index: int) -> None:
+        if frame.format.name == self._rgb_fmt:
+            rgb = frame.to_ndarray()
+        else:
+            rgb = to_rgb(frame, self._source_conversion, self._rgb_fmt)
+        if self._temp is None:
+            self._folder.mkdir(exist_ok=True)
+            self._temp = self._folder / f".{Path(self._name).stem}.tmp-{secrets.token_hex(4)}"
+            self._temp.mkdir()
+        write_image(self._temp / (self._name % (self.start_number + index)), rgb)
+
+    # -- finishing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, check the frame count, and move the output into place."""
+        if self._finished:
+            return
+        try:
+            start, stop = self.frame_range
+            if self.frames_written != stop - start:
+                raise RuntimeError(
+                    f"{self.output}: {self.frames_written} frames written, frame_range "
+                    f"{start}-{stop} needs {stop - start}"
+                )
+            if self.codec.name == "png":
+                self._finish_sequence()
+            else:
+                self._finish_movie()
+        except BaseException:
+            self._abort()
+            raise
+        self._finished = True
+
+    def _finish_movie(self) -> None:
+        for packet in self._video.encode(None):
+            self._mux_video(packet)
+        if self._remux_map:
+            self._copy_packets_until(None, end=self._end_pts * self.info.time_base)
+        self._container.close()
+        if self._remux_in is not None:
+            self._remux_in.close()
+        os.replace(self._temp, self.output)
+
+    def _finish_sequence(self) -> None:
+        for path in sorted(self._temp.iterdir()):
+            os.replace(path, self._folder / path.name)
+        self._temp.rmdir()
+
+    def _abort(self) -> None:
+        """Drop everything written so far; never raises."""
+        self._finished = True
+        for container in (getattr(self, "_container", None), getattr(self, "_remux_in", None)):
+            if container is not None:
+                try:
+                    container.close()
+                except Exception:  # noqa: BLE001 - already failing; the temp file goes next
+                    pass
+        temp = getattr(self, "_temp", None)
+        if temp is not None and temp.exists():
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self._abort()
+        else:
+            self.close()
+
+
+def _codec_id(name: str) -> int | None:
+    try:
+        return av.codec.Codec(name, "r").id
+    except Exception:  # noqa: BLE001 - a name without a decoder in this FFmpeg build
+        return None
+
+
+def _codec_name(stream: av.stream.Stream) -> str:
+    context = stream.codec_context
+    return context.name if context is not None else "no codec"
+
+
+def _can_mux(format_name: str, stream: av.stream.Stream) -> bool:
+    """Whether the muxer accepts a copy of this stream (tried on a throwaway in-memory file)."""
+    try:
+        with av.open(io.BytesIO(), mode="w", format=format_name) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError, TypeError):
+        return False
+
+
+__all__ = ["CODECS", "Codec", "VideoWriter", "encoder_pix_fmt", "resolve_codec"]

@@ -1,0 +1,216 @@
+"""Image sequences as clips: "shot.%04d.png", "shot.####.png", or a folder of PNGs.
+
+    with open_video("plates/shot.%04d.png", fps=24) as video:
+        for frame in video.frames():
+            frame.rgb  # uint8, or uint16 for 16-bit PNGs
+
+A printf pattern starts at the lowest number found on disk and must have no gaps; a
+folder is read in natural name order (frame2.png before frame10.png). Frame i has pts i
+in a time base of 1/fps. PNGs (8 and 16 bit, gray, RGB, RGBA: alpha is ignored) are read
+with OpenCV. OpenEXR is read with FFmpeg's EXR decoder (OpenCV's wheel is built without
+it); EXR floats are clipped to [0, 1] and stored as 16-bit values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from ..errors import MediaError, UsageError
+from .info import DecodedFrame, VideoInfo
+from .pixels import ColorTags
+
+IMAGE_SUFFIXES = (".png", ".exr")
+_PRINTF = re.compile(r"%(0?)(\d*)d")
+_HASHES = re.compile(r"#+")
+
+
+def is_image_sequence(text: str) -> bool:
+    """True for folders, printf/# patterns and single image files."""
+    if os.path.isdir(text):
+        return True
+    name = os.path.basename(text)
+    return bool(_PRINTF.search(name) or "#" in name) or name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def normalize_pattern(name: str) -> str:
+    """ "shot.####.png" -> "shot.%04d.png"; printf patterns pass through."""
+    return _HASHES.sub(lambda m: f"%0{len(m.group())}d", name)
+
+
+def pattern_regex(name: str) -> re.Pattern:
+    """Regex with one group for the frame number of a printf file name pattern."""
+    match = _PRINTF.search(name)
+    if match is None or len(_PRINTF.findall(name)) != 1:
+        raise UsageError(f"{name}: a sequence pattern needs exactly one %d or %0Nd")
+    width = int(match.group(2) or 0)
+    # %04d writes at least 4 digits, more for larger numbers; %d any number of digits.
+    digits = rf"(\d{{{width},}})" if match.group(1) else r"(\d+)"
+    head, tail = name[: match.start()], name[match.end() :]
+    return re.compile(re.escape(head) + digits + re.escape(tail) + r"\Z")
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _trailing_number(name: str) -> int:
+    numbers = re.findall(r"\d+", Path(name).stem)
+    return int(numbers[-1]) if numbers else 0
+
+
+def find_sequence_files(text: str) -> tuple[list[Path], int]:
+    """The files of a sequence in frame order, and the number of the first one."""
+    if os.path.isdir(text):
+        folder = Path(text)
+        names = [
+            p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".png"
+        ] or [p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".exr"]
+        if not names:
+            raise MediaError(f"{text}: folder holds no .png or .exr images")
+        names.sort(key=_natural_key)
+        return [folder / n for n in names], _trailing_number(names[0])
+    path = Path(text)
+    name = normalize_pattern(path.name)
+    if not _PRINTF.search(name):
+        if not path.is_file():
+            raise MediaError(f"{text}: no such file")
+        return [path], _trailing_number(path.name)
+    folder = path.parent
+    if not folder.is_dir():
+        raise MediaError(f"{text}: folder {folder} does not exist")
+    regex = pattern_regex(name)
+    numbered = {}
+    for entry in folder.iterdir():
+        match = regex.match(entry.name)
+        if match and entry.is_file():
+            numbered[int(match.group(1))] = entry
+    if not numbered:
+        raise MediaError(f"{text}: no files match the pattern")
+    first, last = min(numbered), max(numbered)
+    missing = [n for n in range(first, last + 1) if n not in numbered]
+    if missing:
+        raise MediaError(
+            f"{text}: {len(missing)} frame(s) missing between {first} and {last}, "
+            f"first missing: {folder / (name % missing[0])}"
+        )
+    return [numbered[n] for n in range(first, last + 1)], first
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One image as H x W x 3 RGB, uint8 or uint16; MediaError naming the file otherwise."""
+    if path.suffix.lower() == ".exr":
+        return _read_exr(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # cv2.imread mishandles non-ASCII paths
+    except OSError as error:
+        raise MediaError(f"{path}: cannot be read: {error.strerror}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise MediaError(f"{path}: not a readable image")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise MediaError(f"{path}: {image.dtype} samples are not supported (8 or 16 bit)")
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image[:, :, ::-1])  # OpenCV is BGR
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    try:
+        with av.open(str(path), mode="r") as container:
+            frame = next(container.decode(video=0))
+            rgb = frame.to_ndarray(format="gbrpf32le")
+    except (av.FFmpegError, StopIteration) as error:
+        raise MediaError(f"{path}: not a readable OpenEXR image: {error}") from None
+    if rgb.min() < 0 or rgb.max() > 1:
+        warnings.warn(f"{path}: EXR values outside [0, 1] are clipped", stacklevel=3)
+    return np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
+
+
+def write_image(path: Path, rgb: np.ndarray) -> None:
+    """Write H x W x 3 RGB uint8/uint16 as PNG (16-bit PNG for uint16)."""
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"{path}: PNG encoding failed")
+    data.tofile(path)
+
+
+class ImageSequenceReader:
+    """Reads a sequence of images like a clip. Create with `open_video`."""
+
+    def __init__(self, text: str, fps: Fraction | int | float = 24) -> None:
+        self.path = text
+        try:
+            rate = Fraction(fps).limit_denominator(1001000)
+        except (TypeError, ValueError):
+            raise UsageError(f"fps must be a positive number, got {fps!r}") from None
+        if rate <= 0:
+            raise UsageError(f"fps must be a positive number, got {fps}")
+        self._files, start_number = find_sequence_files(text)
+        first = read_image(self._files[0])
+        height, width = first.shape[:2]
+        self._shape, self._dtype = first.shape, first.dtype
+        deep = first.dtype == np.uint16
+        self.info = VideoInfo(
+            path=text,
+            width=width,
+            height=height,
+            frame_count=len(self._files),
+            time_base=1 / rate,
+            average_rate=rate,
+            is_vfr=False,
+            rotation=0,
+            pix_fmt="rgb48le" if deep else "rgb24",
+            bit_depth=16 if deep else 8,
+            color=ColorTags(transfer="linear") if self._files[0].suffix == ".exr" else ColorTags(),
+            stream_index=None,
+            start_number=start_number,
+            codec="exr" if self._files[0].suffix.lower() == ".exr" else "png",
+        )
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[DecodedFrame]:
+        """Frames start..stop-1 (0-based); file i of the sequence is frame i."""
+        count = self.info.frame_count
+        stop = count if stop is None else stop
+        if not (0 <= start < stop <= count):
+            raise UsageError(
+                f"{self.path}: frame range {start}-{stop - 1} is outside the sequence "
+                f"(frames 0-{count - 1})"
+            )
+        return self._frames(start, stop)
+
+    def _frames(self, start: int, stop: int) -> Iterator[DecodedFrame]:
+        for index in range(start, stop):
+            path = self._files[index]
+            rgb = read_image(path)
+            if rgb.shape != self._shape or rgb.dtype != self._dtype:
+                raise MediaError(
+                    f"{path}: {rgb.shape[1]}x{rgb.shape[0]} {rgb.dtype} differs from the first "
+                    f"image of the sequence ({self._shape[1]}x{self._shape[0]} {self._dtype})"
+                )
+            yield DecodedFrame(index=index, pts=index, rgb=rgb, source=None)
+
+    def file(self, index: int) -> Path:
+        return self._files[index]
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> ImageSequenceReader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.info.frame_count

@@ -1,0 +1,206 @@
+"""open_video on real movie files: frame table, timestamps, tags, seeking, bad inputs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from iotest_helpers import BT709_TV, video_pts
+
+from moebius_video.errors import MediaError, UsageError
+from moebius_video.io import ColorTags, open_video
+
+VFR_PTS = [0, 40, 80, 140, 160, 200, 260, 300, 320, 400, 410, 500]
+
+
+def test_cfr_frame_table(clip):
+    path = clip("cfr.mp4", frames=12, rate=24)
+    time_base, stamps = video_pts(path)
+    with open_video(path) as video:
+        info = video.info
+        decoded = [(f.index, f.pts) for f in video.frames()]
+    assert info.frame_count == 12
+    assert (info.width, info.height, info.pix_fmt, info.bit_depth) == (64, 48, "yuv420p", 8)
+    assert info.time_base == time_base
+    assert info.average_rate == 24
+    assert not info.is_vfr
+    assert decoded == list(enumerate(stamps)), f"expected {stamps}, got {decoded}"
+
+
+def test_vfr_frame_table(clip):
+    path = clip("vfr.mkv", time_base=Fraction(1, 1000), pts=VFR_PTS)
+    with open_video(path) as video:
+        info = video.info
+        decoded = [f.pts for f in video.frames()]
+    assert info.is_vfr
+    assert info.time_base == Fraction(1, 1000)
+    assert decoded == VFR_PTS
+    assert info.average_rate == Fraction(11, Fraction(500, 1000))
+
+
+def test_colour_tags_and_rotation(clip):
+    path = clip("tagged.mp4", color=BT709_TV, rotation=90)
+    with open_video(path) as video:
+        assert video.info.color == ColorTags("bt709", "bt709", "bt709", "tv")
+        assert video.info.rotation == 90
+
+
+def test_untagged_clip_has_no_tags(clip):
+    path = clip("plain.mkv", codec="ffv1")
+    with open_video(path) as video:
+        assert video.info.color.primaries is None and video.info.color.transfer is None
+
+
+def test_ten_bit_source_gives_uint16_rgb(clip):
+    path = clip("deep.mkv", codec="ffv1", pix_fmt="yuv422p10le", frames=3)
+    with open_video(path) as video:
+        assert (video.info.pix_fmt, video.info.bit_depth) == ("yuv422p10le", 16)
+        frame = next(video.frames())
+    assert frame.rgb.dtype == np.uint16 and frame.rgb.shape == (48, 64, 3)
+    assert frame.source.format.name == "yuv422p10le"
+    # Full 16-bit scale: a 10-bit sample maps to the top of the uint16 range, not 0..1023.
+    assert frame.rgb.max() > 40000, f"expected values scaled to 16 bit, max {frame.rgb.max()}"
+
+
+@pytest.mark.parametrize("matrix", [(1, 1, 1, 1), (6, 6, 6, 1), (1, 1, 1, 2)])
+def test_rgb_uses_the_stream_matrix_and_range(tmp_path, matrix):
+    # A flat colour encoded losslessly with a given matrix/range must come back as itself;
+    # decoding with the wrong matrix (BT.601 vs 709) or range moves it by 5-20 levels.
+    colour = np.array([200, 40, 90], np.uint8)
+    sws = {1: 1, 6: 5}[matrix[2]]
+    path = tmp_path / "flat.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv444p"
+        context = stream.codec_context
+        context.color_primaries, context.color_trc, context.colorspace, context.color_range = matrix
+        rgb = av.VideoFrame.from_ndarray(np.broadcast_to(colour, (16, 32, 3)).copy(), "rgb24")
+        frame = rgb.reformat(format="yuv444p", dst_colorspace=sws, dst_color_range=matrix[3])
+        frame.pts = 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with open_video(path) as video:
+        got = next(video.frames()).rgb[8, 16].astype(int)
+    assert np.abs(got - colour).max() <= 2, f"expected {colour.tolist()}, got {got.tolist()}"
+
+
+@pytest.mark.parametrize("name", ["gop.mp4", "gop.mkv"])
+def test_seek_gives_the_same_frames_as_a_linear_decode(clip, name):
+    # Short GOPs with B-frames: every range below starts mid-GOP or on a key frame.
+    path = clip(name, frames=24, codec_options={"g": "5", "bf": "2"})
+    with open_video(path) as video:
+        linear = [(f.index, f.pts, f.rgb) for f in video.frames()]
+        for start, stop in [(0, 24), (7, 12), (3, 4), (10, 11), (23, 24), (5, 20)]:
+            got = [(f.index, f.pts, f.rgb) for f in video.frames(start, stop)]
+            assert [g[:2] for g in got] == [x[:2] for x in linear[start:stop]]
+            for (index, _, rgb), (_, _, expected) in zip(got, linear[start:stop], strict=True):
+                assert np.array_equal(rgb, expected), f"frame {index} differs after seeking"
+
+
+def test_frames_out_of_range(clip):
+    path = clip("short.mp4", frames=5)
+    with open_video(path) as video:
+        with pytest.raises(UsageError, match=r"frame range 3-9 is outside the clip \(frames 0-4\)"):
+            video.frames(3, 10)
+        with pytest.raises(UsageError):
+            video.frames(4, 4)
+
+
+def test_raw_stream_without_timestamps_is_counted_by_decoding(clip):
+    path = clip("raw.h264", frames=9)
+    with open_video(path) as video:
+        assert video.info.frame_count == 9
+        assert [f.index for f in video.frames(2, 5)] == [2, 3, 4]
+        assert [f.pts for f in video.frames(2, 5)] == [2, 3, 4]
+        assert video.info.time_base == 1 / video.info.average_rate
+
+
+# -- bad inputs -------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MediaError, match="nope.mp4: no such file"):
+        open_video(tmp_path / "nope.mp4")
+
+
+def test_text_file_renamed_mp4(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("these are not the frames you are looking for\n" * 20)
+    with pytest.raises(MediaError, match="notes.mp4: cannot be read as a video"):
+        open_video(path)
+
+
+def test_audio_only_file(tmp_path):
+    path = tmp_path / "sound.wav"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), "s16", "mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with pytest.raises(MediaError, match=r"sound.wav: no video stream \(streams: audio\)"):
+        open_video(path)
+
+
+def test_zero_frames(tmp_path):
+    # A Matroska file with a video track that never got a frame (the audio track keeps
+    # the file valid; an empty mp4 track would simply be left out by the muxer).
+    path = tmp_path / "empty.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("pcm_s16le", rate=8000)
+        sound.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), "s16", "mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    with pytest.raises(MediaError, match="empty.mkv: the video stream #0 has no frames"):
+        open_video(path)
+
+
+def test_truncated_mp4_with_index_up_front(clip):
+    # faststart puts the index first: it promises 24 frames the cut file no longer holds.
+    path = clip("cut.mp4", frames=24, container_options={"movflags": "+faststart"})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(MediaError, match="cut.mp4: truncated: the header lists 24 frames"):
+        open_video(path)
+
+
+def test_truncated_mp4_without_index(clip):
+    path = clip("cut.mp4", frames=24)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the index (moov) sits at the end: gone
+    with pytest.raises(MediaError, match="cut.mp4: cannot be read as a video"):
+        open_video(path)
+
+
+def test_truncated_mkv_is_a_shorter_clip(clip, tmp_path):
+    # Matroska stores no frame count: a cut file is a shorter clip, never invented frames.
+    path = clip("cut.mkv", frames=24, codec="ffv1")
+    data = path.read_bytes()
+    cut = tmp_path / "cut2.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with open_video(cut) as video:
+        count = video.info.frame_count
+        indexes = [f.index for f in video.frames()]
+    assert 0 < count < 24 and indexes == list(range(count)), f"{count} frames: {indexes}"
+
+
+def test_undecodable_frame_is_named(clip):
+    # All-intra H.264 with frame 6's payload zeroed: the decoder rejects that packet.
+    path = clip("broken.mp4", frames=10, codec_options={"g": "1"})
+    with av.open(str(path)) as container:
+        position, size = [(p.pos, p.size) for p in container.demux(video=0) if p.size][6]
+    data = bytearray(path.read_bytes())
+    data[position : position + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    with open_video(path) as video:
+        frames = video.frames()
+        with pytest.raises(MediaError, match=r"broken.mp4: decoding failed near frame [4-7]"):
+            for _ in frames:
+                pass
