@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -207,7 +208,7 @@ def inpaint_video(
     MaskTrackError (bad input), before any output exists. A failure or Ctrl-C while
     encoding leaves no output (the writer renames a temp file only on success).
     """
-    from .io import VideoWriter, composite, open_video
+    from .io import composite, open_video
     from .masks import load_mask_track
 
     options = options or InpaintOptions()
@@ -215,11 +216,10 @@ def inpaint_video(
     began = time.perf_counter()
 
     input_path = _check_input(input)
-    output_path = _check_output(output, input_path, options)
+    codec = _check_codec(options.codec)
+    output_path = _check_output(output, input_path, options, codec)
     with open_video(input_path) as video:
         info = video.info
-        if info.frame_count <= 0:
-            raise MediaError(f"{input_path}: the video has no frames")
         track = load_mask_track(
             mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
             width=info.width,
@@ -227,42 +227,22 @@ def inpaint_video(
             frame_count=info.frame_count,
         )
         start, stop = _index_range(options.frames, track.frame_base, info.frame_count)
-        _check_codec(options.codec, info, input_path)
-        filler = _make_filler(options, report)
-
-        # Decode the first frame now: a file that opens but does not decode fails here,
-        # before the writer exists.
-        frames = video.frames(start, stop)
-        try:
-            first = next(frames)
-        except StopIteration:
-            raise MediaError(
-                f"{input_path}: no frame could be decoded in frames {start}-{stop - 1}"
-            ) from None
-        frames = itertools.chain([first], frames)
-
         total = stop - start
+        frames = _checked_frames(video.frames(start, stop), input_path, start, stop)
+        fill = _fill_path(
+            input_path, mask_track, track, options, report, (start, stop), info.frame_count
+        )
+
         report(
             ProgressEvent(
                 "started",
-                frame=0,
                 total=total,
                 stats={"input": str(input_path), "output": str(output_path)},
             )
         )
-        masked_frames = 0
-        masked_pixels = 0
-        written = 0
-        with VideoWriter(
-            output_path,
-            info,
-            codec=options.codec,
-            crf=options.crf,
-            remux_from=input_path,
-            frame_range=(start, stop),
-            overwrite=options.overwrite,
-        ) as writer:
-            for frame, patches in _patched_frames(frames, track, filler, options, input_path):
+        written = masked_frames = masked_pixels = 0
+        with _open_writer(output_path, info, input_path, options, (start, stop), report) as writer:
+            for frame, patches in fill.patched_frames(frames):
                 writer.write(composite(frame, patches))
                 written += 1
                 if patches:
@@ -277,7 +257,7 @@ def inpaint_video(
                 # The container promised more frames than decode (a truncated file): fail
                 # inside the writer, so no short output appears.
                 raise MediaError(
-                    f"{input_path}: decoded {written} of the {total} frames in "
+                    f"{input_path}: decoded {written} of the {total} frames "
                     f"{start}-{stop - 1}; the file looks truncated"
                 )
 
@@ -288,12 +268,12 @@ def inpaint_video(
         output=str(output_path),
         frames=written,
         masked_frames=masked_frames,
-        masked_fraction=masked_pixels / float(max(written, 1) * info.width * info.height),
-        frame_range=(start + base, start + base + written - 1),
+        masked_fraction=masked_pixels / float(written * info.width * info.height),
+        frame_range=(start + base, stop - 1 + base),
         seconds=seconds,
         fps=written / seconds if seconds > 0 else 0.0,
-        filler=getattr(filler, "name", type(filler).__name__),
-        codec=options.codec,
+        filler=fill.filler_name,
+        codec=codec,
         width=info.width,
         height=info.height,
     )
@@ -310,32 +290,107 @@ def inpaint_video(
     return result
 
 
+def _checked_frames(frames: Iterator, input_path: Path, start: int, stop: int) -> Iterator:
+    """The decoded frames, with the first one decoded now: a file that opens but does not
+    decode fails here, before any output exists."""
+    try:
+        first = next(frames)
+    except StopIteration:
+        raise MediaError(
+            f"{input_path}: no frame could be decoded in frames {start}-{stop - 1}"
+        ) from None
+    return itertools.chain([first], frames)
+
+
+def _open_writer(output_path, info, input_path, options, frame_range, report: ProgressCallback):
+    """The io VideoWriter; what it warns about (a pixel format ffv1 cannot keep, ...)
+    becomes a warning event, so it reaches hook and farm readers too."""
+    from .io import VideoWriter
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        writer = VideoWriter(
+            output_path,
+            info,
+            codec=options.codec,
+            crf=options.crf,
+            remux_from=input_path,
+            frame_range=frame_range,
+            overwrite=options.overwrite,
+        )
+    for warning in caught:
+        report(ProgressEvent("warning", message=str(warning.message)))
+    return writer
+
+
 # --- patches: the simple per-frame fill, the temporal core, or Ray ------------------------------
 
 
-def _patched_frames(
-    frames: Iterator, track, filler: Filler, options: InpaintOptions, input_path: Path
-) -> Iterator[tuple[Any, list[FramePatch]]]:
-    """(decoded frame, its patches) in frame order, from the fill path the options select."""
-    if not options.temporal:
-        for frame in frames:
-            yield frame, fill_frame(frame.index, frame.rgb, track, filler)
-        return
-    yield from _pair_with_frames(frames, lambda f: _temporal_patches(f, track, filler, options))
+@dataclass(frozen=True)
+class _FillPath:
+    """Where patches come from: `patched_frames(decoded frames)` -> (frame, its patches)."""
+
+    filler_name: str
+    patched_frames: Callable[[Iterator], Iterator[tuple[Any, list[FramePatch]]]]
 
 
-def _temporal_patches(frames: Iterable, track, filler: Filler, options: InpaintOptions):
+def _fill_path(
+    input_path: Path,
+    mask_track,
+    track,
+    options: InpaintOptions,
+    report: ProgressCallback,
+    frame_range: tuple[int, int],
+    frame_count: int,
+) -> _FillPath:
+    """The per-frame fill (`--temporal off`), the temporal core, or segments on Ray workers."""
+    if options.workers > 1 or options.ray_address is not None:
+        return _ray_path(input_path, mask_track, options, frame_range, frame_count)
+    filler = _make_filler(options, report)
+    name = getattr(filler, "name", type(filler).__name__)
     from . import temporal
 
-    if not hasattr(temporal, "iter_patches"):
-        # The temporal core is not in this build yet: the per-frame fill is the whole path.
-        for frame in frames:
-            yield frame.index, fill_frame(frame.index, frame.rgb, track, filler)
-        return
-    yield from temporal.iter_patches(frames, track, filler, _temporal_options(options))
+    # TODO(temporal): drop this check once temporal.iter_patches is in every build.
+    if not options.temporal or not hasattr(temporal, "iter_patches"):
+
+        def per_frame(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
+            for frame in frames:
+                yield frame, fill_frame(frame.index, frame.rgb, track, filler)
+
+        return _FillPath(name, per_frame)
+
+    def temporal_core(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
+        from .temporal import iter_patches
+
+        temporal = _temporal_options(options)
+        return _pair_with_frames(frames, lambda f: iter_patches(f, track, filler, temporal))
+
+    return _FillPath(name, temporal_core)
+
+
+def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _FillPath:
+    """Segments filled by Ray workers, which decode their own frames and send back patches;
+    this process decodes once more, in order, to composite and encode."""
+    from .distributed import clip_job, iter_clip_patches
+
+    job = clip_job(input_path, mask_track, options)
+    start, stop = frame_range
+
+    def from_workers(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
+        patches = iter_clip_patches(
+            job, frame_count, start, stop, workers=options.workers, ray_address=options.ray_address
+        )
+        # Not strict: a truncated source ends `frames` early, and the caller reports that.
+        for frame, (index, frame_patches) in zip(frames, patches, strict=False):
+            if index != frame.index:
+                raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
+            yield frame, frame_patches
+
+    return _FillPath(f"{options.model or 'default'} on Ray", from_workers)
 
 
 def _temporal_options(options: InpaintOptions):
+    """The temporal core's options: the knobs the user set, its own defaults for the rest."""
     from .temporal import TemporalOptions
 
     knobs = {
@@ -343,8 +398,13 @@ def _temporal_options(options: InpaintOptions):
         for name in ("window", "context", "keyframe_interval", "flow_quality", "save_debug")
         if getattr(options, name) is not None
     }
-    accepted = {f.name for f in fields(TemporalOptions)}
-    return TemporalOptions(**{k: v for k, v in knobs.items() if k in accepted})
+    defaults = TemporalOptions()
+    # The cross-fade at window borders must fit the context and half the window the user
+    # chose; without this a small --context would be refused for a knob they never set.
+    window = knobs.get("window", defaults.window)
+    context = knobs.get("context", defaults.context)
+    blend = min(defaults.blend, context, window // 2)
+    return dataclasses.replace(defaults, **knobs, blend=blend)
 
 
 def _pair_with_frames(
@@ -431,10 +491,17 @@ def _check_input(input: str | os.PathLike) -> Path:
     return path
 
 
-def _check_output(output: str | os.PathLike, input_path: Path, options: InpaintOptions) -> Path:
+def _check_output(
+    output: str | os.PathLike, input_path: Path, options: InpaintOptions, codec: str
+) -> Path:
+    """Cheap checks of the output path, before any decoding or model loading.
+
+    The writer checks again when it opens (and knows image-sequence patterns); these
+    make the common mistakes fail in a second instead of after the model has loaded.
+    """
     path = Path(os.fspath(output))
-    if not path.name:
-        raise UsageError(f"-o: {output!r} is not a file path")
+    if codec == "png":  # a pattern or a folder: the writer checks the sequence
+        return path
     if path.is_dir():
         raise UsageError(f"-o {path}: is a directory; give a file name (e.g. {path / 'out.mp4'})")
     parent = path.parent if str(path.parent) else Path(".")
@@ -458,23 +525,14 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _check_codec(codec: str, info, input_path: Path) -> None:
-    from . import io
-
-    check = getattr(io, "check_codec", None)
-    if check is not None:
-        # io knows which codecs and pixel formats it can write.
-        check(codec, info, source=str(input_path))
-        return
-    import av
+def _check_codec(codec: str) -> str:
+    """The io codec name for a -c:v value (aliases such as prores_ks resolved)."""
+    from .io.encode import resolve_codec
 
     try:
-        av.codec.Codec(codec, "w")
-    except Exception:
-        if codec != "png":
-            raise UsageError(
-                f"-c:v: unknown codec {codec!r}; try libx264, ffv1, prores_ks or png"
-            ) from None
+        return resolve_codec(codec).name
+    except UsageError as exc:
+        raise UsageError(f"-c:v: {exc}") from None
 
 
 def _index_range(
