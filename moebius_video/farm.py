@@ -20,6 +20,7 @@ EXR stores the same code values as 32-bit float in [0, 1], with no colour transf
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import time
@@ -83,12 +84,14 @@ def render_chunk(
     options=None,
     skip_existing: bool = False,
     progress: Callable[[ProgressEvent], None] | None = None,
+    on_segment: Callable[[Any], None] | None = None,
 ) -> ChunkResult:
     """Render `options.frames` (default: the whole clip) of one shot into `output`.
 
     Per-frame output when `output` is a frame pattern (see `is_frame_pattern`),
     otherwise one file through `inpaint_video`. With `skip_existing`, frames (or the
-    chunk file) already on disk are kept and not rendered again.
+    chunk file) already on disk are kept and not rendered again. `on_segment` is
+    called with each `distributed.SegmentResult` (per-frame output only).
     """
     from .pipeline import InpaintOptions, inpaint_video
 
@@ -105,12 +108,12 @@ def render_chunk(
             result.output, result.frames, 0, result.frame_range, time.perf_counter() - began
         )
     return _render_frames(
-        input, mask_track, Path(os.fspath(output)), options, skip_existing, report
+        input, mask_track, Path(os.fspath(output)), options, skip_existing, report, on_segment
     )
 
 
 def _render_frames(
-    input, mask_track, pattern: Path, options, skip_existing: bool, report
+    input, mask_track, pattern: Path, options, skip_existing: bool, report, on_segment
 ) -> ChunkResult:
     from .distributed import clip_job, fill_segments, segments_for_range
     from .io import open_video
@@ -121,8 +124,8 @@ def _render_frames(
     if encoder is None:
         choices = ", ".join(IMAGE_FORMATS)
         raise UsageError(f"-o {pattern}: per-frame output must end in one of {choices}")
-    if not pattern.parent.is_dir():
-        raise UsageError(f"-o {pattern}: the folder {pattern.parent} does not exist")
+    if pattern.parent.exists() and not pattern.parent.is_dir():
+        raise UsageError(f"-o {pattern}: {pattern.parent} is not a folder")
     input_path = Path(os.fspath(input))
     if not input_path.exists() and "%" not in input_path.name:
         raise InputError(f"{input_path}: no such file")
@@ -145,6 +148,7 @@ def _render_frames(
                 "(use --skip-existing to keep it, or -y to render it again)"
             )
         todo = [i for i in range(start, stop) if not (skip_existing and paths[i].exists())]
+        _remove_stale_temps([paths[i] for i in todo])
         report(
             ProgressEvent(
                 "started",
@@ -160,7 +164,9 @@ def _render_frames(
                     "(--skip-existing)",
                 )
             )
-        job = clip_job(input_path, mask_track, options, frame_count=info.frame_count)
+        # Farm outputs go to per-shot folders that may not exist yet (as Nuke's Write does).
+        pattern.parent.mkdir(parents=True, exist_ok=True)
+        job = clip_job(input_path, mask_track, options)
         wanted = set(todo)
         segments = []
         for segment in segments_for_range(job.plan(info.frame_count), start, stop):
@@ -168,7 +174,7 @@ def _render_frames(
                 segments.append(segment)
         written = 0
         for result in fill_segments(
-            job, segments, (start, stop), options.workers, options.ray_address
+            job, segments, (start, stop), options.workers, options.ray_address, on_result=on_segment
         ):
             keep = [(i, patches) for i, patches in result.frames if i in wanted]
             if not keep:
@@ -213,6 +219,27 @@ def _render_frames(
         )
     )
     return result
+
+
+def _remove_stale_temps(paths: list[Path]) -> None:
+    """Delete temp files that a killed task left for these frames (their writer is gone)."""
+    for path in paths:
+        for temp in path.parent.glob(glob.escape(path.name) + ".tmp-*"):
+            pid = temp.name.rsplit(".tmp-", 1)[1]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                temp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate the process there: assume it is alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _index_range(frames, frame_base: int, frame_count: int) -> tuple[int, int]:
@@ -271,3 +298,59 @@ def write_image(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, str]]
     finally:
         if temp.exists():
             temp.unlink()
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def add_farm_options(parser) -> None:
+    """The farm options of `moebius-video run` (a parser from `commands.run.build_parser`)."""
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="keep output frames (or the chunk file) already on disk; render only what is "
+        "missing (resume a killed farm task)",
+    )
+
+
+def wants_chunk_render(output: str, skip_existing: bool) -> bool:
+    """True when `run` should go through `render_chunk`: per-frame files or --skip-existing."""
+    return skip_existing or is_frame_pattern(output)
+
+
+def main(argv: list[str]) -> int:
+    """`moebius-video run` with per-frame outputs and --skip-existing; returns the exit code."""
+    from .cli import guarded
+    from .commands.run import build_parser, options_from_args, progress_mode_in
+    from .progress import PROGRESS_MODES, make_reporter
+
+    mode = progress_mode_in(argv)
+    reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
+
+    def run() -> int:
+        parser = build_parser()
+        if not any("--skip-existing" in action.option_strings for action in parser._actions):
+            add_farm_options(parser)
+        ns = parser.parse_args(argv)
+        result = render_chunk(
+            ns.input,
+            ns.mask_track,
+            ns.output,
+            options_from_args(ns),
+            skip_existing=ns.skip_existing,
+            progress=reporter,
+        )
+        first, last = result.frame_range
+        reporter.summary(
+            f"moebius-video: {result.output}: frames {first}-{last}: wrote {result.frames}, "
+            f"kept {result.skipped} already there, {result.seconds:.1f} s"
+        )
+        return 0
+
+    return guarded(run, reporter)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -12,11 +12,15 @@ bytes. One worker without an address runs in this process and never imports Ray.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
+from ..errors import RetryableError
 from ..patches import FramePatch
 from .plan import Segment, plan_segments, segments_for_range
-from .segment import ClipJob, SegmentFiller, SegmentResult, opencv_filler
+from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, opencv_filler
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ClipJob",
@@ -65,7 +69,7 @@ def fill_segments(
     if not uses_ray(workers, ray_address) and ray_options is None:
         filler = SegmentFiller(job)
         for segment in segments:
-            result = filler.fill(segment, keep)
+            result = _fill_with_retries(filler, segment, keep)
             if on_result is not None:
                 on_result(result)
             yield result
@@ -79,6 +83,21 @@ def fill_segments(
             if on_result is not None:
                 on_result(result)
             yield result
+
+
+def _fill_with_retries(
+    filler: SegmentFiller, segment: Segment, keep: tuple[int, int] | None
+) -> SegmentResult:
+    """Fill in this process; out of memory retries with smaller tiles, as the Ray path does."""
+    attempt = 0
+    while True:
+        try:
+            return filler.fill(segment, keep, attempt)
+        except RetryableError as error:
+            if attempt >= OOM_RETRIES:
+                raise
+            log.warning("%s; retrying with smaller tiles", error)
+            attempt += 1
 
 
 def iter_clip_patches(
@@ -117,7 +136,7 @@ def iter_clip_patches(
 PER_FRAME_SEGMENT = 32
 
 
-def clip_job(input, mask_track, options, frame_count: int | None = None) -> ClipJob:
+def clip_job(input, mask_track, options) -> ClipJob:
     """The `ClipJob` for one run of `inpaint_video(input, mask_track, ..., options)`.
 
     Paths become absolute, so workers started elsewhere open the same files; an inline
@@ -135,7 +154,7 @@ def clip_job(input, mask_track, options, frame_count: int | None = None) -> Clip
         temporal = _temporal_options(options)
         length, context = temporal.window, temporal.context
     else:
-        temporal, length, context = None, PER_FRAME_SEGMENT, 0
+        temporal, length, context = None, options.window or PER_FRAME_SEGMENT, 0
     inline = isinstance(mask_track, Mapping)
     return ClipJob(
         source=source_path(input),

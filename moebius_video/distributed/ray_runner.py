@@ -27,7 +27,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from ..errors import MoebiusVideoError, RetryableError
 from .plan import Segment
-from .segment import ClipJob, SegmentFiller, SegmentResult
+from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class RayOptions:
     gpus_per_worker: float = 0.0
     max_restarts: int = 3
     max_task_retries: int = 3
-    oom_retries: int = 2
+    oom_retries: int = OOM_RETRIES
     in_flight_per_worker: int = 2
 
 
@@ -89,8 +89,9 @@ class RaySegmentRunner:
             max_restarts=self.options.max_restarts,
             max_task_retries=self.options.max_task_retries,
         )
-        job_ref = ray.put(self.job)
-        self.actors = [actor_class.remote(job_ref) for _ in range(max(self.options.workers, 1))]
+        # The job is passed by value (it is small): a restarted actor needs its arguments
+        # again, and an object-store reference could be gone by then.
+        self.actors = [actor_class.remote(self.job) for _ in range(max(self.options.workers, 1))]
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -22,6 +22,9 @@ from ..patches import FramePatch
 from ..temporal.fillers import Filler
 from .plan import Segment, plan_segments
 
+# How often a segment that ran out of memory is tried again, each time with half the tile size.
+OOM_RETRIES = 2
+
 
 def opencv_filler() -> Filler:
     """The default filler factory: classical inpainting, no weights needed."""

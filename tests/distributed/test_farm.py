@@ -1,0 +1,130 @@
+"""Render-farm chunks: separate processes, one killed and resumed, equal a one-process render."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FRAME_BASE, FRAMES
+
+from moebius_video.farm import frame_path, is_frame_pattern, render_chunk
+from moebius_video.pipeline import InpaintOptions
+
+REPO = Path(__file__).resolve().parents[2]
+# Small windows: the chunks below cut segments in the middle, which must not change pixels.
+ARGS = ["--window", "5", "--context", "2", "--model", "opencv"]
+OPTIONS = InpaintOptions(window=5, context=2, model="opencv")
+
+
+def _chunk_command(shot, out: Path, frames: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "moebius_video.farm",
+        str(shot["clip"]),
+        "--mask-track",
+        str(shot["track"]),
+        "-o",
+        str(out / "clean.%04d.png"),
+        "--frames",
+        frames,
+        *ARGS,
+        *extra,
+    ]
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}\nstderr:\n{done.stderr}"
+    return done
+
+
+def test_frame_patterns():
+    assert is_frame_pattern("out/shot.%04d.png") and is_frame_pattern("shot.####.exr")
+    assert not is_frame_pattern("out/shot_clean.mov")
+    assert frame_path("a/shot.%04d.png", 1001) == Path("a/shot.1001.png")
+    assert frame_path("a/shot.####.exr", 7) == Path("a/shot.0007.exr")
+
+
+def test_chunks_with_one_killed_and_resumed_equal_one_process(shot, tmp_path):
+    reference = tmp_path / "reference"
+    render_chunk(shot["clip"], shot["track"], reference / "clean.%04d.png", OPTIONS)
+    numbers = range(FRAME_BASE, FRAME_BASE + FRAMES)
+    expected = {n: frame_path(reference / "clean.%04d.png", n).read_bytes() for n in numbers}
+
+    chunks = tmp_path / "chunks"
+    # Chunk borders fall inside segments (window 5): 1001-1008, 1009-1022, 1023-1030.
+    _run(_chunk_command(shot, chunks, "1001-1008"))
+    _run(_chunk_command(shot, chunks, "1023-1030", "--skip-existing"))
+
+    # The middle chunk is killed as a farm would kill a pre-empted task: SIGKILL, no cleanup.
+    middle = subprocess.Popen(
+        _chunk_command(shot, chunks, "1009-1022", "--progress", "json"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    for line in middle.stdout:
+        if json.loads(line).get("event") == "progress":  # the first frame is on disk
+            os.kill(middle.pid, signal.SIGSTOP)
+            break
+    written_before_kill = sorted(p.name for p in chunks.glob("clean.10[01][0-9].png"))
+    os.kill(middle.pid, signal.SIGKILL)
+    middle.wait(timeout=30)
+    middle.stdout.close()
+    assert middle.returncode == -signal.SIGKILL
+    in_middle = [f"clean.{n}.png" for n in range(1009, 1023)]
+    killed_with = [name for name in written_before_kill if name in in_middle]
+    assert 0 < len(killed_with) < len(in_middle), f"kill did not land mid-chunk: {killed_with}"
+
+    resumed = _run(_chunk_command(shot, chunks, "1009-1022", "--skip-existing"))
+    assert f"wrote {len(in_middle) - len(killed_with)}, kept {len(killed_with)}" in resumed.stdout
+
+    got = {n: frame_path(chunks / "clean.%04d.png", n).read_bytes() for n in numbers}
+    differing = [n for n in numbers if got[n] != expected[n]]
+    assert not differing, f"frames that differ from the one-process render: {differing}"
+    leftovers = sorted(p.name for p in chunks.iterdir() if not p.name.endswith(".png"))
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+
+
+def test_existing_frames_need_skip_existing_or_overwrite(shot, tmp_path):
+    render_chunk(
+        shot["clip"], shot["track"], tmp_path / "f.%04d.png", OPTIONS.replace(frames=(1001, 1002))
+    )
+    from moebius_video.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"f\.1001\.png already exists"):
+        render_chunk(
+            shot["clip"],
+            shot["track"],
+            tmp_path / "f.%04d.png",
+            OPTIONS.replace(frames=(1001, 1003)),
+        )
+    again = render_chunk(
+        shot["clip"],
+        shot["track"],
+        tmp_path / "f.%04d.png",
+        OPTIONS.replace(frames=(1001, 1003)),
+        skip_existing=True,
+    )
+    assert (again.frames, again.skipped) == (1, 2), f"expected 1 written 2 kept, got {again}"
+
+
+def test_one_worker_never_imports_ray(shot, tmp_path):
+    code = (
+        "import sys\n"
+        "from moebius_video.farm import render_chunk\n"
+        "from moebius_video.pipeline import InpaintOptions\n"
+        f"render_chunk({str(shot['clip'])!r}, {str(shot['track'])!r}, "
+        f"{str(tmp_path / 'f.%04d.png')!r}, InpaintOptions(window=5, context=2, model='opencv'))\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(list(tmp_path.glob("f.*.png"))) == FRAMES
