@@ -84,7 +84,8 @@ def _copy_frame(source: av.VideoFrame, layouts: list[PlaneLayout]) -> av.VideoFr
     for layout in layouts:
         plane_array(out, layout)[...] = plane_array(source, layout)
     out.pts = source.pts
-    out.time_base = source.time_base
+    if source.time_base is not None:
+        out.time_base = source.time_base
     out.duration = source.duration
     out.color_primaries = source.color_primaries
     out.color_trc = source.color_trc

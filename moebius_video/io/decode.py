@@ -141,6 +141,7 @@ class VideoReader:
                 rate = Fraction(int(steps.size)) / (Fraction(int(steps.sum())) * time_base)
                 if stream.average_rate and not is_vfr:
                     rate = stream.average_rate  # the container's exact value (30000/1001)
+        # Decoding may reopen the file: `stream` is stale after this line.
         first = next(self.frames(0, 1), None)
         if first is None:  # frames() raises before this; kept for type checkers
             raise MediaError(f"{self.path}: the first frame cannot be decoded")
@@ -159,10 +160,10 @@ class VideoReader:
             pix_fmt=pix_fmt,
             bit_depth=8 if bit_depth(pix_fmt) <= 8 else 16,
             color=frame_color(source),
-            stream_index=stream.index,
+            stream_index=self._stream_index,
             start_pts=int(self._pts[0]) if self._pts is not None else 0,
             start_number=0,
-            codec=stream.codec_context.name,
+            codec=self._stream.codec_context.name,
         )
 
     def _count_by_decoding(self) -> int:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import shutil
 import warnings
@@ -153,6 +154,12 @@ def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
     return f"{hours % 24:02d}:{minutes:02d}:{seconds:02d}{separator}{count:02d}"
 
 
+def _is_pattern(text: str) -> bool:
+    """A file-name pattern for an image sequence: "out.%04d.png", "out.####.png"."""
+    name = os.path.basename(text)
+    return "#" in name or bool(re.search(r"%0?\d*d", name))
+
+
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
@@ -185,14 +192,16 @@ class VideoWriter:
     ) -> None:
         self.output = os.fspath(output)
         self.info = info
-        sequence = is_image_sequence(self.output) or (codec or "").lower() == "png"
-        self.codec = resolve_codec(codec or ("png" if sequence else "libx264"))
-        if sequence != (self.codec.name == "png"):
-            if sequence:
-                raise UsageError(
-                    f"{self.output}: an image sequence output needs -c:v png "
-                    f"(got {self.codec.name}); for a movie give a file name like out.mp4"
-                )
+        pattern = _is_pattern(self.output)
+        self.codec = resolve_codec(codec or ("png" if pattern else "libx264"))
+        sequence = self.codec.name == "png"
+        if pattern and not sequence:
+            raise UsageError(
+                f"{self.output}: an image sequence output needs -c:v png "
+                f"(got {self.codec.name}); for a movie give a file name like out.mp4"
+            )
+        folder_like = os.path.isdir(self.output) or not Path(self.output).suffix
+        if sequence and not (pattern or folder_like):
             raise UsageError(
                 f"{self.output}: png writes an image sequence; give a pattern like "
                 "out.%04d.png or a folder"
@@ -236,15 +245,16 @@ class VideoWriter:
 
     def _init_sequence(self) -> None:
         output = Path(self.output)
-        if output.is_dir() or self.output.endswith(("/", os.sep)):
-            self._folder, self._name = output, "frame.%06d.png"
-            if not output.is_dir():
-                self._check_folder(output.parent)
-        else:
+        if _is_pattern(self.output):
             self._folder, self._name = output.parent, normalize_pattern(output.name)
-            self._check_folder(self._folder)
             if not self._name.lower().endswith(".png"):
                 raise UsageError(f"{self.output}: PNG sequence names must end in .png")
+        else:
+            self._folder, self._name = output, "frame.%06d.png"
+        # The sequence's own folder is made on the first frame; the one above must exist.
+        if not self._folder.is_dir():
+            self._check_folder(self._folder.parent)
+        self._made_folder = False
         regex = pattern_regex(self._name)
         if self._folder.is_dir() and not self.overwrite:
             existing = sorted(p.name for p in self._folder.iterdir() if regex.match(p.name))
@@ -547,7 +557,9 @@ class VideoWriter:
         else:
             rgb = to_rgb(frame, self._source_conversion, self._rgb_fmt)
         if self._temp is None:
-            self._folder.mkdir(exist_ok=True)
+            if not self._folder.is_dir():
+                self._folder.mkdir()
+                self._made_folder = True
             self._temp = self._folder / f".{Path(self._name).stem}.tmp-{secrets.token_hex(4)}"
             self._temp.mkdir()
         write_image(self._temp / (self._name % (self.start_number + index)), rgb)
@@ -604,6 +616,11 @@ class VideoWriter:
                 shutil.rmtree(temp, ignore_errors=True)
             else:
                 temp.unlink(missing_ok=True)
+        if getattr(self, "_made_folder", False):
+            try:
+                self._folder.rmdir()
+            except OSError:
+                pass  # someone else put files there meanwhile
 
     def __enter__(self) -> VideoWriter:
         return self
