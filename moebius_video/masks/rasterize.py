@@ -9,7 +9,7 @@ Every shape is drawn the same way:
    pixels of the shape's bounding box only (grown by how far the soft edge reaches). A
    polyline's "edge" is its centre line minus half the stroke width (round caps and joins); a
    polygon is filled by the non-zero winding rule, so self-overlapping loops stay filled; an
-   ellipse uses the exact Euclidean distance (Eberly's bisection), not the algebraic one, so
+   ellipse uses the exact Euclidean distance (after Eberly), not the algebraic one, so
    `expand` grows it evenly all round.
 2. `expand` moves the edge outward: s = d - expand.
 3. Alpha is the edge profile averaged over the pixel across the edge: a profile that is 1
@@ -33,7 +33,7 @@ import numpy as np
 # Long segments are split into pieces of this length (px) so that each piece's window stays
 # small even for a wire that crosses the frame diagonally.
 _PIECE_LENGTH = 32.0
-_ELLIPSE_BISECTION_STEPS = 60  # float64 bisection: the bracket shrinks below 1e-15 px
+_ELLIPSE_NEWTON_STEPS = 24  # enough for 1e-9 px even for a 1000:1 ellipse
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,10 @@ def rasterize_polyline(
     if window is None:
         return None
     segments = np.stack([points[:-1], points[1:]], axis=1)
-    distance = _distance_to_segments(segments, window, cap=reach + 0.5)
-    return AlphaCrop(edge_alpha(distance - half, expand, feather), window[0], window[1])
+    cap = reach + 0.5
+    distance = _distance_to_segments(segments, window, cap)
+    alpha = _alpha_near_edge(distance, cap, None, half, expand, feather)
+    return AlphaCrop(alpha, window[0], window[1])
 
 
 def rasterize_polygon(
@@ -135,10 +137,11 @@ def rasterize_polygon(
         return None
     closed = np.concatenate([points, points[:1]])
     segments = np.stack([closed[:-1], closed[1:]], axis=1)
-    distance = _distance_to_segments(segments, window, cap=reach + 0.5)
+    cap = reach + 0.5
+    distance = _distance_to_segments(segments, window, cap)
     inside = _inside_nonzero(segments, window)
-    signed = np.where(inside, -distance, distance)
-    return AlphaCrop(edge_alpha(signed, expand, feather), window[0], window[1])
+    alpha = _alpha_near_edge(distance, cap, inside, 0.0, expand, feather)
+    return AlphaCrop(alpha, window[0], window[1])
 
 
 def rasterize_ellipse(
@@ -162,8 +165,10 @@ def rasterize_ellipse(
     dy = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - center[1]
     u = cos_t * dx + sin_t * dy  # pixel centres in the ellipse's own axes
     v = -sin_t * dx + cos_t * dy
-    signed = ellipse_signed_distance(u, v, axes[0], axes[1], cap=reach + 0.5)
-    return AlphaCrop(edge_alpha(signed, expand, feather), x0, y0)
+    cap = reach + 0.5
+    signed = ellipse_signed_distance(u, v, axes[0], axes[1], cap)
+    alpha = _alpha_near_edge(np.abs(signed), cap, signed < 0, 0.0, expand, feather)
+    return AlphaCrop(alpha, x0, y0)
 
 
 def rasterize_binary(mask: np.ndarray, expand: float, feather: float) -> AlphaCrop | None:
@@ -188,6 +193,27 @@ def rasterize_binary(mask: np.ndarray, expand: float, feather: float) -> AlphaCr
     return AlphaCrop(edge_alpha(signed, expand, feather), x0, y0)
 
 
+def _alpha_near_edge(
+    distance: np.ndarray,
+    cap: float,
+    inside: np.ndarray | None,
+    offset: float,
+    expand: float,
+    feather: float,
+) -> np.ndarray:
+    """Alpha from unsigned distances capped at cap: pixels at the cap are far from the edge,
+    so 1 when inside, 0 when outside; only the others go through the edge profile."""
+    alpha = np.zeros(distance.shape, dtype=np.float32)
+    if inside is not None:
+        alpha[inside] = 1.0
+    near = np.flatnonzero(distance < cap)
+    signed = distance.ravel()[near].astype(np.float64) - offset
+    if inside is not None:
+        signed = np.where(inside.ravel()[near], -signed, signed)
+    alpha.ravel()[near] = edge_alpha(signed, expand, feather)
+    return alpha
+
+
 # ---------------------------------------------------------------------------------------------
 # Distances
 
@@ -197,7 +223,7 @@ def _distance_to_segments(
 ) -> np.ndarray:
     """min(cap, distance from each pixel centre of window to the segments (S x 2 x 2))."""
     x0, y0, x1, y1 = window
-    distance = np.full((y1 - y0, x1 - x0), cap, dtype=np.float64)
+    distance = np.full((y1 - y0, x1 - x0), cap, dtype=np.float32)
     for ax, ay, bx, by in _pieces_near(segments, (x0 - cap, y0 - cap, x1 + cap, y1 + cap)):
         # Pixels whose centres can be within cap of this piece.
         wx0 = max(math.ceil(min(ax, bx) - cap - 0.5), x0)
@@ -289,7 +315,7 @@ def ellipse_signed_distance(
 
     Follows D. Eberly, "Distance from a point to an ellipse, an ellipsoid, or a
     hyperellipsoid" (2013): by symmetry work in the first quadrant with the major axis along u,
-    then find the root of a monotone function of one variable by bisection.
+    then find the root of a monotone function of one variable.
     """
     u, v = np.broadcast_arrays(np.abs(u), np.abs(v))
     if rx < ry:
@@ -321,16 +347,18 @@ def ellipse_signed_distance(
     z0, z1 = y0[general] / rx, y1[general] / ry
     ratio = (rx / ry) ** 2
     n0 = ratio * z0
-    g = z0 * z0 + z1 * z1 - 1.0
-    lo = z1 - 1.0
-    hi = np.where(g < 0, 0.0, np.hypot(n0, z1) - 1.0)
-    for _ in range(_ELLIPSE_BISECTION_STEPS):
-        s = 0.5 * (lo + hi)
-        value = (n0 / (s + ratio)) ** 2 + (z1 / (s + 1.0)) ** 2 - 1.0
-        positive = value > 0
-        lo = np.where(positive, s, lo)
-        hi = np.where(positive, hi, s)
-    s = 0.5 * (lo + hi)
+    # The nearest point is (ratio * y0 / (s + ratio), y1 / (s + 1)) for the root s > -1 of
+    # G(s) = (n0 / (s + ratio))^2 + (z1 / (s + 1))^2 - 1. G is convex and decreasing there, so
+    # Newton's method started left of the root (where G >= 0: each term alone is 1 at its own
+    # bound) climbs to it without overshooting. Eberly brackets it and bisects; Newton needs
+    # fewer steps for the same 1e-9 px.
+    s = np.maximum(z1 - 1.0, n0 - ratio)
+    for _ in range(_ELLIPSE_NEWTON_STEPS):
+        a = n0 / (s + ratio)
+        b = z1 / (s + 1.0)
+        value = a * a + b * b - 1.0
+        slope = -2.0 * (a * a / (s + ratio) + b * b / (s + 1.0))
+        s = s - value / slope
     g0, g1 = y0[general], y1[general]
     distance[general] = np.hypot(ratio * g0 / (s + ratio) - g0, g1 / (s + 1.0) - g1)
 

@@ -375,7 +375,7 @@ def _parse_ellipse_keyframe(v: _Validator, data: Any, path: str) -> EllipseKeyfr
     center = v.point(obj["center"], f"{path}.center")
     axes_json = v.array(obj["axes"], f"{path}.axes")
     if len(axes_json) != 2:
-        v.fail(f"{path}.axes", f"expected [rx, ry] (2 numbers), got {len(axes_json)} items")
+        v.fail(f"{path}.axes", f"expected [rx, ry] (2 numbers), got {_describe(axes_json)}")
     axes = (
         v.length(axes_json[0], f"{path}.axes[0]", allow_zero=False),
         v.length(axes_json[1], f"{path}.axes[1]", allow_zero=False),
