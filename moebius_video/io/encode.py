@@ -176,6 +176,7 @@ class VideoWriter:
     frame_range: (start, stop) 0-based, stop exclusive: which input frames will be written.
     overwrite: replace an existing output (otherwise UsageError).
     start_number: number of the first PNG file (default: the input's own numbering).
+    encoder_options: extra FFmpeg encoder options, e.g. {"preset": "veryfast"} for libx264.
     """
 
     def __init__(
@@ -189,6 +190,7 @@ class VideoWriter:
         overwrite: bool = False,
         *,
         start_number: int | None = None,
+        encoder_options: dict[str, str] | None = None,
     ) -> None:
         self.output = os.fspath(output)
         self.info = info
@@ -222,6 +224,7 @@ class VideoWriter:
         self.overwrite = overwrite
         self.remux_from = os.fspath(remux_from) if remux_from is not None else None
         self.start_number = info.start_number if start_number is None else start_number
+        self.encoder_options = dict(encoder_options or {})
         self.frames_written = 0
         self._finished = False
         self._last_pts: int | None = None
@@ -346,6 +349,7 @@ class VideoWriter:
         options = dict(self.codec.options)
         if self.codec.encoder == "libx264":
             options["crf"] = str(self.crf)
+        options.update(self.encoder_options)
         context.options = options
         self._target_conversion, tags = self._output_colour()
         primaries, transfer, matrix, color_range = tags.numbers()
