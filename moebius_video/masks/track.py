@@ -11,8 +11,9 @@ the video: canvas size (or `scale_to_video`), frame ranges against the clip, ras
 their sizes, so that a bad track fails before any frame is processed.
 
 `--mask-track` also takes a raster directly instead of JSON: a folder of PNGs, a single PNG
-(static mask), a printf pattern (`roto.%04d.png`, first file = first frame) or a matte video.
-Such a raster must be the video's size and, except for a single PNG, have one mask per frame.
+(static mask), a printf pattern (`roto.%04d.png`) or a matte video. Such a raster must be the
+video's size and, except for a single PNG, have one mask per frame, the first for frame index 0
+(frame_base is 0: a pattern's own numbers only order its files).
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _load_direct_raster(
                 f"{height}; write a mask-track JSON with a raster track and "
                 '"scale_to_video": true to scale it'
             )
-        frame_base = 0
+        offset = 0
         if source.frames is not None:
             first, last = source.frames
             count = last - first + 1
@@ -261,21 +262,22 @@ def _load_direct_raster(
                     "match (use a mask-track JSON with a raster track and a range for part "
                     "of a clip)"
                 )
-            frame_base = first  # a pattern's first number is the first frame
+            offset = first  # a pattern may start at 1001: its first file is index 0
     except BaseException:
         source.close()
         raise
     track = _RasterTrack(
         id=path.name,
         invert=False,
-        first=frame_base,
-        last=frame_base + frame_count - 1,
+        first=0,
+        last=frame_count - 1,
         source=source,
         expand=0.0,
         feather=0.0,
         video_size=(width, height),
+        source_offset=offset,
     )
-    return MaskTrack(label, width, height, frame_count, frame_base, [track])
+    return MaskTrack(label, width, height, frame_count, 0, [track])
 
 
 def _build(
@@ -506,6 +508,7 @@ class _RasterTrack(_Track):
         expand: float,
         feather: float,
         video_size: tuple[int, int],
+        source_offset: int = 0,
     ) -> None:
         self.id = id
         self.invert = invert
@@ -515,12 +518,13 @@ class _RasterTrack(_Track):
         self.expand = expand
         self.feather = feather
         self.video_size = video_size
+        self.source_offset = source_offset  # source frame number = track frame number + this
         self._cached: tuple[int, AlphaCrop | None] | None = None
 
     def rasterize(self, number: int, width: int, height: int) -> AlphaCrop | None:
         if self._cached is not None and self._cached[0] == number:
             return self._cached[1]
-        mask = self.source.mask(number)
+        mask = self.source.mask(number + self.source_offset)
         if mask.shape != (height, width):
             # Resample the canvas mask to the video, then threshold at half coverage.
             shrink = width < mask.shape[1] and height < mask.shape[0]

@@ -205,7 +205,7 @@ def test_direct_inputs_without_json(tmp_path):
     write_matte_video(tmp_path / "matte.mkv", masks)
 
     pattern = load_mask_track(str(tmp_path / "seq" / "shot.%04d.png"), W, H, 5)
-    assert pattern.frame_base == 1001  # the first file is the first frame
+    assert pattern.frame_base == 0  # the first file (shot.1001.png) is frame index 0
     folder = load_mask_track(tmp_path / "folder", W, H, 5)
     matte = load_mask_track(tmp_path / "matte.mkv", W, H, 5)
     single = load_mask_track(tmp_path / "one.png", W, H, 5)
