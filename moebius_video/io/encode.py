@@ -297,7 +297,12 @@ class VideoWriter:
                     "with libx264 (chroma subsampling needs an even width and height); "
                     "use -c:v ffv1, prores or png"
                 )
-        if self.codec.name == "ffv1" and self._pix_fmt != info.pix_fmt:
+        lossless_swap = (
+            is_rgb(self._pix_fmt)
+            and is_rgb(info.pix_fmt)
+            and (bit_depth(self._pix_fmt) == bit_depth(info.pix_fmt))
+        )  # rgb24 -> bgr0 and the like only reorder the samples
+        if self.codec.name == "ffv1" and self._pix_fmt != info.pix_fmt and not lossless_swap:
             warnings.warn(
                 f"ffv1 cannot store {info.pix_fmt}; writing {self._pix_fmt}, so pixels are "
                 "converted and not bit-identical to the input",
@@ -308,6 +313,7 @@ class VideoWriter:
         self._remux_in: av.container.InputContainer | None = None
         self._remux_map: dict[int, av.stream.Stream] = {}
         self._pending: av.Packet | None = None
+        self._container_started = False
         self._packets: Iterator[av.Packet] | None = None
         try:
             self._container = av.open(str(self._temp), mode="w", options=self._muxer_options())
@@ -491,6 +497,16 @@ class VideoWriter:
             self._mux_video(packet)
 
     def _mux_video(self, packet: av.Packet) -> None:
+        if not self._container_started:
+            self._container.start_encoding()
+            self._container_started = True
+            stored = self._video.time_base  # what the muxer settled on, known after the header
+            if (self.info.time_base / stored).denominator != 1:
+                warnings.warn(
+                    f"{self.output}: this container keeps time in units of {stored}; "
+                    f"timestamps in units of {self.info.time_base} are rounded to them",
+                    stacklevel=4,
+                )
         if packet.dts is not None and self._remux_map:
             self._copy_packets_until(packet.dts * packet.time_base)
         self._container.mux(packet)
@@ -564,7 +580,8 @@ class VideoWriter:
             if not self._folder.is_dir():
                 self._folder.mkdir()
                 self._made_folder = True
-            self._temp = self._folder / f".{Path(self._name).stem}.tmp-{secrets.token_hex(4)}"
+            stem = Path(self._name.replace("%", "")).stem
+            self._temp = self._folder / f".{stem}.tmp-{secrets.token_hex(4)}"
             self._temp.mkdir()
         write_image(self._temp / (self._name % (self.start_number + index)), rgb)
 

@@ -185,6 +185,7 @@ def test_frames_without_patches_are_bit_identical_with_ffv1(clip, tmp_path):
 @pytest.mark.parametrize(
     ("codec", "out_name"), [("libx264", "o.mp4"), ("ffv1", "o.mkv"), ("prores", "o.mov")]
 )
+@pytest.mark.filterwarnings("ignore:.*keeps time in units")  # mp4 -> mkv rounds to ms
 def test_colour_tags_and_rotation_are_kept(clip, tmp_path, codec, out_name):
     source = clip("tagged.mp4", frames=4, color=BT709_TV, rotation=90)
     output = tmp_path / out_name
@@ -336,3 +337,11 @@ def test_truncated_input_stops_the_writer_cleanly(clip, tmp_path):
             for frame in video.frames():
                 writer.write(composite(frame, []))
     assert not output.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+def test_a_coarser_container_clock_is_announced(clip, tmp_path):
+    # 29.97 fps in 1/30000 cannot be stored exactly in Matroska's milliseconds.
+    source = clip("ntsc.mp4", frames=4, rate=Fraction(30000, 1001))
+    with pytest.warns(UserWarning, match=r"keeps time in units of 1/1000; timestamps in units"):
+        transcode(source, tmp_path / "o.mkv")
+    assert video_pts(tmp_path / "o.mkv")[1] == [0, 33, 67, 100]
