@@ -33,6 +33,7 @@ import os
 import re
 import stat
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,15 @@ _PRINTF_INT = re.compile(r"%(0?\d*)d")
 _SEQUENTIAL_SEEK_GAP = 24  # decode forward rather than seek for gaps up to this many frames
 
 
+@dataclass(frozen=True)
+class Canvas:
+    """The size every mask of a source must have, and what to call it in errors."""
+
+    width: int
+    height: int
+    name: str = "the canvas size"
+
+
 class SourceError(Exception):
     """A problem with a source's files; track.py adds the file label and JSON path."""
 
@@ -63,6 +73,11 @@ def read_regular_file(path: Path, max_bytes: int, what: str, label: str) -> byte
         return _read_regular(path, max_bytes)
     except SourceError as exc:
         raise MaskTrackError(f"{label}: cannot read the {what}: {exc}") from None
+
+
+def read_file_head(path: Path, size: int) -> bytes:
+    """The first size bytes of a regular file (raises SourceError like every read here)."""
+    return _read_regular(path, 1 << 62, head=size)
 
 
 def _read_regular(path: Path, max_bytes: int, head: int | None = None) -> bytes:
@@ -189,19 +204,23 @@ class RasterSource:
     def _check_size(self, width: int, height: int, what: str) -> None:
         if (width, height) != (self.width, self.height):
             raise SourceError(
-                f"{what} is {width}x{height}, expected the canvas size {self.width}x{self.height}"
+                f"{what} is {width}x{height}, expected {self.canvas.name} "
+                f"{self.width}x{self.height}"
             )
+
+    def _set_canvas(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+        self.width, self.height = canvas.width, canvas.height
 
 
 class StaticPngSource(RasterSource):
     """One PNG: the same mask on every frame."""
 
-    def __init__(self, path: Path, width: int | None, height: int | None) -> None:
+    def __init__(self, path: Path, canvas: Canvas) -> None:
         super().__init__()
         self.path = path
-        size = _png_size(path)
-        self.width, self.height = size if width is None else (width, height)
-        self._check_size(*size, what=str(path))
+        self._set_canvas(canvas)
+        self._check_size(*_png_size(path), what=str(path))  # before decoding it
         self.frames = None
         self._static = _decode_png_mask(path)
         self._check_size(self._static.shape[1], self._static.shape[0], what=str(path))
@@ -214,22 +233,19 @@ class PngSequenceSource(RasterSource):
     """Numbered PNGs: a printf pattern (numbers are frame numbers) or a directory (in order
     from first_frame)."""
 
-    def __init__(self, files: dict[int, Path], width: int | None, height: int | None) -> None:
+    def __init__(self, files: dict[int, Path], canvas: Canvas) -> None:
         super().__init__()
         if not files:
             raise SourceError("no PNG files found")
         self.files = dict(sorted(files.items()))
         numbers = list(self.files)
         self.frames = (numbers[0], numbers[-1])
-        first = self.files[numbers[0]]
-        self.width, self.height = _png_size(first) if width is None else (width, height)
+        self._set_canvas(canvas)
         for path in self.files.values():  # headers only: a few bytes per file
             self._check_size(*_png_size(path), what=str(path))
 
     @classmethod
-    def from_pattern(
-        cls, pattern: Path, width: int | None, height: int | None, text: str
-    ) -> PngSequenceSource:
+    def from_pattern(cls, pattern: Path, canvas: Canvas, text: str) -> PngSequenceSource:
         name = pattern.name
         conversions = _PRINTF_INT.findall(name)
         if len(conversions) != 1 or name.count("%") != 1 or "%" in str(pattern.parent):
@@ -249,11 +265,11 @@ class PngSequenceSource(RasterSource):
                 files[int(match.group(1))] = folder / entry.name
         if not files:
             raise SourceError(f"{text}: no files match the pattern in {folder}")
-        return cls(files, width, height)
+        return cls(files, canvas)
 
     @classmethod
     def from_directory(
-        cls, folder: Path, first_frame: int, width: int | None, height: int | None, text: str
+        cls, folder: Path, first_frame: int, canvas: Canvas, text: str
     ) -> PngSequenceSource:
         names = sorted(
             (
@@ -266,7 +282,7 @@ class PngSequenceSource(RasterSource):
         if not names:
             raise SourceError(f"{text}: no .png files in the folder {folder}")
         files = {first_frame + k: folder / name for k, name in enumerate(names)}
-        return cls(files, width, height)
+        return cls(files, canvas)
 
     def missing(self, first: int, last: int) -> list[int]:
         return [f for f in range(first, last + 1) if f not in self.files]
@@ -283,9 +299,9 @@ class PngSequenceSource(RasterSource):
 class CocoRleSource(RasterSource):
     """COCO run-length masks by frame number; frames not listed are empty."""
 
-    def __init__(self, spec: RasterSourceSpec, width: int, height: int) -> None:
+    def __init__(self, spec: RasterSourceSpec, canvas: Canvas) -> None:
         super().__init__()
-        self.width, self.height = width, height
+        self._set_canvas(canvas)
         self.runs: dict[int, list[np.ndarray]] = {}
         for frame, masks in spec.rle_frames:
             self.runs[frame] = [self._decode_counts(m) for m in masks]
@@ -375,7 +391,7 @@ def rle_counts_to_mask(counts: np.ndarray, height: int, width: int) -> np.ndarra
 class MatteVideoSource(RasterSource):
     """A matte clip decoded with PyAV: frame k is first_frame + k; luma > 0.5 = remove."""
 
-    def __init__(self, path: Path, first_frame: int, width: int | None, height: int | None):
+    def __init__(self, path: Path, first_frame: int, canvas: Canvas) -> None:
         import av  # PyAV: only needed for matte videos
 
         super().__init__()
@@ -391,9 +407,9 @@ class MatteVideoSource(RasterSource):
                 raise SourceError(f"{path}: has no video stream")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
-            size = (self._stream.codec_context.width, self._stream.codec_context.height)
-            self.width, self.height = size if width is None else (width, height)
-            self._check_size(*size, what=str(path))
+            self._set_canvas(canvas)
+            context = self._stream.codec_context
+            self._check_size(context.width, context.height, what=str(path))
             self._frame_pts = self._scan_frame_pts()
         except BaseException:
             self._container.close()
@@ -479,29 +495,26 @@ class MatteVideoSource(RasterSource):
 # Opening
 
 
-def open_png_path(
-    path: Path, text: str, first_frame: int, width: int | None, height: int | None
-) -> RasterSource:
+def open_png_path(path: Path, text: str, first_frame: int, canvas: Canvas) -> RasterSource:
     """A PNG path as written in a source or on the command line: pattern, folder or file."""
     if "%" in path.name:
-        return PngSequenceSource.from_pattern(path, width, height, text)
+        return PngSequenceSource.from_pattern(path, canvas, text)
     if path.is_dir():
-        return PngSequenceSource.from_directory(path, first_frame, width, height, text)
-    return StaticPngSource(path, width, height)
+        return PngSequenceSource.from_directory(path, first_frame, canvas, text)
+    return StaticPngSource(path, canvas)
 
 
 def open_source(
     spec: RasterSourceSpec,
     base_dir: Path,
     first_frame: int,
-    width: int,
-    height: int,
+    canvas: Canvas,
     confine_to: Path | None = None,
 ) -> RasterSource:
     """Open a raster track's source; raises SourceError (or _RleError with its JSON path)."""
     if spec.format == "coco_rle":
-        return CocoRleSource(spec, width, height)
+        return CocoRleSource(spec, canvas)
     path = resolve_source_path(spec.path, base_dir, confine_to)
     if spec.format == "png":
-        return open_png_path(path, spec.path, first_frame, width, height)
-    return MatteVideoSource(path, first_frame, width, height)
+        return open_png_path(path, spec.path, first_frame, canvas)
+    return MatteVideoSource(path, first_frame, canvas)

@@ -33,6 +33,7 @@ import numpy as np
 # Long segments are split into pieces of this length (px) so that each piece's window stays
 # small even for a wire that crosses the frame diagonally.
 _PIECE_LENGTH = 32.0
+_ALPHA_DUST = 1e-6
 _ELLIPSE_NEWTON_STEPS = 24  # enough for 1e-9 px even for a 1000:1 ellipse
 
 
@@ -54,7 +55,7 @@ def edge_alpha(signed_distance: np.ndarray, expand: float, feather: float) -> np
     """Alpha of pixels whose centres lie at signed_distance from the edge (negative inside)."""
     s = np.asarray(signed_distance, dtype=np.float64) - expand
     if feather <= 0:
-        return np.clip(0.5 - s, 0.0, 1.0).astype(np.float32)
+        return _snap(0.5 - s)
 
     # Average of the profile P over [s - 1/2, s + 1/2], via its antiderivative
     # F(t) = integral_0^t P: t inside, t - t^2 / 2f on the ramp, f / 2 beyond it.
@@ -63,21 +64,31 @@ def edge_alpha(signed_distance: np.ndarray, expand: float, feather: float) -> np
         return np.minimum(t, 0.0) + ramp - ramp * ramp / (2.0 * feather)
 
     alpha = antiderivative(s + 0.5) - antiderivative(s - 0.5)
-    return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+    return _snap(alpha)
+
+
+def _snap(alpha: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] and drop rounding dust, so that alpha > 0 means "inside the reach"."""
+    alpha = np.clip(alpha, 0.0, 1.0)
+    alpha[alpha < _ALPHA_DUST] = 0.0
+    alpha[alpha > 1.0 - _ALPHA_DUST] = 1.0
+    return alpha.astype(np.float32)
 
 
 def pixel_window(
     bounds: tuple[float, float, float, float], reach: float, width: int, height: int
 ) -> tuple[int, int, int, int] | None:
-    """Pixels (x0, y0, x1, y1, end-exclusive) whose centres lie within reach of bounds.
+    """Pixels (x0, y0, x1, y1, end-exclusive) whose centres lie strictly within reach of
+    bounds (alpha reaches 0 exactly at reach, so these are all that can be non-zero).
 
     bounds are (xmin, ymin, xmax, ymax) in px; the window is clipped to the frame.
     """
     xmin, ymin, xmax, ymax = bounds
-    x0 = max(math.ceil(xmin - reach - 0.5), 0)
-    y0 = max(math.ceil(ymin - reach - 0.5), 0)
-    x1 = min(math.floor(xmax + reach - 0.5) + 1, width)
-    y1 = min(math.floor(ymax + reach - 0.5) + 1, height)
+    # Pixel i qualifies when xmin - reach < i + 0.5 < xmax + reach.
+    x0 = max(math.floor(xmin - reach - 0.5) + 1, 0)
+    y0 = max(math.floor(ymin - reach - 0.5) + 1, 0)
+    x1 = min(math.ceil(xmax + reach - 0.5), width)
+    y1 = min(math.ceil(ymax + reach - 0.5), height)
     if x0 >= x1 or y0 >= y1:
         return None
     return x0, y0, x1, y1

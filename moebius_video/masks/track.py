@@ -30,11 +30,13 @@ import numpy as np
 from ..errors import MaskTrackError
 from .interpolate import KeyframeCurve, catmull_rom_path
 from .raster import (
+    Canvas,
     MatteVideoSource,
     RasterSource,
     SourceError,
     open_png_path,
     open_source,
+    read_file_head,
 )
 from .rasterize import (
     AlphaCrop,
@@ -213,7 +215,7 @@ def _input_kind(path: Path, label: str) -> str:
     if not path.exists():
         raise MaskTrackError(f"{label}: mask track not found")
     try:
-        head = _read_head(path)
+        head = read_file_head(path, 64)
     except SourceError as exc:
         raise MaskTrackError(f"{label}: cannot read the mask track: {exc}") from None
     if head.lstrip()[:1] == b"{" or head.startswith(b"\xef\xbb\xbf"):
@@ -223,44 +225,39 @@ def _input_kind(path: Path, label: str) -> str:
     return "video"
 
 
-def _read_head(path: Path) -> bytes:
-    from .raster import _read_regular
-
-    return _read_regular(path, 1 << 62, head=64)
-
-
 def _load_direct_raster(
     path: Path, label: str, kind: str, width: int, height: int, frame_count: int
 ) -> MaskTrack:
+    video = Canvas(width, height, "the video size")
     try:
         if kind == "video":
-            source: RasterSource = MatteVideoSource(path, 0, None, None)
+            source: RasterSource = MatteVideoSource(path, 0, video)
         else:
-            source = open_png_path(path, label, 0, None, None)
+            source = open_png_path(path, label, 0, video)
     except SourceError as exc:
-        raise MaskTrackError(f"{label}: {exc}") from None
-    try:
-        if (source.width, source.height) != (width, height):
-            raise MaskTrackError(
-                f"{label}: the mask is {source.width}x{source.height}, the video {width}x"
-                f"{height}; write a mask-track JSON with a raster track and "
-                '"scale_to_video": true to scale it'
+        hint = ""
+        if "expected the video size" in str(exc):
+            hint = (
+                '; to scale it, write a mask-track JSON with a raster track and "scale_to_video":'
+                " true"
             )
+        raise MaskTrackError(f"{label}: {exc}{hint}") from None
+    try:
         offset = 0
         if source.frames is not None:
             first, last = source.frames
-            count = last - first + 1
-            missing = source.missing(first, last)
-            if missing:
-                raise MaskTrackError(
-                    f"{label}: frame {missing[0]} is missing from the sequence "
-                    f"({len(missing)} missing between {first} and {last})"
-                )
+            count = last - first + 1  # numbers spanned, counting gaps
             if count != frame_count:
                 raise MaskTrackError(
                     f"{label}: {count} masks for a clip of {frame_count} frames; they must "
                     "match (use a mask-track JSON with a raster track and a range for part "
                     "of a clip)"
+                )
+            missing = source.missing(first, last)
+            if missing:
+                raise MaskTrackError(
+                    f"{label}: frame {missing[0]} is missing from the sequence "
+                    f"({len(missing)} missing between {first} and {last})"
                 )
             offset = first  # a pattern may start at 1001: its first file is index 0
     except BaseException:
@@ -346,9 +343,8 @@ def _open_raster_track(
     source_spec = track.source
     first_frame = track.range[0] if track.range is not None else spec.frame_base
     try:
-        source = open_source(
-            source_spec, base_dir, first_frame, spec.width, spec.height, confine_to
-        )
+        canvas = Canvas(spec.width, spec.height)
+        source = open_source(source_spec, base_dir, first_frame, canvas, confine_to)
     except SourceError as exc:
         where = getattr(exc, "json_path", None) or f"{source_spec.json_path}.path"
         raise MaskTrackError(f"{label}: {where}: {exc}") from None

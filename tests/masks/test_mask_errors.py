@@ -444,5 +444,5 @@ def test_direct_png_folder_with_the_wrong_count(tmp_path):
 
 def test_direct_png_of_the_wrong_size(tmp_path):
     write_png(tmp_path / "m.png", np.zeros((H, W), np.uint8))
-    with pytest.raises(MaskTrackError, match=r"m\.png: the mask is 32x24, the video 64x48"):
+    with pytest.raises(MaskTrackError, match=r"m\.png is 32x24, expected the video size 64x48"):
         load_mask_track(tmp_path / "m.png", 64, 48, FRAMES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from masktest_helpers import ellipse_coverage, polygon_area
 from moebius_video.masks import load_mask_track
 
 W, H = 64, 48
+SAMPLE_CLIPS = Path(__file__).resolve().parents[2] / "sample_clips"
 
 
 def doc(*tracks, **top) -> dict:
@@ -288,12 +290,40 @@ def test_keyframes_outside_the_clip_still_interpolate():
     assert centroid_x(track.alpha(0)) == pytest.approx(25.0, abs=0.02)
 
 
-def test_sample_clip_tracks_load(tmp_path):
+def test_sample_clip_tracks_load():
     # The tracks shipped with the sample clips are valid and draw something on every frame.
     for name, size, frames in (
         ("carphone_wire", (176, 144), 120),
         ("bikes_object", (640, 272), 55),
     ):
-        track = load_mask_track(f"sample_clips/{name}.json", *size, frames)
+        track = load_mask_track(SAMPLE_CLIPS / f"{name}.json", *size, frames)
         for index in (0, frames // 2, frames - 1):
             assert track.alpha(index).max() == 1.0 and track.box(index) is not None
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        ellipse_track([{"frame": 0, "center": [30, 20], "axes": [6, 4], "angle": 0}]),
+        ellipse_track(
+            [{"frame": 0, "center": [30.3, 20.8], "axes": [9, 4], "angle": 25}], feather=2
+        ),
+        {
+            "id": "p",
+            "shape": "polygon",
+            "expand": 1.5,
+            "keyframes": [{"frame": 0, "points": [[10.2, 8.7], [40.1, 12.3], [25.6, 30.4]]}],
+        },
+        {
+            "id": "w",
+            "shape": "polyline",
+            "width": 2.5,
+            "keyframes": [{"frame": 0, "points": [[10.2, 8.7], [40.1, 12.3]]}],
+        },
+    ],  # fmt: skip
+)
+def test_box_is_the_tight_box_for_simple_shapes(shape):
+    from moebius_video.patches import mask_box
+
+    track = load_mask_track(doc(shape), W, H, 1)
+    assert track.box(0) == mask_box(track.alpha(0))
