@@ -22,10 +22,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from .info import DecodedFrame, VideoInfo
-from .pixels import Conversion, bit_depth, frame_color, plane_layouts, rgb_format, to_rgb
+from .pixels import bit_depth, frame_color, plane_layouts, rgb_format
 
 
 def open_video(path: str | os.PathLike, *, fps: Fraction | int | None = None):
@@ -71,6 +72,8 @@ class VideoReader:
         self.path = path
         self._container = _open_container(path)
         self._generation = 0
+        self._rgb_format: str | None = None
+        self._reformatter = VideoReformatter()  # keeps swscale's set-up from frame to frame
         try:
             self._stream = _video_stream(self._container, path)
             self._stream_index = self._stream.index
@@ -192,14 +195,18 @@ class VideoReader:
         return self._frames(start, stop, self._generation)
 
     def _frames(self, start: int, stop: int, generation: int) -> Iterator[DecodedFrame]:
-        rgb_fmt = None
         for index, pts, source in self._sources(start, stop):
             if generation != self._generation:
                 raise RuntimeError("another frames() iteration was started on this reader")
-            if rgb_fmt is None:
-                rgb_fmt = rgb_format(bit_depth(source.format.name))
-            rgb = to_rgb(source, Conversion.for_frame(source), rgb_fmt)
-            yield DecodedFrame(index=index, pts=pts, rgb=rgb, source=source)
+            if self._rgb_format is None:
+                self._rgb_format = rgb_format(bit_depth(source.format.name))
+            yield DecodedFrame(
+                index,
+                pts,
+                source=source,
+                rgb_format=self._rgb_format,
+                reformatter=self._reformatter,
+            )
 
     def _sources(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
         self._next_index = start
@@ -223,14 +230,14 @@ class VideoReader:
                 index += 1
                 if index == stop:
                     return
-            self._ended_early(index)
+            raise self._ended_early(index)
         table = self._pts
         target = int(table[start])
         index = start
-        restarted = False
-        seek_to = target
+        backoff = 0  # frames before `start` to seek to: 0 first, more if the seek lands late
         while True:
-            for frame in self._decoded(seek_to):
+            from_the_start = start - backoff <= 0
+            for frame in self._decoded(int(table[max(start - backoff, 0)])):
                 if frame.pts is None:
                     raise MediaError(f"{self.path}: frame {index} has no timestamp")
                 if frame.pts < target:
@@ -239,8 +246,8 @@ class VideoReader:
                 if position >= table.size or table[position] != frame.pts or position < index:
                     continue  # not a frame of the table (or one already given)
                 if position > index:
-                    if index == start and not restarted:
-                        break  # the seek landed after `start`: decode from the beginning
+                    if index == start and not from_the_start:
+                        break  # the seek landed after `start` (open GOP, odd index): back off
                     raise MediaError(
                         f"{self.path}: frame {index} cannot be decoded (the decoder went "
                         f"on at frame {position}); the file is corrupt"
@@ -250,19 +257,18 @@ class VideoReader:
                 if index == stop:
                     return
             else:
-                self._ended_early(index)
-            restarted = True
-            seek_to = None
+                raise self._ended_early(index)
+            backoff = max(16, backoff * 4)
 
-    def _ended_early(self, index: int) -> None:
-        raise MediaError(
+    def _ended_early(self, index: int) -> MediaError:
+        return MediaError(
             f"{self.path}: decoding ended at frame {index} of {self._frame_count}; "
             "the file is truncated or corrupt"
         )
 
     def _decoded(self, seek_pts: int | None) -> Iterator[av.VideoFrame]:
         """Decoded frames from the key frame at or before seek_pts (None: the very start)."""
-        if seek_pts is None or (self._pts is not None and seek_pts <= self._pts[0]):
+        if seek_pts is None or seek_pts <= self._pts[0]:
             self._rewind()
         else:
             self._container.seek(seek_pts, stream=self._stream, backward=True)

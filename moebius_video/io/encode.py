@@ -39,6 +39,7 @@ from pathlib import Path
 import av
 import numpy as np
 from av.video.frame import PictureType
+from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from .image_sequence import is_image_sequence, normalize_pattern, pattern_regex, write_image
@@ -232,6 +233,7 @@ class VideoWriter:
         self._end_pts: int | None = None  # end of the last written frame, input time base
         self._source_conversion: Conversion | None = None
         self._rgb_fmt = rgb_format(info.bit_depth)
+        self._reformatter = VideoReformatter()  # keeps swscale's set-up between frames
         for source in filter(None, (info.path, self.remux_from)):
             if _same_file(source, self.output):
                 raise UsageError(f"{self.output}: the output would overwrite the input")
@@ -484,7 +486,11 @@ class VideoWriter:
     def _encode(self, frame: av.VideoFrame) -> None:
         source_pts = frame.pts
         encoded = convert_frame(
-            frame, self._pix_fmt, self._source_conversion, self._target_conversion
+            frame,
+            self._pix_fmt,
+            self._source_conversion,
+            self._target_conversion,
+            self._reformatter,
         )
         encoded.pts = source_pts - self._shift
         encoded.time_base = self.info.time_base
@@ -575,7 +581,7 @@ class VideoWriter:
         if frame.format.name == self._rgb_fmt:
             rgb = frame.to_ndarray()
         else:
-            rgb = to_rgb(frame, self._source_conversion, self._rgb_fmt)
+            rgb = to_rgb(frame, self._source_conversion, self._rgb_fmt, self._reformatter)
         if self._temp is None:
             if not self._folder.is_dir():
                 self._folder.mkdir()

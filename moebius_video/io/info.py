@@ -7,8 +7,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
-from .pixels import ColorTags
+from .pixels import ColorTags, Conversion, bit_depth, rgb_format, to_rgb
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,42 @@ class VideoInfo:
         return self.stream_index is None
 
 
-@dataclass(frozen=True, eq=False)
 class DecodedFrame:
     """One decoded frame.
 
     index: 0-based position in the clip; pts: its timestamp in VideoInfo.time_base.
-    rgb: H x W x 3 RGB, uint8 (8-bit sources) or uint16 (deeper sources).
+    rgb: H x W x 3 RGB, uint8 (8-bit sources) or uint16 (deeper sources). For movies it
+        is converted from `source` on first use, so frames that pass through untouched
+        (no mask) never pay for the conversion.
     source: the decoded frame in the source pixel format (None for image sequences);
         `composite` blends fills into it so untouched samples stay bit-identical.
     """
 
-    index: int
-    pts: int
-    rgb: np.ndarray
-    source: av.VideoFrame | None
+    __slots__ = ("index", "pts", "source", "_rgb", "_rgb_format", "_reformatter")
+
+    def __init__(
+        self,
+        index: int,
+        pts: int,
+        rgb: np.ndarray | None = None,
+        source: av.VideoFrame | None = None,
+        *,
+        rgb_format: str | None = None,
+        reformatter: VideoReformatter | None = None,
+    ) -> None:
+        if rgb is None and source is None:
+            raise ValueError("a DecodedFrame needs rgb or a source frame")
+        self.index, self.pts, self.source = index, pts, source
+        self._rgb, self._rgb_format, self._reformatter = rgb, rgb_format, reformatter
+
+    @property
+    def rgb(self) -> np.ndarray:
+        if self._rgb is None:
+            source = self.source
+            fmt = self._rgb_format or rgb_format(bit_depth(source.format.name))
+            self._rgb = to_rgb(source, Conversion.for_frame(source), fmt, self._reformatter)
+        return self._rgb
+
+    def __repr__(self) -> str:
+        kind = self.source.format.name if self.source is not None else "rgb"
+        return f"<DecodedFrame {self.index} pts={self.pts} {kind}>"
