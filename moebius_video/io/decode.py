@@ -65,6 +65,11 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
     raise MediaError(f"{path}: no video stream (streams: {kinds})")
 
 
+def _pixel_aspect(stream: av.video.VideoStream) -> Fraction | None:
+    ratio = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    return Fraction(ratio) if ratio and ratio != 1 else None
+
+
 class VideoReader:
     """Reads one video stream of a movie file. Create with `open_video`."""
 
@@ -167,6 +172,7 @@ class VideoReader:
             start_pts=int(self._pts[0]) if self._pts is not None else 0,
             start_number=0,
             codec=self._stream.codec_context.name,
+            sample_aspect_ratio=_pixel_aspect(self._stream),
         )
 
     def _count_by_decoding(self) -> int:

@@ -365,6 +365,9 @@ class VideoWriter:
         context.color_trc = transfer
         context.colorspace = matrix
         context.color_range = color_range
+        if info.sample_aspect_ratio:
+            # Kept by libx264 and ProRes; FFV1 reads it from each frame, which PyAV cannot set.
+            context.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         self._video = stream

@@ -28,6 +28,7 @@ class VideoInfo:
     start_pts: pts of frame 0 (0 for image sequences).
     start_number: number of the first file of an image sequence (0 for movies).
     codec: name of the source codec ("h264", "png"...).
+    sample_aspect_ratio: pixel aspect ratio of anamorphic footage (None: square pixels).
     """
 
     path: str
@@ -45,6 +46,7 @@ class VideoInfo:
     start_pts: int = 0
     start_number: int = 0
     codec: str | None = None
+    sample_aspect_ratio: Fraction | None = None
 
     @property
     def is_image_sequence(self) -> bool:

@@ -40,6 +40,7 @@ def write_clip(
     pts: list[int] | None = None,
     color: tuple[int, int, int, int] | None = None,
     rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
     audio: str | None = None,
     subtitles: bool = False,
     timecode: str | None = None,
@@ -67,6 +68,8 @@ def write_clip(
             )
         if rotation:
             video.set_display_rotation(rotation)
+        if sample_aspect_ratio:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         if timecode:
             video.metadata["timecode"] = timecode
         sound = None

@@ -186,13 +186,17 @@ def test_frames_without_patches_are_bit_identical_with_ffv1(clip, tmp_path):
     ("codec", "out_name"), [("libx264", "o.mp4"), ("ffv1", "o.mkv"), ("prores", "o.mov")]
 )
 @pytest.mark.filterwarnings("ignore:.*keeps time in units")  # mp4 -> mkv rounds to ms
-def test_colour_tags_and_rotation_are_kept(clip, tmp_path, codec, out_name):
-    source = clip("tagged.mp4", frames=4, color=BT709_TV, rotation=90)
+def test_colour_tags_rotation_and_pixel_aspect_are_kept(clip, tmp_path, codec, out_name):
+    source = clip(
+        "tagged.mp4", frames=4, color=BT709_TV, rotation=90, sample_aspect_ratio=Fraction(4, 3)
+    )
     output = tmp_path / out_name
     transcode(source, output, patch=square_patch, codec=codec)
     with open_video(output) as video:
         assert video.info.color == ColorTags("bt709", "bt709", "bt709", "tv")
         assert video.info.rotation == 90
+        if codec != "ffv1":  # FFV1 takes the aspect from each frame, which PyAV cannot set
+            assert video.info.sample_aspect_ratio == Fraction(4, 3)
 
 
 @pytest.mark.parametrize(
