@@ -139,6 +139,7 @@ class Conversion:
             # Untagged: limited range for YUV (what every encoder writes by default), except
             # the JPEG-style yuvj formats which are full range by definition.
             range_number = 2 if pix_fmt.startswith("yuvj") or is_rgb(pix_fmt) else 1
+        # Untagged (or a matrix swscale lacks, such as YCgCo): BT.601, as ffmpeg does.
         return cls(_SWS_MATRIX.get(matrix_number, SWS_BT601), range_number)
 
     @classmethod
