@@ -4,16 +4,38 @@
 - `lambda_layers.py`: Local-lambda / Interactive-lambda layers and the Mix-FFN.
 - `optimize.py`: exact inference rewrites (BatchNorm folding, channels-last evaluation).
 - `weights.py`: loading checkpoints safely, with errors that name the first mismatch.
-- `registry.py`: the known checkpoints and where they are cached.
-- `sampler.py`: the released sampling procedure (VAE + DDIM + guidance) on one 512 x 512 tile.
-- `tiling.py`: covering holes of a full-resolution frame with model-sized tiles.
+- `registry.py`: the known checkpoints and where they are cached (no torch import).
+- `sampler.py`: the released sampling procedure (VAE + DDIM + guidance) on one tile.
+- `tiling.py`: covering the holes of a full-resolution frame with model-sized tiles.
 - `filler.py`: the filler the temporal core calls (`MoebiusFiller`, `load_filler`).
 
-Submodules import torch; importing this package does not import diffusers.
+Names are imported on first use, so `import moebius_video.model` (and `models list`) does not
+pay for torch or diffusers.
 """
 
 from __future__ import annotations
 
-from .moebius_unet import MoebiusConfig, MoebiusDenoiser, MoebiusUNet, build_moebius
+import importlib
 
-__all__ = ["MoebiusConfig", "MoebiusDenoiser", "MoebiusUNet", "build_moebius"]
+_EXPORTS = {
+    "MoebiusConfig": "moebius_unet",
+    "MoebiusDenoiser": "moebius_unet",
+    "MoebiusUNet": "moebius_unet",
+    "build_moebius": "moebius_unet",
+    "load_moebius": "weights",
+    "load_checkpoint": "weights",
+    "prepare_for_inference": "optimize",
+    "MoebiusSampler": "sampler",
+    "SamplerSettings": "sampler",
+    "MoebiusFiller": "filler",
+    "load_filler": "filler",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

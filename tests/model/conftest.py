@@ -11,6 +11,16 @@ from safetensors.torch import load_file
 from .moebius_testdata import DATA, read_manifest
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Run the small models on one thread: on a shared 2-core machine, two OpenMP threads
+    spin against other processes and a 70 ms forward pass takes seconds."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_manifest() -> dict:
     return read_manifest("tiny.manifest.json")

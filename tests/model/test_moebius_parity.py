@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-from diffusers import DDIMScheduler
 
 from moebius_video.errors import ModelError
 from moebius_video.model import MoebiusConfig, build_moebius
 from moebius_video.model.optimize import prepare_for_inference
+from moebius_video.model.sampler import (
+    denoise_latents,
+    guidance_ids,
+    release_scheduler,
+    strength_timesteps,
+)
 
 from .moebius_testdata import read_manifest
 
@@ -51,46 +56,34 @@ def test_folded_equals_unfolded(tiny_model, tiny_forward, tiny_manifest, tiny_st
     assert err < 1e-5, f"folded vs unfolded: max abs error {err:.3g}, expected < 1e-5"
 
 
-def _release_scheduler() -> DDIMScheduler:
-    # The release's settings; the rest are diffusers' defaults, spelled out so a change of
-    # defaults in a later diffusers cannot alter the schedule silently.
-    return DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        clip_sample=False,
-        set_alpha_to_one=True,
-        steps_offset=0,
-        timestep_spacing="leading",
-        prediction_type="epsilon",
-    )
-
-
 @pytest.mark.parametrize("optimised", [False, True])
 def test_tiny_ddim20_guided_run_matches_release(tiny_model, tiny_ddim, optimised):
     model = prepare_for_inference(tiny_model) if optimised else tiny_model
-    scheduler = _release_scheduler()
-    scheduler.set_timesteps(20)
-    # strength 0.99: int(20 * 0.99) = 19 steps, from the schedule's second entry on.
-    timesteps = scheduler.timesteps[20 - int(20 * 0.99) :]
+    scheduler = release_scheduler()
+    timesteps = strength_timesteps(scheduler, 20, 0.99)
+    # strength 0.99: int(20 * 0.99) = 19 steps, from the schedule's second entry (900) on.
     assert timesteps.tolist() == tiny_ddim["timesteps"].tolist()
 
     start = scheduler.add_noise(tiny_ddim["clean_latents"], tiny_ddim["noise"], timesteps[:1])
     err = _max_err(start, tiny_ddim["start_latents"])
     assert err < 1e-6, f"start latents differ by {err:.3g}"
 
-    ids = torch.tensor([list(range(10, 20)), list(range(10))])  # unconditional, conditional
-    mask, masked = tiny_ddim["mask"], tiny_ddim["masked_latents"]
-    latents = start
-    with torch.inference_mode():
-        for t in timesteps:
-            sample = torch.cat([latents, mask, masked], dim=1).repeat(2, 1, 1, 1)
-            uncond, cond = model(sample, t, ids).chunk(2)
-            eps = uncond + 2.5 * (cond - uncond)
-            latents = scheduler.step(eps, t, latents).prev_sample
-    err = _max_err(latents, tiny_ddim["final_latents"])
+    final = denoise_latents(
+        model,
+        scheduler,
+        start,
+        tiny_ddim["mask"],
+        tiny_ddim["masked_latents"],
+        timesteps,
+        guidance=2.5,
+    )
+    err = _max_err(final, tiny_ddim["final_latents"])
     assert err < SAMPLING_TOL, f"final latents: max abs error {err:.3g}, expected < {SAMPLING_TOL}"
+
+
+def test_guidance_ids_put_unconditional_first():
+    ids = guidance_ids(20, batch=2)
+    assert ids.tolist() == [list(range(10, 20))] * 2 + [list(range(10))] * 2
 
 
 def test_full_configuration_matches_manifest():
