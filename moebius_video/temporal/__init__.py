@@ -1,5 +1,19 @@
-"""Temporal core: flow-guided propagation of real background, key-frame fills, segments."""
+"""Temporal core: flow-guided propagation of real background, key-frame fills, segments.
+
+from moebius_video.temporal import TemporalOptions, iter_patches
+for index, patches in iter_patches(video.frames(), track, filler, TemporalOptions()):
+    writer.write(composite(frame, patches))
+"""
 
 from .fillers import Filler, OpenCVFiller
+from .options import TemporalOptions
+from .segment import context_span, fill_segment, iter_patches
 
-__all__ = ["Filler", "OpenCVFiller"]
+__all__ = [
+    "Filler",
+    "OpenCVFiller",
+    "TemporalOptions",
+    "context_span",
+    "fill_segment",
+    "iter_patches",
+]

@@ -1,0 +1,103 @@
+"""Flow completion: replace the flow inside holes by a smooth fill of the flow around them.
+
+Under a wire the estimator sees the wire, not the background, so the flow there (and in
+a few pixels around it, where estimator patches overlap the wire) is wrong. We mark it
+unknown, together with nearby vectors that fail the forward-backward check or that
+land inside the next frame's hole, and solve Laplace's equation for the unknowns with
+the surrounding good flow as boundary values (a harmonic fill: the smoothest field that
+matches its border). Background motion is smooth across a thin hole, so this is close
+to the truth for wires and for objects over camera motion.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .estimate import NeighbourFlows
+from .smooth import harmonic_fill
+
+
+def warp_to_source(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample `image` (the flow's target frame) at p + flow(p) for every pixel p."""
+    h, w = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(
+        np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32), indexing="xy"
+    )
+    return cv2.remap(
+        image,
+        grid_x + flow[..., 0],
+        grid_y + flow[..., 1],
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+
+
+def forward_backward_error(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """|flow(p) + reverse(p + flow(p))| per pixel: zero where the two flows agree."""
+    round_trip = flow + warp_to_source(reverse, flow)
+    return np.sqrt((round_trip**2).sum(axis=2))
+
+
+def consistent(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """Forward-backward check of Sundaram, Brox and Keutzer (ECCV 2010), per pixel.
+
+    The round trip may miss by 1% of the motion plus half a pixel; occluded pixels and
+    bad matches miss by more.
+    """
+    reverse_at_target = warp_to_source(reverse, flow)
+    round_trip = ((flow + reverse_at_target) ** 2).sum(axis=2)
+    allowed = 0.01 * ((flow**2).sum(axis=2) + (reverse_at_target**2).sum(axis=2)) + 0.5
+    return round_trip < allowed
+
+
+def lands_in(flow: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Whether p + flow(p) falls on (or next to) a True pixel of `mask` in the target frame."""
+    landed = warp_to_source(mask.astype(np.float32), flow)
+    return landed > 0.0
+
+
+def complete_flows(
+    flows: NeighbourFlows, regions: np.ndarray, grow: int = 8, band: int = 8
+) -> NeighbourFlows:
+    """Flows with every vector inside or near the holes replaced by a harmonic fill.
+
+    regions: (T, h, w) bool at the flow's resolution, True where the frame's content is
+      hidden or untrustworthy (the hole plus its edge).
+    grow: pixels around each region also treated as unknown (estimator patches that
+      overlapped the hole).
+    band: around the grown regions, vectors that fail the forward-backward check or that land
+      in the other frame's region are unknown too; farther away they are left alone
+      (propagation only follows flow inside the regions).
+    """
+    kernel_grow = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * grow + 1, 2 * grow + 1))
+    kernel_band = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * band + 1, 2 * band + 1))
+    forward = np.empty_like(flows.forward)
+    backward = np.empty_like(flows.backward)
+    for k in range(flows.forward.shape[0]):
+        fwd, bwd = flows.forward[k], flows.backward[k]
+        region0, region1 = regions[k], regions[k + 1]
+        forward[k] = harmonic_fill(
+            fwd, _unknown(fwd, bwd, region0, region1, kernel_grow, kernel_band)
+        )
+        backward[k] = harmonic_fill(
+            bwd, _unknown(bwd, fwd, region1, region0, kernel_grow, kernel_band)
+        )
+    return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def _unknown(
+    flow: np.ndarray,
+    reverse: np.ndarray,
+    source_region: np.ndarray,
+    target_region: np.ndarray,
+    kernel_grow: np.ndarray,
+    kernel_band: np.ndarray,
+) -> np.ndarray:
+    source = source_region.astype(np.uint8)
+    if not source.any():
+        return np.zeros(source_region.shape, bool)
+    grown = cv2.dilate(source, kernel_grow).astype(bool)
+    near = cv2.dilate(grown.astype(np.uint8), kernel_band).astype(bool)
+    suspect = ~consistent(flow, reverse) | lands_in(flow, target_region)
+    return grown | (near & suspect)

@@ -1,0 +1,96 @@
+"""The --save-debug preview: input with mask | where each pixel came from | result.
+
+One H.264 video, three panels side by side, each at most 640 pixels wide. The middle
+panel shows the input dimmed, with masked pixels coloured by their source:
+
+    green   real background propagated from another frame
+    red     painted by the filler on a key frame
+    orange  a key frame's painting carried along the flow
+    magenta painted by the filler on a non-key frame (no key frame reachable)
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from ..patches import FramePatch
+from .keyframes import CARRIED, FALLBACK, GENERATED, PROPAGATED
+
+PANEL_MAX_WIDTH = 640
+SOURCE_COLOURS = {
+    PROPAGATED: (0, 200, 0),
+    GENERATED: (255, 40, 40),
+    CARRIED: (255, 160, 0),
+    FALLBACK: (255, 0, 255),
+}
+MASK_COLOUR = np.array([255, 0, 0], np.float32)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
+
+
+def apply_patches(frame: np.ndarray, patches: list[FramePatch]) -> np.ndarray:
+    """The frame with the patches alpha-composited in (same dtype as the frame)."""
+    out = frame.copy()
+    for patch in patches:
+        x0, y0, x1, y1 = patch.box
+        a = patch.alpha[..., None]
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        mixed = a * patch.rgb.astype(np.float32) + (1 - a) * region
+        out[y0:y1, x0:x1] = np.clip(np.rint(mixed), 0, np.iinfo(out.dtype).max)
+    return out
+
+
+class DebugPreview:
+    """Writes the preview video; appears at `path` only when closed without error."""
+
+    def __init__(self, path: str | os.PathLike, width: int, height: int, rate: Fraction):
+        self.path = Path(path)
+        scale = min(1.0, PANEL_MAX_WIDTH / width)
+        self.panel = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
+        self._temp = self.path.with_name(f".{self.path.stem}.tmp-{os.getpid()}{self.path.suffix}")
+        self._container = av.open(str(self._temp), "w")
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width = 3 * self.panel[0]
+        self._stream.height = self.panel[1]
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": "20", "preset": "veryfast"}
+
+    def write(self, frame: np.ndarray, alpha: np.ndarray, parts, patches: list[FramePatch]):
+        """One preview frame. parts: (weight, patches, source map, box) per window."""
+        frame8 = _to_uint8(frame)
+        masked = alpha > 0
+        overlay = frame8.astype(np.float32)
+        overlay[masked] = 0.5 * overlay[masked] + 0.5 * MASK_COLOUR
+        sources = (frame8.astype(np.float32) * 0.4).astype(np.uint8)
+        best = max((p for p in parts if p[2] is not None), key=lambda p: p[0], default=None)
+        if best is not None:
+            _, _, source_map, (x0, y0, x1, y1) = best
+            region = sources[y0:y1, x0:x1]
+            for code, colour in SOURCE_COLOURS.items():
+                region[(source_map == code) & masked[y0:y1, x0:x1]] = colour
+        result = _to_uint8(apply_patches(frame, patches))
+        panels = [
+            cv2.resize(image, self.panel, interpolation=cv2.INTER_AREA)
+            for image in (overlay.astype(np.uint8), sources, result)
+        ]
+        video_frame = av.VideoFrame.from_ndarray(np.hstack(panels), format="rgb24")
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode():  # flush the encoder
+            self._container.mux(packet)
+        self._container.close()
+        os.replace(self._temp, self.path)
+
+    def abort(self) -> None:
+        self._container.close()
+        self._temp.unlink(missing_ok=True)

@@ -1,0 +1,183 @@
+"""Never-seen pixels: generate them on key frames, carry them along the flow elsewhere.
+
+Calling a filler on every frame makes a static hole shimmer, because each call paints it
+a little differently. Instead the filler paints only key frames (every
+`keyframe_interval` frames, fixed in absolute frame numbers so that any cut of the clip
+into windows picks the same ones). Every other frame takes its never-seen pixels from
+the key frames before and after it, following the completed flow (the key pointers of
+`propagate.py`), cross-faded by temporal distance. A static hole over a static scene is
+therefore filled identically in every frame, and a fill that moves with the background
+moves with it.
+
+A filler whose `fill` accepts `init=` (or sets `supports_init = True`) receives, for each
+key frame after the first, the previous key frame's fill carried to this frame, so a
+generative model can start from it and keep consecutive key fills alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..flow.estimate import bilinear
+from .fillers import Filler
+from .propagate import Pointers, Propagated
+
+# Codes of the source map (debug preview, tests).
+UNTOUCHED = 0
+PROPAGATED = 1  # real pixels fetched from another frame
+GENERATED = 2  # painted by the filler on a key frame
+CARRIED = 3  # a key frame's painting, carried along the flow
+FALLBACK = 4  # painted by the filler on a non-key frame (no key frame reachable)
+
+
+def filler_supports_init(filler: Filler) -> bool:
+    """Whether `filler.fill` takes an `init=` image (a start for its painting)."""
+    flag = getattr(filler, "supports_init", None)
+    if flag is not None:
+        return bool(flag)
+    try:
+        return "init" in inspect.signature(filler.fill).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Round float colours to an integer image dtype, clipping to its range."""
+    top = np.iinfo(dtype).max
+    return np.clip(np.rint(values), 0, top).astype(dtype)
+
+
+def sample_keys(key_images: dict[int, np.ndarray], pointers: Pointers, rows: np.ndarray):
+    """Colours at the pointers' key-frame positions for the given rows, as (len(rows), 3)."""
+    values = np.zeros((rows.size, 3), np.float32)
+    frames = pointers.frame[rows]
+    for key in np.unique(frames[frames >= 0]):
+        chosen = frames == key
+        picked = rows[chosen]
+        values[chosen] = bilinear(key_images[int(key)], pointers.x[picked], pointers.y[picked])
+    return values
+
+
+def fill_frames(
+    frames: Sequence[np.ndarray],
+    holes: np.ndarray,
+    propagated: Sequence[Propagated],
+    is_key: Sequence[bool],
+    filler: Filler,
+    context: Sequence[np.ndarray] | None = None,
+    context_offset: tuple[int, int] = (0, 0),
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Fill every frame's hole: propagated pixels first, then key-frame fills, then carries.
+
+    frames: T crops (H x W x 3); holes: (T, H, W) bool, the pixels to fill.
+    propagated: per frame, the result of `propagate`.
+    context: optional larger crops around `frames` for the filler to see; `frames[k]`
+      sits at `context_offset` (x, y) inside `context[k]`.
+    Returns (filled crops, source maps) per frame.
+    """
+    with_init = filler_supports_init(filler)
+    filled: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
+    for k, frame in enumerate(frames):
+        image = frame.copy()
+        source = np.zeros(frame.shape[:2], np.uint8)
+        here = propagated[k]
+        in_hole = holes[k][here.pixels.ys, here.pixels.xs]
+        seen = here.seen & in_hole
+        ys, xs = here.pixels.ys[seen], here.pixels.xs[seen]
+        image[ys, xs] = to_dtype(here.values[seen], frame.dtype)
+        source[ys, xs] = PROPAGATED
+        filled.append(image)
+        sources.append(source)
+
+    # Key frames in order, so each can start from the previous key frame's fill.
+    key_images: dict[int, np.ndarray] = {}
+    for k in (k for k in range(len(frames)) if is_key[k]):
+        here = propagated[k]
+        unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        if unseen_rows.size:
+            init = None
+            if with_init:
+                init = filled[k].copy()
+                carried = unseen_rows[here.previous_key.found[unseen_rows]]
+                if carried.size:
+                    init[here.pixels.ys[carried], here.pixels.xs[carried]] = to_dtype(
+                        sample_keys(key_images, here.previous_key, carried), init.dtype
+                    )
+            unseen = np.zeros(holes[k].shape, bool)
+            unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
+            filled[k] = _paint(filler, filled[k], unseen, init, context, k, context_offset)
+            sources[k][unseen] = GENERATED
+        key_images[k] = filled[k]
+
+    for k, frame in enumerate(frames):
+        if is_key[k]:
+            continue
+        here = propagated[k]
+        rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        if rows.size == 0:
+            continue
+        before, after = here.previous_key, here.next_key
+        weight_before = np.where(before.found[rows], after.distance[rows], 0).astype(np.float32)
+        weight_after = np.where(after.found[rows], before.distance[rows], 0).astype(np.float32)
+        # One side only: full weight to it (its distance is irrelevant then).
+        weight_before[before.found[rows] & ~after.found[rows]] = 1.0
+        weight_after[after.found[rows] & ~before.found[rows]] = 1.0
+        total = weight_before + weight_after
+        reached = total > 0
+        values = np.zeros((rows.size, 3), np.float32)
+        if before.found[rows].any():
+            values += weight_before[:, None] * sample_keys(key_images, before, rows)
+        if after.found[rows].any():
+            values += weight_after[:, None] * sample_keys(key_images, after, rows)
+        values[reached] /= total[reached, None]
+        ys, xs = here.pixels.ys[rows], here.pixels.xs[rows]
+        filled[k][ys[reached], xs[reached]] = to_dtype(values[reached], frame.dtype)
+        sources[k][ys[reached], xs[reached]] = CARRIED
+        if not reached.all():
+            # Chains that left the crop: paint this frame directly (rare).
+            lost = np.zeros(holes[k].shape, bool)
+            lost[ys[~reached], xs[~reached]] = True
+            filled[k] = _paint(filler, filled[k], lost, None, context, k, context_offset)
+            sources[k][lost] = FALLBACK
+    return filled, sources
+
+
+def _paint(
+    filler: Filler,
+    image: np.ndarray,
+    hole: np.ndarray,
+    init: np.ndarray | None,
+    context: Sequence[np.ndarray] | None,
+    k: int,
+    offset: tuple[int, int],
+) -> np.ndarray:
+    """Run the filler on `image` (inside its context crop when given); return the crop."""
+    if context is not None:
+        ox, oy = offset
+        h, w = hole.shape
+        big = context[k].copy()
+        big[oy : oy + h, ox : ox + w] = image
+        big_hole = np.zeros(big.shape[:2], bool)
+        big_hole[oy : oy + h, ox : ox + w] = hole
+        big_init = None
+        if init is not None:
+            big_init = big.copy()
+            big_init[oy : oy + h, ox : ox + w] = init
+        painted = _call(filler, big, big_hole, big_init)
+        result = image.copy()
+        result[hole] = painted[oy : oy + h, ox : ox + w][hole]
+        return result
+    painted = _call(filler, image, hole, init)
+    result = image.copy()
+    result[hole] = painted[hole]
+    return result
+
+
+def _call(filler: Filler, image: np.ndarray, hole: np.ndarray, init: np.ndarray | None):
+    if init is None:
+        return filler.fill(image, hole)
+    return filler.fill(image, hole, init=init)

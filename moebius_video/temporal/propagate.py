@@ -1,0 +1,248 @@
+"""Bidirectional propagation: fetch the real background behind a hole from other frames.
+
+For every pixel of a frame's region (the hole plus an untrusted edge) we follow the
+completed flow into the previous frame. If the point lands where that frame shows real
+content, that is its source. If it lands inside the previous frame's region, it takes
+over the source that pixel already found (plus the sub-pixel offset), so the chain
+reaches back to the nearest frame where the point was visible, and the colour is read
+once, from the real frame, without the blur of warping already-warped pixels. One pass
+forward in time finds sources in the past, one pass backward finds them in the future;
+each costs one step per region pixel and frame.
+
+The same chains record where each pixel sits in the nearest key frame on either side,
+which `keyframes.py` uses to carry generated fills.
+
+Each source carries a reliability: the distance in frames and the worst mismatch
+between the forward and the backward flow along its chain (an occlusion or a bad vector
+shows up there). The two candidates are blended with weights
+
+    w = 1 / (distance * (1 + (mismatch / 1 px)^2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..flow.estimate import NeighbourFlows, bilinear
+
+# Scale of the forward-backward mismatch (crop pixels) at which a source's weight halves.
+MISMATCH_SCALE = 1.0
+
+
+@dataclass(frozen=True)
+class RegionPixels:
+    """The pixels of one frame's region, in row-major order (crop coordinates)."""
+
+    ys: np.ndarray  # int32
+    xs: np.ndarray  # int32
+
+    @classmethod
+    def of(cls, region: np.ndarray) -> RegionPixels:
+        ys, xs = np.nonzero(region)
+        return cls(ys.astype(np.int32), xs.astype(np.int32))
+
+    def __len__(self) -> int:
+        return int(self.ys.size)
+
+
+@dataclass(frozen=True)
+class Pointers:
+    """For each region pixel of one frame: where its content is found in another frame.
+
+    frame: local frame index, -1 where nothing was found.
+    x, y: position in that frame (crop coordinates, sub-pixel).
+    distance: frames between the two.
+    mismatch: worst forward-backward flow disagreement along the chain, in pixels.
+    """
+
+    frame: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    distance: np.ndarray
+    mismatch: np.ndarray
+
+    @classmethod
+    def nowhere(cls, n: int) -> Pointers:
+        return cls(
+            np.full(n, -1, np.int32),
+            np.zeros(n, np.float32),
+            np.zeros(n, np.float32),
+            np.zeros(n, np.int32),
+            np.zeros(n, np.float32),
+        )
+
+    @property
+    def found(self) -> np.ndarray:
+        return self.frame >= 0
+
+
+@dataclass(frozen=True)
+class Traced:
+    """What one pass found for every frame: real-content sources and key-frame positions."""
+
+    sources: list[Pointers]
+    keys: list[Pointers]
+
+
+def trace(
+    pixels: Sequence[RegionPixels],
+    shape: tuple[int, int],
+    flows: NeighbourFlows,
+    towards: int,
+    is_key: Sequence[bool],
+) -> Traced:
+    """Follow every region pixel to the nearest frame that shows it, in one time direction.
+
+    towards: -1 looks into the past (uses the backward flows), +1 into the future.
+    is_key: per local frame, whether it is a key frame.
+    """
+    h, w = shape
+    count = len(pixels)
+    order = range(count) if towards < 0 else range(count - 1, -1, -1)
+    sources: list[Pointers | None] = [None] * count
+    keys: list[Pointers | None] = [None] * count
+    lookup = np.full((h, w), -1, np.int32)  # pixel -> index into the neighbour's arrays
+    neighbour = None
+    for k in order:
+        here = pixels[k]
+        n = len(here)
+        if neighbour is None:
+            sources[k] = Pointers.nowhere(n)
+            keys[k] = Pointers.nowhere(n)
+        else:
+            # Hop from frame k to its neighbour j along the completed flow.
+            j = k + towards
+            pair = min(k, j)
+            hop = flows.forward[pair] if towards > 0 else flows.backward[pair]
+            back = flows.backward[pair] if towards > 0 else flows.forward[pair]
+            step = flows.sample(hop, here.xs, here.ys)
+            # Within half a pixel of the border counts as inside (flow noise at a frame
+            # edge must not lose the point); sampling clamps to the border pixels.
+            qx = here.xs + step[:, 0]
+            qy = here.ys + step[:, 1]
+            inside = (qx > -0.5) & (qx < w - 0.5) & (qy > -0.5) & (qy < h - 0.5)
+            qx = qx.clip(0, w - 1)
+            qy = qy.clip(0, h - 1)
+            rx = np.rint(qx).astype(np.int32).clip(0, w - 1)
+            ry = np.rint(qy).astype(np.int32).clip(0, h - 1)
+            index = np.where(inside, lookup[ry, rx], -1)
+            visible = inside & (index < 0)
+            inherits = inside & (index >= 0)
+            # The flow back from the landing pixel should return to where we started.
+            returned = flows.sample(back, rx, ry)
+            mismatch = np.hypot(step[:, 0] + returned[:, 0], step[:, 1] + returned[:, 1])
+            offset_x = qx - rx
+            offset_y = qy - ry
+            sources[k] = _hop(
+                neighbour[0], j, visible, inherits, index, qx, qy, offset_x, offset_y, mismatch
+            )
+            landed_on_key = inside if is_key[j] else np.zeros(n, bool)
+            keys[k] = _hop(
+                neighbour[1],
+                j,
+                landed_on_key,
+                inherits & ~landed_on_key,
+                index,
+                qx,
+                qy,
+                offset_x,
+                offset_y,
+                mismatch,
+            )
+            previous_pixels = pixels[j]
+            lookup[previous_pixels.ys, previous_pixels.xs] = -1
+        lookup[here.ys, here.xs] = np.arange(n, dtype=np.int32)
+        neighbour = (sources[k], keys[k])
+    return Traced(sources, keys)  # type: ignore[arg-type]
+
+
+def _hop(
+    previous: Pointers,
+    j: int,
+    direct: np.ndarray,
+    inherits: np.ndarray,
+    index: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    offset_x: np.ndarray,
+    offset_y: np.ndarray,
+    mismatch: np.ndarray,
+) -> Pointers:
+    """Pointers after one hop: land directly in frame j, or take over j's pointer."""
+    n = direct.size
+    result = Pointers.nowhere(n)
+    result.frame[direct] = j
+    result.x[direct] = qx[direct]
+    result.y[direct] = qy[direct]
+    result.distance[direct] = 1
+    result.mismatch[direct] = mismatch[direct]
+    taken = np.flatnonzero(inherits)
+    taken = taken[previous.frame[index[taken]] >= 0]
+    source = index[taken]
+    result.frame[taken] = previous.frame[source]
+    result.x[taken] = previous.x[source] + offset_x[taken]
+    result.y[taken] = previous.y[source] + offset_y[taken]
+    result.distance[taken] = previous.distance[source] + 1
+    result.mismatch[taken] = np.maximum(previous.mismatch[source], mismatch[taken])
+    return result
+
+
+def sample_sources(frames: Sequence[np.ndarray], pointers: Pointers) -> np.ndarray:
+    """Colours (n, 3) float32 at the pointers' positions; rows without a source are 0."""
+    values = np.zeros((pointers.frame.size, frames[0].shape[2]), np.float32)
+    for source in np.unique(pointers.frame[pointers.found]):
+        rows = np.flatnonzero(pointers.frame == source)
+        values[rows] = bilinear(frames[source], pointers.x[rows], pointers.y[rows])
+    return values
+
+
+def source_weight(pointers: Pointers) -> np.ndarray:
+    """Reliability of each source: near in time and consistent flow weigh more; 0 if none."""
+    distance = np.maximum(pointers.distance, 1).astype(np.float32)
+    weight = 1.0 / (distance * (1.0 + (pointers.mismatch / MISMATCH_SCALE) ** 2))
+    return np.where(pointers.found, weight, 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Propagated:
+    """Result of propagation for one frame's region pixels."""
+
+    pixels: RegionPixels
+    values: np.ndarray  # (n, 3) float32 colour where `seen`, 0 elsewhere
+    seen: np.ndarray  # (n,) bool: some frame shows this point
+    previous_key: Pointers  # position in the nearest key frame before (or at -1: none)
+    next_key: Pointers
+
+
+def propagate(
+    frames: Sequence[np.ndarray],
+    regions: np.ndarray,
+    flows: NeighbourFlows,
+    is_key: Sequence[bool],
+) -> list[Propagated]:
+    """Fill each frame's region pixels with real content from the nearest frames showing it.
+
+    frames: T crops (H x W x 3, uint8 or uint16); regions: (T, H, W) bool, True where a
+    frame's own pixel must not be used as a source; flows: completed flows of the crops.
+    """
+    shape = regions.shape[1:]
+    pixels = [RegionPixels.of(region) for region in regions]
+    past = trace(pixels, shape, flows, -1, is_key)
+    future = trace(pixels, shape, flows, +1, is_key)
+    result = []
+    for k, here in enumerate(pixels):
+        weight_past = source_weight(past.sources[k])
+        weight_future = source_weight(future.sources[k])
+        total = weight_past + weight_future
+        values = np.zeros((len(here), frames[k].shape[2]), np.float32)
+        if past.sources[k].found.any():
+            values += weight_past[:, None] * sample_sources(frames, past.sources[k])
+        if future.sources[k].found.any():
+            values += weight_future[:, None] * sample_sources(frames, future.sources[k])
+        seen = total > 0
+        values[seen] /= total[seen, None]
+        result.append(Propagated(here, values, seen, past.keys[k], future.keys[k]))
+    return result

@@ -1,0 +1,189 @@
+"""One window of frames, filled: flow, flow completion, propagation, key-frame fills.
+
+This is steps 1-5 of the temporal wrapper in docs/DESIGN (data flow) for a run of
+consecutive frames that fits in memory. `segment.py` cuts a clip into such windows.
+Everything here works on a crop: the union of the window's masks plus `margin` for flow
+and propagation, plus `fill_context` for what the filler sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..flow.complete import complete_flows
+from ..flow.estimate import (
+    FlowEstimator,
+    downscale_mask,
+    estimate_neighbour_flows,
+    make_flow_estimator,
+)
+from ..patches import FramePatch, mask_box
+from .fillers import Filler
+from .keyframes import fill_frames
+from .options import TemporalOptions
+from .propagate import Pointers, Propagated, RegionPixels, propagate
+
+# Pixels within this distance belong to one patch (fewer, larger patches).
+PATCH_MERGE_GAP = 16
+
+
+@dataclass(frozen=True)
+class FilledWindow:
+    """The filled frames of one window, cropped to `box` (x0, y0, x1, y1) in frame pixels."""
+
+    first_index: int
+    box: tuple[int, int, int, int]
+    filled: list[np.ndarray]  # per frame: crop with the hole pixels filled
+    sources: list[np.ndarray]  # per frame: uint8 source map (keyframes.UNTOUCHED, ...)
+    alphas: list[np.ndarray]  # per frame: float32 alpha of the crop
+
+
+def is_key_frame(index: int, options: TemporalOptions) -> bool:
+    return index % options.keyframe_interval == 0
+
+
+def _grow(box, by: int, width: int, height: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    return max(x0 - by, 0), max(y0 - by, 0), min(x1 + by, width), min(y1 + by, height)
+
+
+def union_box(alphas: Sequence[np.ndarray]) -> tuple[int, int, int, int] | None:
+    """Bounding box of alpha > 0 over all frames, or None when every alpha is zero."""
+    boxes = [b for b in (mask_box(alpha) for alpha in alphas) if b is not None]
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def fill_window(
+    frames: Sequence[np.ndarray],
+    alphas: Sequence[np.ndarray],
+    filler: Filler,
+    options: TemporalOptions,
+    first_index: int,
+    origin: tuple[int, int] = (0, 0),
+    estimator: FlowEstimator | None = None,
+) -> FilledWindow | None:
+    """Fill the alpha > 0 pixels of consecutive frames; None when no frame has a mask.
+
+    frames: T images (H x W x 3, uint8 or uint16), all the same size; they may be crops of
+      the full frames, placed at `origin` (x, y), as long as the crop holds the masks plus
+      `options.fill_context` pixels (or reaches the frame border).
+    alphas: T float32 H x W masks; first_index: clip index of frames[0].
+    """
+    inner = union_box(alphas)
+    if inner is None:
+        return None
+    height, width = alphas[0].shape
+    estimator = estimator or make_flow_estimator(options.flow_quality)
+    # The flow next to a hole is spoiled over the estimator's footprint and replaced by
+    # completion, which needs good flow beyond that to start from.
+    margin = max(options.margin, 2 * getattr(estimator, "footprint", 8))
+    x0, y0, x1, y1 = _grow(inner, margin, width, height)
+    cx0, cy0, cx1, cy1 = _grow(inner, max(options.fill_context, margin), width, height)
+    crops = [frame[y0:y1, x0:x1] for frame in frames]
+    holes = np.stack([alpha[y0:y1, x0:x1] > 0 for alpha in alphas])
+    regions = _untrusted(holes, options.edge)
+    is_key = _key_frames(len(frames), first_index, options)
+
+    if len(frames) > 1:
+        flows = estimate_neighbour_flows(crops, estimator, holes=regions)
+        small = flows.forward.shape[1:3]
+        coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
+        footprint = getattr(estimator, "footprint", 8)
+        flows = complete_flows(flows, coarse_regions, grow=-(-footprint // flows.scale))
+    else:
+        flows = None
+    propagated = _propagate_or_nothing(crops, regions, flows, is_key)
+    context = [frame[cy0:cy1, cx0:cx1] for frame in frames]
+    filled, sources = fill_frames(
+        crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
+    )
+    ox, oy = origin
+    return FilledWindow(
+        first_index,
+        (x0 + ox, y0 + oy, x1 + ox, y1 + oy),
+        filled,
+        sources,
+        [alpha[y0:y1, x0:x1] for alpha in alphas],
+    )
+
+
+def _untrusted(holes: np.ndarray, edge: int) -> np.ndarray:
+    """The hole grown by `edge` + 1 pixels: a bilinear sample taken outside it never
+    touches the hole's `edge`-pixel border."""
+    size = 2 * (edge + 1) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    return np.stack([cv2.dilate(h.astype(np.uint8), kernel).astype(bool) for h in holes])
+
+
+def _key_frames(count: int, first_index: int, options: TemporalOptions) -> list[bool]:
+    is_key = [is_key_frame(first_index + k, options) for k in range(count)]
+    if not any(is_key):
+        # A window shorter than the key-frame interval: paint its middle frame.
+        is_key[count // 2] = True
+    return is_key
+
+
+def _propagate_or_nothing(crops, regions, flows, is_key) -> list[Propagated]:
+    if flows is not None:
+        return propagate(crops, regions, flows, is_key)
+    pixels = RegionPixels.of(regions[0])
+    n = len(pixels)
+    return [
+        Propagated(
+            pixels,
+            np.zeros((n, 3), np.float32),
+            np.zeros(n, bool),
+            Pointers.nowhere(n),
+            Pointers.nowhere(n),
+        )
+    ]
+
+
+def patch_boxes(hole: np.ndarray, gap: int = PATCH_MERGE_GAP):
+    """Boxes (x0, y0, x1, y1) and pixel masks of the hole's parts, nearby parts merged.
+
+    Each hole pixel belongs to exactly one part, so patches never overlap in alpha.
+    """
+    if not hole.any():
+        return []
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * gap + 1, 2 * gap + 1))
+    grown = cv2.dilate(hole.astype(np.uint8), kernel)
+    count, labels = cv2.connectedComponents(grown, connectivity=8)
+    parts = []
+    for label in range(1, count):
+        part = hole & (labels == label)
+        box = mask_box(part)
+        if box is not None:
+            parts.append((box, part))
+    return parts
+
+
+def window_patches(window: FilledWindow, frames_index: int) -> list[FramePatch]:
+    """Patches of one frame of a filled window (frames_index: position in the window)."""
+    alpha = window.alphas[frames_index]
+    filled = window.filled[frames_index]
+    bx, by = window.box[:2]
+    patches = []
+    for (x0, y0, x1, y1), part in patch_boxes(alpha > 0):
+        part_alpha = np.where(part[y0:y1, x0:x1], alpha[y0:y1, x0:x1], 0.0).astype(np.float32)
+        patches.append(
+            FramePatch(
+                window.first_index + frames_index,
+                bx + x0,
+                by + y0,
+                filled[y0:y1, x0:x1].copy(),
+                part_alpha,
+            )
+        )
+    return patches
