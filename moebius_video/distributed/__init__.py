@@ -134,6 +134,8 @@ def iter_clip_patches(
 
 # Segment length and context when the temporal core is off (frames are filled alone).
 PER_FRAME_SEGMENT = 32
+# Temporal windows per segment.
+SEGMENT_WINDOWS = 4
 
 
 def clip_job(input, mask_track, options) -> ClipJob:
@@ -152,7 +154,9 @@ def clip_job(input, mask_track, options) -> ClipJob:
         from ..pipeline import _temporal_options
 
         temporal = _temporal_options(options)
-        length, context = temporal.window, temporal.context
+        # A segment spans several windows: its two border windows are also filled by the
+        # neighbouring segments (for the cross-fade), so longer segments waste less.
+        length, context = SEGMENT_WINDOWS * temporal.window, temporal.context
     else:
         temporal, length, context = None, options.window or PER_FRAME_SEGMENT, 0
     inline = isinstance(mask_track, Mapping)

@@ -66,7 +66,17 @@ class ClipJob:
     filler_factory: Callable[[], Filler] = field(default=opencv_filler)
 
     def plan(self, frame_count: int) -> list[Segment]:
-        return plan_segments(frame_count, self.segment_length, self.context)
+        """The clip's segments; in temporal mode each reads what `temporal.context_span` asks."""
+        segments = plan_segments(frame_count, self.segment_length, self.context)
+        if self.temporal is None:
+            return segments
+        from ..temporal import context_span
+
+        return [
+            replace(s, read_start=span[0], read_stop=span[1])
+            for s in segments
+            for span in [context_span(s.start, s.stop, frame_count, self.temporal)]
+        ]
 
 
 @dataclass(frozen=True)
@@ -135,7 +145,7 @@ class SegmentFiller:
                     if self.job.temporal is None:
                         patches, decoded_bytes = self._per_frame(video, track, filler, lo, hi)
                     else:
-                        patches, decoded_bytes = self._temporal(video, track, filler, segment)
+                        patches, decoded_bytes = self._temporal(video, track, filler, lo, hi)
                 except Exception as exc:
                     if _is_out_of_memory(exc):
                         raise RetryableError(
@@ -156,22 +166,41 @@ class SegmentFiller:
             worker_pid=os.getpid(),
         )
 
-    def _temporal(self, video, track, filler, segment: Segment):
-        from ..temporal import fill_segment
+    def _temporal(self, video, track, filler, lo: int, hi: int):
+        # The temporal core cuts the clip on its own fixed window grid and cross-fades
+        # window borders; decoding `context_span` and asking for output_range gives
+        # exactly the whole-clip result for these frames, wherever the segment starts.
+        from ..temporal import context_span, iter_patches
 
-        frames, alphas, decoded = [], [], 0
-        for frame in video.frames(segment.read_start, segment.read_stop):
-            frames.append(frame.rgb)
-            alphas.append(track.alpha(frame.index))
-            decoded += frame.rgb.nbytes
-        if len(frames) != segment.read_count:
-            raise MediaError(
-                f"{self.job.source}: decoded {len(frames)} of the {segment.read_count} frames "
-                f"{segment.read_start}-{segment.read_stop - 1}; the file looks truncated"
+        frame_count = video.info.frame_count
+        read_start, read_stop = context_span(lo, hi, frame_count, self.job.temporal)
+        decoded = 0
+        expected = read_start
+
+        def frames():
+            nonlocal decoded, expected
+            for frame in video.frames(read_start, read_stop):
+                decoded += frame.rgb.nbytes
+                expected += 1
+                yield frame
+
+        patches = [
+            patch
+            for _, frame_patches in iter_patches(
+                frames(),
+                track,
+                filler,
+                self.job.temporal,
+                output_range=(lo, hi),
+                frame_count=frame_count,
             )
-        patches = fill_segment(
-            frames, alphas, filler, self.job.temporal, first_index=segment.read_start
-        )
+            for patch in frame_patches
+        ]
+        if expected != read_stop:
+            raise MediaError(
+                f"{self.job.source}: decoded frames {read_start}-{expected - 1} of "
+                f"{read_start}-{read_stop - 1}; the file looks truncated"
+            )
         return patches, decoded
 
     def _per_frame(self, video, track, filler, lo: int, hi: int):

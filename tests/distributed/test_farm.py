@@ -17,8 +17,8 @@ from moebius_video.pipeline import InpaintOptions
 
 REPO = Path(__file__).resolve().parents[2]
 # Small windows: the chunks below cut segments in the middle, which must not change pixels.
-ARGS = ["--window", "5", "--context", "2", "--model", "opencv"]
-OPTIONS = InpaintOptions(window=5, context=2, model="opencv")
+ARGS = ["--window", "2", "--context", "2", "--model", "opencv"]
+OPTIONS = InpaintOptions(window=2, context=2, model="opencv")
 
 
 def _chunk_command(shot, out: Path, frames: str, *extra: str) -> list[str]:
@@ -58,32 +58,34 @@ def test_chunks_with_one_killed_and_resumed_equal_one_process(shot, tmp_path):
     expected = {n: frame_path(reference / "clean.%04d.png", n).read_bytes() for n in numbers}
 
     chunks = tmp_path / "chunks"
-    # Chunk borders fall inside segments (window 5): 1001-1008, 1009-1022, 1023-1030.
-    _run(_chunk_command(shot, chunks, "1001-1008"))
-    _run(_chunk_command(shot, chunks, "1023-1030", "--skip-existing"))
+    # Chunk borders fall inside windows (of 2 frames): 1001-1009, 1010-1021, 1022-1030.
+    _run(_chunk_command(shot, chunks, "1001-1009"))
+    _run(_chunk_command(shot, chunks, "1022-1030", "--skip-existing"))
 
     # The middle chunk is killed as a farm would kill a pre-empted task: SIGKILL, no cleanup.
     middle = subprocess.Popen(
-        _chunk_command(shot, chunks, "1009-1022", "--progress", "json"),
+        _chunk_command(shot, chunks, "1010-1021", "--progress", "json"),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    for line in middle.stdout:
-        if json.loads(line).get("event") == "progress":  # the first frame is on disk
-            os.kill(middle.pid, signal.SIGSTOP)
-            break
-    written_before_kill = sorted(p.name for p in chunks.glob("clean.10[01][0-9].png"))
-    os.kill(middle.pid, signal.SIGKILL)
-    middle.wait(timeout=30)
-    middle.stdout.close()
+    try:
+        for line in middle.stdout:
+            if json.loads(line).get("event") == "progress":  # the first frame is on disk
+                os.kill(middle.pid, signal.SIGSTOP)
+                break
+        written_before_kill = sorted(p.name for p in chunks.glob("clean.*.png"))
+    finally:
+        os.kill(middle.pid, signal.SIGKILL)
+        middle.wait(timeout=30)
+        middle.stdout.close()
     assert middle.returncode == -signal.SIGKILL
-    in_middle = [f"clean.{n}.png" for n in range(1009, 1023)]
+    in_middle = [f"clean.{n}.png" for n in range(1010, 1022)]
     killed_with = [name for name in written_before_kill if name in in_middle]
     assert 0 < len(killed_with) < len(in_middle), f"kill did not land mid-chunk: {killed_with}"
 
-    resumed = _run(_chunk_command(shot, chunks, "1009-1022", "--skip-existing"))
+    resumed = _run(_chunk_command(shot, chunks, "1010-1021", "--skip-existing"))
     assert f"wrote {len(in_middle) - len(killed_with)}, kept {len(killed_with)}" in resumed.stdout
 
     got = {n: frame_path(chunks / "clean.%04d.png", n).read_bytes() for n in numbers}
@@ -122,7 +124,7 @@ def test_one_worker_never_imports_ray(shot, tmp_path):
         "from moebius_video.farm import render_chunk\n"
         "from moebius_video.pipeline import InpaintOptions\n"
         f"render_chunk({str(shot['clip'])!r}, {str(shot['track'])!r}, "
-        f"{str(tmp_path / 'f.%04d.png')!r}, InpaintOptions(window=5, context=2, model='opencv'))\n"
+        f"{str(tmp_path / 'f.%04d.png')!r}, InpaintOptions(window=2, context=2, model='opencv'))\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

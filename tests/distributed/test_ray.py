@@ -19,11 +19,11 @@ from conftest import FRAMES
 
 from moebius_video.distributed import ClipJob, fill_segments, plan_segments
 from moebius_video.farm import render_chunk
-from moebius_video.pipeline import InpaintOptions
+from moebius_video.pipeline import InpaintOptions, inpaint_video
 from moebius_video.temporal.fillers import OpenCVFiller
 
-# Small windows so the 30-frame clip is cut into 6 segments.
-OPTIONS = InpaintOptions(window=5, context=2, model="opencv")
+# Small windows so the 30-frame clip is cut into 4 segments of 4 windows (8 frames).
+OPTIONS = InpaintOptions(window=2, context=2, model="opencv")
 
 
 def _frames(folder: Path) -> dict[str, bytes]:
@@ -47,15 +47,26 @@ def _assert_same(got: dict[str, bytes], expected: dict[str, bytes]) -> None:
 
 
 def test_two_workers_write_the_same_bytes_as_one(shot, reference, ray_cluster, tmp_path):
+    # A movie through inpaint_video: the local streaming path against Ray segments.
+    one = inpaint_video(shot["clip"], shot["track"], tmp_path / "one.mp4", OPTIONS)
+    two = inpaint_video(
+        shot["clip"], shot["track"], tmp_path / "two.mp4", OPTIONS.replace(workers=2)
+    )
+    assert one.masked_frames == FRAMES, f"expected a mask on every frame, got {one}"
+    assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "two.mp4").read_bytes(), (
+        f"1 worker and 2 workers wrote different files: {one} vs {two}"
+    )
+
+    # Per-frame files through the farm path.
     pids = set()
     render_chunk(
         shot["clip"],
         shot["track"],
-        tmp_path / "clean.%04d.png",
+        tmp_path / "frames" / "clean.%04d.png",
         OPTIONS.replace(workers=2),
         on_segment=lambda result: pids.add(result.worker_pid),
     )
-    _assert_same(_frames(tmp_path), reference)
+    _assert_same(_frames(tmp_path / "frames"), reference)
     assert os.getpid() not in pids, "segments ran in the driver, not on Ray workers"
     assert len(pids) == 2, f"expected both workers to fill segments, got pids {pids}"
 
@@ -68,7 +79,7 @@ def test_killed_worker_still_gives_complete_identical_output(
 
     def kill_after_first_segment(result) -> None:
         pids.append(result.worker_pid)
-        if not killed:  # the actor that filled segment 0 still has segment 2 queued
+        if not killed:  # the actor that filled segment 0 has segment 2 queued
             os.kill(result.worker_pid, signal.SIGKILL)
             killed.append(result.worker_pid)
 
