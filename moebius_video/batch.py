@@ -229,11 +229,19 @@ def run_batch(
     outcomes: list[ShotOutcome] = []
     done_before = 0.0
     for shot, weight in zip(shots, weights, strict=True):
+        # A progress event at 0% of the shot announces it before anything can fail.
+        report(
+            ProgressEvent(
+                "progress",
+                frame=int(done_before),
+                total=int(total),
+                percent=100.0 * done_before / total,
+                stats=_shot_stats(shot, len(shots), 0.0),
+            )
+        )
         outcome = _run_shot(shot, report, done_before, weight, total, len(shots))
         outcomes.append(outcome)
         done_before += weight
-        if not outcome.ok:
-            report(ProgressEvent("warning", message=f"shot {shot.name}: {outcome.message}"))
         if on_shot is not None:
             on_shot(outcome)
         report(

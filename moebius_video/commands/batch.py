@@ -55,12 +55,13 @@ class BatchReporter:
     def __init__(self, reporter: Reporter):
         self.reporter = reporter
         self._current: int | None = None
+        self._count = 0
 
     def __call__(self, event: ProgressEvent) -> None:
         stats = dict(event.stats)
         shot = stats.get("shot_index")
         if event.kind == "progress" and shot is not None and shot != self._current:
-            self._current = shot
+            self._current, self._count = shot, stats["shot_count"]
             self._line(f"shot {shot + 1}/{stats['shot_count']} {stats['shot']}: started")
         if isinstance(self.reporter, JsonReporter) and event.kind == "progress":
             self.reporter.emit(
@@ -75,11 +76,13 @@ class BatchReporter:
 
     def shot_done(self, outcome) -> None:
         shot = outcome.shot
+        took = f"{outcome.seconds:.1f} s"
         if outcome.ok:
             how = "skipped (exists)" if outcome.skipped else f"done, {outcome.frames} frames"
+            how += f" in {took}"
         else:
-            how = f"FAILED (exit {outcome.exit_code}): {outcome.message}"
-        line = f"shot {shot.number + 1} {shot.name}: {how} in {outcome.seconds:.1f} s"
+            how = f"FAILED (exit {outcome.exit_code}) after {took}: {outcome.message}"
+        line = f"shot {shot.number + 1}/{self._count} {shot.name}: {how}"
         if isinstance(self.reporter, JsonReporter):
             self.reporter.emit(
                 "shot",

@@ -1,0 +1,121 @@
+"""Batch jobs: job-file validation, and a batch where one broken shot does not stop the others."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import FRAMES
+
+from moebius_video.batch import JobFileError, load_job_file
+from moebius_video.commands.batch import main as batch_main
+from moebius_video.errors import EXIT_BAD_INPUT, EXIT_BATCH_PARTIAL
+from moebius_video.io import open_video
+
+SHOT = {"input": "plate.mp4", "mask_track": "wire.json", "output": "out/a.mp4"}
+
+
+def _job_file(folder: Path, document, name: str = "jobs.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(document) if name.endswith(".yaml") else json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ([SHOT], r"jobs.yaml: expected a mapping with 'shots', got a list"),
+        ({"shots": []}, r"jobs.yaml: shots: expected a non-empty list"),
+        ({"shots": [SHOT], "defualts": {}}, r"unknown key 'defualts'"),
+        ({"shots": [SHOT, {**SHOT, "output": "b.mp4", "crff": 3}]}, r"shots\[1\]: .*'crff'"),
+        ({"shots": [{**SHOT, "crf": 99}]}, r"shots\[0\]: --crf: .*99"),
+        ({"shots": [{**SHOT, "frames": "1100-1001"}]}, r"shots\[0\]: .*1100"),
+        ({"shots": [{"input": "a.mp4", "mask_track": "w.json"}]}, r"shots\[0\]: missing 'output'"),
+        ({"shots": [SHOT, {**SHOT, "input": "b.mp4"}]}, r"shots\[1\].output: .*shots\[0\]"),
+        ({"defaults": {"workers": 0}, "shots": [SHOT]}, r"defaults: --workers"),
+        ({"shots": ["plate.mp4"]}, r"shots\[0\]: expected a mapping, got a string"),
+    ],
+)
+def test_invalid_job_files_name_the_place(tmp_path, document, message):
+    with pytest.raises(JobFileError, match=message):
+        load_job_file(_job_file(tmp_path, document))
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("shots:\n  - input: a.mp4\n    output: [unclosed\n")
+    with pytest.raises(JobFileError, match=r"jobs.yaml: line \d+ column \d+: invalid YAML"):
+        load_job_file(path)
+
+
+def test_defaults_merge_and_paths_resolve_from_the_job_file(tmp_path):
+    document = {
+        "defaults": {"crf": 20, "keyframe-interval": 6},
+        "shots": [SHOT, {**SHOT, "output": "out/b.mov", "crf": 12, "name": "sh020"}],
+    }
+    shots = load_job_file(_job_file(tmp_path, document, "jobs.json"))
+    assert [s.options.crf for s in shots] == [20, 12]
+    assert [s.options.keyframe_interval for s in shots] == [6, 6]
+    assert shots[0].input == str(tmp_path / "plate.mp4")
+    assert [s.name for s in shots] == ["plate", "sh020"]
+
+
+def test_batch_with_a_broken_shot_finishes_the_others(shot, tmp_path, capsys):
+    folder = shot["folder"]
+    (tmp_path / "broken.mp4").write_text("this is not a video\n")
+    document = {
+        "defaults": {"mask_track": str(shot["track"]), "window": 4, "model": "opencv"},
+        "shots": [
+            {"name": "sh010", "input": str(shot["clip"]), "output": "out/sh010.mp4"},
+            {"name": "sh020", "input": "broken.mp4", "output": "out/sh020.mp4"},
+            {"name": "sh030", "input": str(folder / "plate.mp4"), "output": "out/sh030.mp4"},
+        ],
+    }
+    (tmp_path / "out").mkdir()
+    code = batch_main([str(_job_file(tmp_path, document)), "--progress", "plain"])
+    captured = capsys.readouterr()
+    assert code == EXIT_BATCH_PARTIAL, f"exit {code}\n{captured.err}"
+
+    for name in ("sh010", "sh030"):
+        with open_video(tmp_path / "out" / f"{name}.mp4") as video:
+            assert video.info.frame_count == FRAMES
+    assert not (tmp_path / "out" / "sh020.mp4").exists(), "the broken shot left an output"
+
+    percents = [int(p) for p in re.findall(r"^Progress: (\d+)%$", captured.err, re.M)]
+    assert percents == sorted(percents) and percents[-1] == 100, f"progress lines: {percents}"
+    assert "shot 2/3 sh020: FAILED (exit 3)" in captured.err, captured.err
+    rows = {line.split()[1]: line for line in captured.out.splitlines()[1:4]}
+    assert "ok" in rows["sh010"].split() and "ok" in rows["sh030"].split(), captured.out
+    assert "FAILED (3)" in rows["sh020"] and "broken.mp4" in rows["sh020"], captured.out
+    assert "2 of 3 shots succeeded, 1 failed" in captured.out
+
+
+def test_batch_json_events_name_each_shot(shot, tmp_path, capsys):
+    document = {
+        "defaults": {"mask_track": str(shot["track"]), "temporal": "off", "model": "opencv"},
+        "shots": [
+            {"name": "good", "input": str(shot["clip"]), "output": "good.%04d.png"},
+            {"name": "missing", "input": "nowhere.mp4", "output": "missing.mp4"},
+        ],
+    }
+    code = batch_main([str(_job_file(tmp_path, document)), "--progress", "json"])
+    captured = capsys.readouterr()
+    assert code == EXIT_BATCH_PARTIAL
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    shots = {e["shot"]: e for e in events if e["event"] == "shot"}
+    assert shots["good"]["status"] == "ok" and shots["good"]["frames"] == FRAMES
+    assert shots["missing"]["status"] == "failed" and shots["missing"]["exit_code"] == 3
+    assert "nowhere.mp4" in shots["missing"]["message"]
+    progress = [e for e in events if e["event"] == "progress" and e.get("shot") == "good"]
+    assert progress and progress[-1]["shot_percent"] == 100.0
+    assert events[-1]["event"] == "done"
+    assert len(list(tmp_path.glob("good.*.png"))) == FRAMES
+
+
+def test_invalid_job_file_exits_3_before_running_anything(tmp_path, capsys):
+    path = _job_file(tmp_path, {"shots": [{**SHOT, "crf": "high"}]})
+    assert batch_main([str(path)]) == EXIT_BAD_INPUT
+    assert "shots[0]" in capsys.readouterr().err
