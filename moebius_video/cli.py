@@ -13,6 +13,7 @@ leaves no partial output.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -54,6 +55,13 @@ def guarded(body: Callable[[], int], reporter=None) -> int:
         _report_error(reporter, exc.code, exc.exit_code, str(exc))
         print(f"moebius-video: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    except BrokenPipeError:
+        # Whoever read our stdout went away (`| head`, a host that cancelled): stop like
+        # Ctrl-C, and keep Python from failing again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print("moebius-video: stdout was closed; stopped", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         _report_error(reporter, "interrupted", EXIT_INTERRUPTED, "interrupted")
         print("moebius-video: interrupted", file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ bit for bit (up to the output codec).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
@@ -135,15 +136,15 @@ class InpaintOptions:
         """
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
-        for key, value in mapping.items():
-            name = _option_name(key)
-            if name not in known:
-                choices = ", ".join(sorted(known))
-                raise UsageError(f"{where}: unknown option {key!r} (known options: {choices})")
-            if name in values:
-                raise UsageError(f"{where}: option {key!r} is given twice")
-            values[name] = _coerce(name, value, where)
         try:
+            for key, value in mapping.items():
+                name = _option_name(key)
+                if name not in known:
+                    choices = ", ".join(sorted(known))
+                    raise UsageError(f"unknown option {key!r} (known options: {choices})")
+                if name in values:
+                    raise UsageError(f"option {key!r} is given twice")
+                values[name] = _coerce(name, value)
             return cls(**values)
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
@@ -218,7 +219,7 @@ def inpaint_video(
     input_path = _check_input(input)
     codec = _check_codec(options.codec)
     output_path = _check_output(output, input_path, options, codec)
-    with open_video(input_path) as video:
+    with _warnings_as_events(report), open_video(input_path) as video:
         info = video.info
         track = load_mask_track(
             mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
@@ -228,10 +229,8 @@ def inpaint_video(
         )
         start, stop = _index_range(options.frames, track.frame_base, info.frame_count)
         total = stop - start
-        frames = _checked_frames(video.frames(start, stop), input_path, start, stop)
-        fill = _fill_path(
-            input_path, mask_track, track, options, report, (start, stop), info.frame_count
-        )
+        fill = _fill_path(input_path, mask_track, track, info, options, report, (start, stop))
+        frames = _checked_frames(video.frames(*fill.read_range), input_path, *fill.read_range)
 
         report(
             ProgressEvent(
@@ -241,7 +240,7 @@ def inpaint_video(
             )
         )
         written = masked_frames = masked_pixels = 0
-        with _open_writer(output_path, info, input_path, options, (start, stop), report) as writer:
+        with _open_writer(output_path, info, input_path, options, (start, stop)) as writer:
             for frame, patches in fill.patched_frames(frames):
                 writer.write(composite(frame, patches))
                 written += 1
@@ -302,25 +301,32 @@ def _checked_frames(frames: Iterator, input_path: Path, start: int, stop: int) -
     return itertools.chain([first], frames)
 
 
-def _open_writer(output_path, info, input_path, options, frame_range, report: ProgressCallback):
-    """The io VideoWriter; what it warns about (a pixel format ffv1 cannot keep, ...)
-    becomes a warning event, so it reaches hook and farm readers too."""
+def _open_writer(output_path, info, input_path, options, frame_range):
     from .io import VideoWriter
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        writer = VideoWriter(
-            output_path,
-            info,
-            codec=options.codec,
-            crf=options.crf,
-            remux_from=input_path,
-            frame_range=frame_range,
-            overwrite=options.overwrite,
-        )
-    for warning in caught:
-        report(ProgressEvent("warning", message=str(warning.message)))
-    return writer
+    return VideoWriter(
+        output_path,
+        info,
+        codec=options.codec,
+        crf=options.crf,
+        remux_from=input_path,
+        frame_range=frame_range,
+        overwrite=options.overwrite,
+    )
+
+
+@contextlib.contextmanager
+def _warnings_as_events(report: ProgressCallback) -> Iterator[None]:
+    """Python warnings raised during the run (a pixel format ffv1 cannot keep, timestamps
+    a container rounds) become warning events, so hook and farm readers see them too."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        report(ProgressEvent("warning", message=str(message)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # each distinct warning once, not once per frame
+        warnings.showwarning = show
+        yield
 
 
 # --- patches: the simple per-frame fill, the temporal core, or Ray ------------------------------
@@ -328,9 +334,15 @@ def _open_writer(output_path, info, input_path, options, frame_range, report: Pr
 
 @dataclass(frozen=True)
 class _FillPath:
-    """Where patches come from: `patched_frames(decoded frames)` -> (frame, its patches)."""
+    """Where patches come from.
+
+    read_range: (lo, hi) frames to decode; wider than the output range when the temporal
+        core needs context frames, so a chunk gets exactly the whole-clip result.
+    patched_frames(decoded frames) -> (frame, its patches) for the output range only.
+    """
 
     filler_name: str
+    read_range: tuple[int, int]
     patched_frames: Callable[[Iterator], Iterator[tuple[Any, list[FramePatch]]]]
 
 
@@ -338,39 +350,50 @@ def _fill_path(
     input_path: Path,
     mask_track,
     track,
+    info,
     options: InpaintOptions,
     report: ProgressCallback,
     frame_range: tuple[int, int],
-    frame_count: int,
 ) -> _FillPath:
     """The per-frame fill (`--temporal off`), the temporal core, or segments on Ray workers."""
     if options.workers > 1 or options.ray_address is not None:
-        return _ray_path(input_path, mask_track, options, frame_range, frame_count)
+        return _ray_path(input_path, mask_track, options, frame_range, info.frame_count)
     filler = _make_filler(options, report)
     name = getattr(filler, "name", type(filler).__name__)
-    from . import temporal
-
-    # TODO(temporal): drop this check once temporal.iter_patches is in every build.
-    if not options.temporal or not hasattr(temporal, "iter_patches"):
+    if not options.temporal:
 
         def per_frame(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
             for frame in frames:
                 yield frame, fill_frame(frame.index, frame.rgb, track, filler)
 
-        return _FillPath(name, per_frame)
+        return _FillPath(name, frame_range, per_frame)
+
+    from .temporal import context_span, iter_patches
+
+    temporal = _temporal_options(options)
+    start, stop = frame_range
 
     def temporal_core(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
-        from .temporal import iter_patches
+        def patches(frames: Iterable) -> Iterator[tuple[int, list[FramePatch]]]:
+            return iter_patches(
+                frames,
+                track,
+                filler,
+                temporal,
+                output_range=frame_range,
+                frame_count=info.frame_count,
+                debug_rate=info.average_rate,
+            )
 
-        temporal = _temporal_options(options)
-        return _pair_with_frames(frames, lambda f: iter_patches(f, track, filler, temporal))
+        return _pair_with_frames(frames, patches, frame_range)
 
-    return _FillPath(name, temporal_core)
+    read_range = context_span(start, stop, info.frame_count, temporal)
+    return _FillPath(name, read_range, temporal_core)
 
 
 def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _FillPath:
-    """Segments filled by Ray workers, which decode their own frames and send back patches;
-    this process decodes once more, in order, to composite and encode."""
+    """Segments filled by Ray workers, which decode their own frames (with context) and
+    send back patches; this process decodes the output range once more to composite."""
     from .distributed import clip_job, iter_clip_patches
 
     job = clip_job(input_path, mask_track, options)
@@ -386,7 +409,7 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _Fil
                 raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
             yield frame, frame_patches
 
-    return _FillPath(f"{options.model or 'default'} on Ray", from_workers)
+    return _FillPath(f"{options.model or 'default'} on Ray", frame_range, from_workers)
 
 
 def _temporal_options(options: InpaintOptions):
@@ -408,18 +431,23 @@ def _temporal_options(options: InpaintOptions):
 
 
 def _pair_with_frames(
-    frames: Iterator, make_patches: Callable[[Iterable], Iterator[tuple[int, list[FramePatch]]]]
+    frames: Iterator,
+    make_patches: Callable[[Iterable], Iterator[tuple[int, list[FramePatch]]]],
+    keep: tuple[int, int],
 ) -> Iterator[tuple[Any, list[FramePatch]]]:
-    """Run a patch source over `frames` and give each decoded frame back with its patches.
+    """Run a patch source over `frames` and give each kept frame back with its patches.
 
-    The patch source reads frames ahead (a temporal window); the frames it has read but
-    whose patches have not come out yet wait here, so memory stays one window.
+    The patch source reads frames ahead (a temporal window, context frames); the kept
+    frames it has read but whose patches have not come out yet wait here, so memory
+    stays one window. Frames outside `keep` are context: read, never written.
     """
     waiting: dict[int, Any] = {}
+    start, stop = keep
 
     def remember(source: Iterator) -> Iterator:
         for frame in source:
-            waiting[frame.index] = frame
+            if start <= frame.index < stop:
+                waiting[frame.index] = frame
             yield frame
 
     for index, patches in make_patches(remember(frames)):
@@ -459,20 +487,23 @@ def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
     name = options.model
     if name is not None and name.lower() in CLASSICAL_FILLERS:
         return OpenCVFiller(CLASSICAL_FILLERS[name.lower()])
-    from . import model
-
-    if not hasattr(model, "load_filler"):
+    try:
+        from .model import load_filler
+    except ModuleNotFoundError as exc:
+        # TODO(model): drop once model/filler.py is in every build.
+        if exc.name != "moebius_video.model.filler":
+            raise
         if name is not None or options.weights is not None:
             raise UsageError(
                 f"--model/--weights: the Moebius model is not available in this build "
                 f"(asked for {name or options.weights!r}); use --model opencv"
-            )
+            ) from None
         return OpenCVFiller()
 
     def warn(message: str) -> None:
         report(ProgressEvent("warning", message=message))
 
-    return model.load_filler(name, weights=options.weights, device=options.device, notice=warn)
+    return load_filler(name, weights=options.weights, device=options.device, notice=warn)
 
 
 # --- checks at the edge ---------------------------------------------------------------------------
@@ -580,7 +611,7 @@ def _cli_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
+def _coerce(name: str, value: Any) -> Any:
     """Job files and hook requests carry JSON/YAML scalars: bring them to the field types."""
     if name == "frames":
         if value is None:
@@ -591,7 +622,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
             return (value, value)
         if isinstance(value, str):
             return parse_frame_range(value)
-        raise UsageError(f"{where}: frames: expected 'FIRST-LAST' or [first, last], got {value!r}")
+        raise UsageError(f"--frames: expected 'FIRST-LAST' or [first, last], got {value!r}")
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)

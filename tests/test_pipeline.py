@@ -1,0 +1,350 @@
+"""inpaint_video end to end on small generated clips: real PyAV encodes and decodes.
+
+What must hold whatever fills the hole: same frame count and pts, audio packets and
+colour tags kept, every sample outside the mask bit-identical with a lossless codec,
+frames without a mask passed through, a frame range cut exactly, progress events in
+order, and options checked with messages that name the option.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from moebius_video import InpaintOptions, inpaint_video
+from moebius_video.errors import UsageError
+from moebius_video.masks import load_mask_track
+from moebius_video.pipeline import fill_frame
+from moebius_video.temporal.fillers import OpenCVFiller
+
+WIDTH, HEIGHT, FRAMES = 96, 64, 12
+TIME_BASE = Fraction(1, 12800)
+BT709 = 1
+
+
+def background(index: int) -> np.ndarray:
+    """A textured scene panning right by one pixel per frame (so the hole has structure)."""
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    xx = xx + index
+    rgb = np.stack(
+        [
+            128 + 90 * np.sin(xx / 7.0) * np.cos(yy / 9.0),
+            128 + 80 * np.cos((xx + yy) / 11.0),
+            100 + 60 * np.sin(yy / 5.0 + xx / 13.0),
+        ],
+        axis=-1,
+    )
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def wire_track(first: int = 2, last: int = 9, frame_base: int = 0) -> dict:
+    """A sagging wire on frames first..last (0-based), nothing on the others."""
+    return {
+        "schema": "moebius.masktrack/1",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "frame_base": frame_base,
+        "tracks": [
+            {
+                "id": "wire",
+                "shape": "polyline",
+                "width": 2,
+                "expand": 1,
+                "feather": 1,
+                "range": [first + frame_base, last + frame_base],
+                "keyframes": [
+                    {"frame": first + frame_base, "points": [[30, 0], [36, 30], [40, 64]]},
+                    {"frame": last + frame_base, "points": [[50, 0], [56, 30], [60, 64]]},
+                ],
+            }
+        ],
+    }
+
+
+def make_clip(path, frames: int = FRAMES, audio: bool = True, track: dict | None = None) -> str:
+    """H.264 yuv420p, BT.709 tags, 25 fps in a 1/12800 time base, AAC audio; the wire of
+    `track` painted dark where its mask is, so a fill has something to remove."""
+    mask = load_mask_track(track, WIDTH, HEIGHT, frames) if track is not None else None
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.time_base = TIME_BASE
+        video.codec_context.time_base = TIME_BASE
+        cc = video.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = BT709, BT709, BT709, 1
+        video.options = {"crf": "12", "preset": "ultrafast", "threads": "1"}
+        sound = out.add_stream("aac", rate=48000) if audio else None
+        if sound is not None:
+            sound.layout = "mono"
+        for i in range(frames):
+            rgb = background(i).astype(np.float32)
+            if mask is not None:
+                alpha = mask.alpha(i)[..., None]
+                rgb = rgb * (1 - alpha) + 20 * alpha
+            frame = av.VideoFrame.from_ndarray(rgb.round().astype(np.uint8), format="rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range=1)
+            frame.pts, frame.time_base = i * 512, TIME_BASE
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if sound is not None:
+            t = np.arange(48000 * frames // 25) / 48000.0
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            for start in range(0, samples.shape[1], 1024):
+                chunk = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(samples[:, start : start + 1024]),
+                    format="fltp",
+                    layout="mono",
+                )
+                chunk.sample_rate, chunk.pts = 48000, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+    return str(path)
+
+
+def planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """The samples of every plane, without line padding."""
+    out = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        out.append(rows[:, : plane.width])
+    return out
+
+
+def decoded(path) -> list[av.VideoFrame]:
+    with av.open(str(path)) as container:
+        return list(container.decode(video=0))
+
+
+def audio_packets(path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [bytes(p) for p in container.demux(stream) if p.size]
+
+
+def outside_mask(alpha: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """Samples of a (possibly subsampled) plane that no pixel with alpha > 0 touches."""
+    sy, sx = alpha.shape[0] // plane.shape[0], alpha.shape[1] // plane.shape[1]
+    touched = (alpha > 0).reshape(plane.shape[0], sy, plane.shape[1], sx).any(axis=(1, 3))
+    return ~touched
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clip")
+    track = wire_track()
+    return make_clip(folder / "wire.mp4", track=track), track
+
+
+@pytest.mark.parametrize("temporal", [False, True], ids=["per-frame", "temporal"])
+def test_only_masked_samples_change_with_ffv1(clip, tmp_path, temporal):
+    source, track = clip
+    output = tmp_path / "clean.mkv"
+    result = inpaint_video(source, track, output, InpaintOptions(codec="ffv1", temporal=temporal))
+    assert result.frames == FRAMES and result.masked_frames == 8, result
+
+    src, out = decoded(source), decoded(output)
+    assert len(out) == len(src), f"frame count: expected {len(src)}, got {len(out)}"
+    # Matroska keeps time in ms and shifts all streams so none starts below 0 (the AAC
+    # priming packet): frame times relative to the first frame must agree to the ms.
+    times_in = [float((f.pts - src[0].pts) * f.time_base) for f in src]
+    times_out = [float((f.pts - out[0].pts) * f.time_base) for f in out]
+    assert times_out == pytest.approx(times_in, abs=1e-3), f"{times_in} vs {times_out}"
+    assert out[0].format.name == "yuv420p"
+    mask = load_mask_track(track, WIDTH, HEIGHT, FRAMES)
+    for index, (a, b) in enumerate(zip(src, out, strict=True)):
+        alpha = mask.alpha(index)
+        for p, (plane_in, plane_out) in enumerate(zip(planes(a), planes(b), strict=True)):
+            keep = outside_mask(alpha, plane_in)
+            changed = int(np.count_nonzero(plane_in[keep] != plane_out[keep]))
+            assert changed == 0, f"frame {index} plane {p}: {changed} samples outside the mask"
+        if not alpha.any():
+            assert all(np.array_equal(x, y) for x, y in zip(planes(a), planes(b), strict=True))
+
+    # The dark wire is gone: inside the mask the output is much closer to the clean scene.
+    for index in (2, 5, 9):
+        inside = mask.alpha(index) >= 1
+        clean = background(index).astype(np.float32)
+        before = np.abs(src[index].to_ndarray(format="rgb24") - clean)[inside].mean()
+        after = np.abs(out[index].to_ndarray(format="rgb24") - clean)[inside].mean()
+        assert after < 0.5 * before, f"frame {index}: error in mask {before:.1f} -> {after:.1f}"
+
+
+def test_audio_packets_and_colour_tags_are_kept(clip, tmp_path):
+    source, track = clip
+    output = tmp_path / "clean.mp4"
+    inpaint_video(source, track, output, InpaintOptions(temporal=False))
+    assert audio_packets(output) == audio_packets(source)
+    with av.open(source) as a, av.open(str(output)) as b:
+        tags = ("color_primaries", "color_trc", "colorspace", "color_range")
+        got = {t: getattr(b.streams.video[0].codec_context, t) for t in tags}
+        expected = {t: getattr(a.streams.video[0].codec_context, t) for t in tags}
+        assert got == expected
+        assert b.streams.video[0].frames == a.streams.video[0].frames == FRAMES
+    assert [f.pts for f in decoded(output)] == [f.pts for f in decoded(source)]
+
+
+def test_frame_range_uses_the_track_frame_base(tmp_path):
+    track = wire_track(frame_base=1001)
+    source = make_clip(tmp_path / "shot.mp4", audio=False, track=track)
+    output = tmp_path / "chunk.mkv"
+    result = inpaint_video(
+        source, track, output, InpaintOptions(codec="ffv1", frames=(1004, 1008), temporal=False)
+    )
+    assert result.frame_range == (1004, 1008)
+    assert result.frames == 5
+    src, out = decoded(source), decoded(output)
+    assert len(out) == 5
+    # The chunk holds input frames 3..7, each with only its masked samples changed.
+    mask = load_mask_track(track, WIDTH, HEIGHT, FRAMES)
+    for offset, frame in enumerate(out):
+        index = 3 + offset
+        alpha = mask.alpha(index)
+        luma_in, luma_out = planes(src[index])[0], planes(frame)[0]
+        keep = outside_mask(alpha, luma_in)
+        assert np.array_equal(luma_in[keep], luma_out[keep]), f"frame {index}"
+        assert not np.array_equal(luma_in[~keep], luma_out[~keep]), f"frame {index} not filled"
+
+
+def test_a_chunk_equals_the_same_frames_of_a_whole_clip_run(clip, tmp_path):
+    # The temporal core reads context frames around a chunk, so a farm task rendering
+    # frames 3-7 gets exactly what a one-process render gives for those frames.
+    source, track = clip
+    whole, chunk = tmp_path / "whole.mkv", tmp_path / "chunk.mkv"
+    inpaint_video(source, track, whole, InpaintOptions(codec="ffv1", window=4, context=2))
+    inpaint_video(
+        source, track, chunk, InpaintOptions(codec="ffv1", window=4, context=2, frames=(3, 7))
+    )
+    whole_frames, chunk_frames = decoded(whole), decoded(chunk)
+    assert len(chunk_frames) == 5
+    for offset, frame in enumerate(chunk_frames):
+        expected = planes(whole_frames[3 + offset])
+        for p, (a, b) in enumerate(zip(expected, planes(frame), strict=True)):
+            assert np.array_equal(a, b), f"frame {3 + offset} plane {p} differs from whole run"
+
+
+def test_progress_events_in_order(clip, tmp_path):
+    source, track = clip
+    events = []
+    result = inpaint_video(
+        source,
+        track,
+        tmp_path / "out.mkv",
+        InpaintOptions(codec="ffv1", temporal=False),
+        progress=events.append,
+    )
+    # Warnings may come at any point (Matroska rounds this clip's timestamps to ms).
+    kinds = [e.kind for e in events if e.kind != "warning"]
+    assert kinds[0] == "started" and kinds[-1] == "done", kinds
+    assert kinds.count("progress") == FRAMES
+    progress = [e for e in events if e.kind == "progress"]
+    assert [e.frame for e in progress] == list(range(1, FRAMES + 1))
+    assert all(e.total == FRAMES for e in progress)
+    assert progress[-1].percent == pytest.approx(100.0)
+    done = events[-1]
+    assert done.stats["output"] == str(tmp_path / "out.mkv")
+    assert done.stats["frames"] == FRAMES
+    assert done.message == result.summary()
+
+
+def test_same_input_gives_same_bytes(clip, tmp_path):
+    source, track = clip
+    options = InpaintOptions(temporal=False)
+    inpaint_video(source, track, tmp_path / "a.mp4", options)
+    inpaint_video(source, track, tmp_path / "b.mp4", options)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+class ShapeRecordingFiller(OpenCVFiller):
+    """The classical filler, noting the size of every image it is asked to fill."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def fill(self, image, hole):
+        self.shapes.append(image.shape)
+        return super().fill(image, hole)
+
+
+def test_per_frame_fill_works_on_a_crop_around_the_mask():
+    size = 256
+    track = {
+        "schema": "moebius.masktrack/1",
+        "width": size,
+        "height": size,
+        "tracks": [
+            {
+                "id": "dot",
+                "shape": "ellipse",
+                "keyframes": [{"frame": 0, "center": [100, 120], "axes": [6, 4], "angle": 0}],
+            }
+        ],
+    }
+    mask = load_mask_track(track, size, size, 1)
+    rgb = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    filler = ShapeRecordingFiller()
+    patches = fill_frame(0, rgb, mask, filler)
+
+    (shape,) = filler.shapes
+    assert shape[0] < 64 and shape[1] < 64, f"filler saw {shape}, expected a crop"
+    (patch,) = patches
+    x0, y0, x1, y1 = patch.box
+    assert (x0, y0, x1, y1) == mask.box(0), "patch is the tight box of the mask"
+    assert np.array_equal(patch.alpha, mask.alpha(0)[y0:y1, x0:x1])
+
+
+def test_no_mask_on_a_frame_gives_no_patches():
+    track = wire_track(first=2, last=3)
+    mask = load_mask_track(track, WIDTH, HEIGHT, FRAMES)
+    assert fill_frame(7, background(7), mask, OpenCVFiller()) == []
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+def test_options_from_mapping_takes_cli_spellings():
+    options = InpaintOptions.from_mapping(
+        {
+            "c:v": "ffv1",
+            "--crf": "20",
+            "keyframe-interval": 6,
+            "flow_quality": "fast",
+            "frames": "1001-1100",
+            "y": True,
+            "temporal": "off",
+        }
+    )
+    assert options == InpaintOptions(
+        codec="ffv1",
+        crf=20,
+        keyframe_interval=6,
+        flow_quality="fast",
+        frames=(1001, 1100),
+        overwrite=True,
+        temporal=False,
+    )
+    assert InpaintOptions.from_mapping({"frames": [5, 9]}).frames == (5, 9)
+    assert InpaintOptions.from_mapping({"frames": 7}).frames == (7, 7)
+
+
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        ({"crf_value": 3}, "shots[1]: unknown option 'crf_value'"),
+        ({"crf": 99}, "shots[1]: --crf: expected an integer 0..51, got 99"),
+        ({"crf": "high"}, "shots[1]: --crf: expected an integer, got 'high'"),
+        ({"frames": "10..20"}, "shots[1]: --frames: expected FIRST-LAST"),
+        ({"frames": "20-10"}, "first frame 20 is after last frame 10"),
+        ({"device": "tpu"}, "--device: unknown device 'tpu'"),
+        ({"workers": 0}, "--workers: expected an integer >= 1, got 0"),
+        ({"overwrite": "yes"}, "-y/--overwrite: expected true or false"),
+        ({"crf": 3, "--crf": 4}, "option '--crf' is given twice"),
+    ],
+)
+def test_options_from_mapping_rejects_with_the_option_named(mapping, message):
+    with pytest.raises(UsageError) as caught:
+        InpaintOptions.from_mapping(mapping, where="shots[1]")
+    assert message in str(caught.value), f"expected {message!r} in {str(caught.value)!r}"
