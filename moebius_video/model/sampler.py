@@ -158,26 +158,33 @@ class MoebiusSampler:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         optimise: bool = True,
+        config=None,
     ) -> MoebiusSampler:
-        """Load a released checkpoint and a local diffusers VAE folder, ready for inference."""
+        """Load a checkpoint and a local diffusers VAE folder, ready for inference.
+
+        config: the network's configuration (MoebiusConfig or the release's dict); the
+        published 0.22B one when None.
+        """
         from diffusers import AutoencoderKL
 
         from .optimize import prepare_for_inference
         from .weights import load_moebius
 
-        denoiser = load_moebius(weights)
+        denoiser = load_moebius(weights, config)
         if optimise:
             prepare_for_inference(denoiser, device=device, dtype=dtype)
         else:
             denoiser.to(device=device, dtype=dtype)
         folder = Path(vae_folder)
-        try:
-            vae = AutoencoderKL.from_pretrained(folder, local_files_only=True)
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"{folder}: cannot load the VAE ({exc})") from None
         # The SDXL-family VAE overflows in float16; keep it in float32 then.
         vae_dtype = torch.float32 if dtype == torch.float16 else dtype
-        vae.to(device=device, dtype=vae_dtype).eval().requires_grad_(False)
+        try:
+            vae = AutoencoderKL.from_pretrained(
+                folder, local_files_only=True, torch_dtype=vae_dtype, low_cpu_mem_usage=False
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"{folder}: cannot load the VAE ({exc})") from None
+        vae.to(device=device).eval().requires_grad_(False)
         return cls(denoiser, vae, device=device, dtype=dtype)
 
     # --- the pieces ----------------------------------------------------------------------------

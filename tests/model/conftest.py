@@ -54,3 +54,39 @@ def tiny_forward() -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="session")
 def tiny_ddim() -> dict[str, torch.Tensor]:
     return load_file(DATA / "tiny.ddim20_cfg2.5.safetensors")
+
+
+def make_tiny_vae():
+    """A real diffusers AutoencoderKL, x8 and 4 latent channels like the released VAE, tiny."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1234)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+        scaling_factor=0.13025,
+    ).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_vae_folder(tmp_path_factory) -> Path:
+    """The tiny VAE saved with save_pretrained: a local diffusers folder like the released one."""
+    folder = tmp_path_factory.mktemp("vae") / "vae"
+    make_tiny_vae().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def tiny_sampler(tiny_manifest, tiny_weights_path, tiny_vae_folder):
+    from moebius_video.model.sampler import MoebiusSampler
+
+    return MoebiusSampler.from_files(
+        tiny_weights_path, tiny_vae_folder, config=tiny_manifest["config"]
+    )
