@@ -229,9 +229,6 @@ def inpaint_video(
         )
         start, stop = _index_range(options.frames, track.frame_base, info.frame_count)
         total = stop - start
-        fill = _fill_path(input_path, mask_track, track, info, options, report, (start, stop))
-        frames = _checked_frames(video.frames(*fill.read_range), input_path, *fill.read_range)
-
         report(
             ProgressEvent(
                 "started",
@@ -239,6 +236,8 @@ def inpaint_video(
                 stats={"input": str(input_path), "output": str(output_path)},
             )
         )
+        fill = _fill_path(input_path, mask_track, track, info, options, report, (start, stop))
+        frames = _checked_frames(video.frames(*fill.read_range), input_path, *fill.read_range)
         written = masked_frames = masked_pixels = 0
         with _open_writer(output_path, info, input_path, options, (start, stop)) as writer:
             for frame, patches in fill.patched_frames(frames):

@@ -1,0 +1,237 @@
+"""`moebius-video` as a user runs it: a real subprocess on small generated clips.
+
+Covers the run command end to end (frames, pts, audio, summary line), the progress
+modes (bar, plain, openjd, json), subcommand dispatch, -y, and Ctrl-C / SIGTERM
+leaving no output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Shared clip makers (tests/ is on sys.path under pytest's default import mode).
+from test_pipeline import FRAMES, audio_packets, decoded, make_clip, wire_track
+
+REPO = Path(__file__).resolve().parents[1]
+# The classical filler by name: no model registry lookup, so no torch import per run.
+FAST = ("--model", "opencv")
+SUMMARY = re.compile(
+    r"^moebius-video: wrote (?P<output>\S+): (?P<frames>\d+) frames "
+    r"\((?P<first>\d+)-(?P<last>\d+)\), "
+    r"masked (?P<masked>\d+\.\d\d)% of the area in (?P<masked_frames>\d+) frames, "
+    r"\d+\.\d s, \d+\.\d fps \(filler \S+, \S+\)$"
+)
+
+
+def moebius_video(*args, text: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "moebius_video.cli", *map(str, args)],
+        capture_output=True,
+        text=text,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shot")
+    track = wire_track()
+    (folder / "wire.json").write_text(json.dumps(track))
+    return make_clip(folder / "wire.mp4", track=track), str(folder / "wire.json")
+
+
+def test_run_writes_the_clip_and_prints_a_summary(shot, tmp_path):
+    # The default filler and default progress (plain, as stderr is not a terminal).
+    clip, track = shot
+    output = tmp_path / "clean.mp4"
+    done = moebius_video(clip, "--mask-track", track, "-o", output)
+    assert done.returncode == 0, done.stderr
+
+    match = SUMMARY.match(done.stdout.strip())
+    assert match, f"summary line not as documented: {done.stdout!r}"
+    assert match["output"] == str(output)
+    assert (int(match["frames"]), int(match["first"]), int(match["last"])) == (FRAMES, 0, 11)
+    assert int(match["masked_frames"]) == 8
+    assert 0.5 < float(match["masked"]) < 20, match["masked"]
+    assert "Progress: 100%" in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
+
+    src, out = decoded(clip), decoded(output)
+    assert [f.pts for f in out] == [f.pts for f in src]
+    assert audio_packets(output) == audio_packets(clip)
+
+
+@pytest.mark.parametrize(
+    "mode, pattern",
+    [("plain", r"^Progress: (\d+)%$"), ("openjd", r"^openjd_progress: (\d+)$")],
+)
+def test_farm_progress_lines_on_stderr(shot, tmp_path, mode, pattern):
+    clip, track = shot
+    done = moebius_video(
+        clip, "--mask-track", track, "-o", tmp_path / "o.mp4", *FAST, "--progress", mode
+    )
+    assert done.returncode == 0, done.stderr
+    percents = [int(m[1]) for m in map(re.compile(pattern).match, done.stderr.splitlines()) if m]
+    assert percents[0] == 0 and percents[-1] == 100, percents
+    assert percents == sorted(set(percents)), f"not increasing, or repeated: {percents}"
+    assert not re.search(pattern, done.stdout, re.M), "progress belongs on stderr"
+
+
+def test_bar_redraws_one_line(shot, tmp_path):
+    clip, track = shot
+    done = moebius_video(
+        clip,
+        "--mask-track",
+        track,
+        "-o",
+        tmp_path / "o.mp4",
+        *FAST,
+        "--progress",
+        "bar",
+        text=False,
+    )
+    assert done.returncode == 0, done.stderr
+    bar = done.stderr.decode()
+    assert "\r[" in bar and "100.0%" in bar and f"{FRAMES}/{FRAMES} frames" in bar, bar
+    assert bar.endswith("\n"), "the bar ends its line when done"
+
+
+def test_json_events_on_stdout(shot, tmp_path):
+    clip, track = shot
+    output = tmp_path / "o.mkv"
+    done = moebius_video(
+        clip,
+        "--mask-track",
+        track,
+        "-o",
+        output,
+        "-c:v",
+        "ffv1",
+        "--progress",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]  # every line is JSON
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "done", kinds
+    assert set(kinds) <= {"started", "progress", "warning", "done"}, kinds
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress[-1]["percent"] == 100.0 and progress[-1]["frame"] == FRAMES
+    assert [e["frame"] for e in progress] == sorted(e["frame"] for e in progress)
+    done_event = events[-1]
+    assert done_event["output"] == str(output)
+    assert done_event["stats"]["frames"] == FRAMES
+    assert done_event["stats"]["frame_range"] == [0, FRAMES - 1]
+    # The human summary still goes out, on stderr, so stdout stays machine-readable.
+    assert SUMMARY.match(done.stderr.strip().splitlines()[-1]), done.stderr
+
+
+def test_json_error_event_and_exit_code(tmp_path):
+    not_a_video = tmp_path / "notes.mp4"
+    not_a_video.write_text("this is not a video\n")
+    track = tmp_path / "t.json"
+    track.write_text(json.dumps(wire_track()))
+    done = moebius_video(
+        not_a_video, "--mask-track", track, "-o", tmp_path / "o.mp4", "--progress", "json"
+    )
+    assert done.returncode == 3, done.stderr
+    (event,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert event["event"] == "error" and event["exit_code"] == 3, event
+    assert event["code"] == "bad_media" and "notes.mp4" in event["message"], event
+    assert done.stderr.startswith("moebius-video: error: "), done.stderr
+
+
+def test_explicit_run_subcommand_is_the_same_command(shot, tmp_path):
+    clip, track = shot
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    assert moebius_video(clip, "--mask-track", track, "-o", a, *FAST).returncode == 0
+    assert moebius_video("run", clip, "--mask-track", track, "-o", b, *FAST).returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_existing_output_needs_y(shot, tmp_path):
+    clip, track = shot
+    output = tmp_path / "o.mp4"
+    output.write_bytes(b"an older render")
+    refused = moebius_video(clip, "--mask-track", track, "-o", output, *FAST)
+    assert refused.returncode == 2 and "use -y" in refused.stderr, refused.stderr
+    assert output.read_bytes() == b"an older render"
+    replaced = moebius_video(clip, "--mask-track", track, "-o", output, *FAST, "-y")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(decoded(output)) == FRAMES
+
+
+def test_help_version_and_usage():
+    top = moebius_video("--help")
+    assert top.returncode == 0 and "run" in top.stdout and "hook" in top.stdout
+    assert "exit codes" in top.stdout
+    run_help = moebius_video("run", "--help")
+    assert run_help.returncode == 0 and "--mask-track" in run_help.stdout
+    assert moebius_video("--version").stdout.startswith("moebius-video ")
+    bare = moebius_video()
+    assert bare.returncode == 2 and "usage:" in bare.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_leaves_no_output(tmp_path, sig):
+    track = wire_track(first=0, last=199)
+    (tmp_path / "t.json").write_text(json.dumps(track))
+    clip = make_clip(tmp_path / "long.mp4", frames=200, audio=False, track=track)
+    output = tmp_path / "out" / "o.mp4"
+    output.parent.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moebius_video.cli",
+            clip,
+            "--mask-track",
+            tmp_path / "t.json",
+            "-o",
+            output,
+            "--progress",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    # Wait until frames are being written, then interrupt.
+    for line in process.stdout:
+        if json.loads(line)["event"] == "progress":
+            break
+    process.send_signal(sig)
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr, stderr
+    assert '"event": "error"' in rest and '"code": "interrupted"' in rest
+    assert list(output.parent.iterdir()) == [], "a partial or temporary file was left behind"
+
+
+def test_run_help_does_not_import_torch():
+    # Parsing a command line must stay cheap: torch loads only when a model is used.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, moebius_video.cli as c; c.main(['run', '--help']);"
+            "print('torch' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )
+    assert done.stdout.strip().endswith("False"), done.stdout + done.stderr
