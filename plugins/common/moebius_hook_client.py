@@ -175,6 +175,7 @@ class HookJob:
         self._readers = []
         self._final = None  # the "done" or "error" event
         self._finished = False
+        self._cancelled = False
 
     # -- running ---------------------------------------------------------------------------
 
@@ -258,6 +259,7 @@ class HookJob:
         process = self._process
         if process is None or process.poll() is not None:
             return
+        self._cancelled = True
         process.terminate()
         try:
             process.wait(timeout=grace_seconds)
@@ -302,7 +304,14 @@ class HookJob:
         for reader in self._readers:
             reader.join()
         returncode = self._process.wait()
-        if self._final is None or (self._final.get("event") == "done" and returncode != 0):
+        if self._cancelled and (self._final or {}).get("event") != "done":
+            self._final = {
+                "event": "error",
+                "code": "interrupted",
+                "exit_code": returncode,
+                "message": "cancelled",
+            }
+        elif self._final is None or (self._final.get("event") == "done" and returncode != 0):
             # No final event: the tool crashed, was killed, or is not moebius-video at all.
             tail = "\n".join(self._stderr_tail).strip()
             message = f"moebius-video exited with code {returncode} without a result"
@@ -310,7 +319,7 @@ class HookJob:
                 message += ":\n" + tail
             self._final = {
                 "event": "error",
-                "code": "interrupted" if returncode in (-15, 130) else "crashed",
+                "code": "crashed",
                 "exit_code": returncode,
                 "message": message,
             }

@@ -30,6 +30,7 @@ addon_entry = bpy.context.preferences.addons.get(ADDON)
 assert addon_entry is not None, f"add-on {ADDON} did not enable"
 addon_entry.preferences.tool = config["tool"]
 addon_entry.preferences.codec = "libx264"
+addon_entry.preferences.model = "opencv"  # the add-on is under test, not the fill
 
 import moebius_video_vse as addon  # noqa: E402  (on sys.path only now)
 from moebius_video_vse import moebius_hook_client as hook  # noqa: E402

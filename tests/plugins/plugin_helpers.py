@@ -114,8 +114,9 @@ def count_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def box_track(width: int, height: int, frame_base: int = 0) -> dict[str, Any]:
-    """An inline mask track: a small square, the same on every frame."""
+def box_track(width: int, height: int, frame_base: int = 0, frames: int = 12) -> dict[str, Any]:
+    """An inline mask track: a small square on each of `frames` frames (held still)."""
+    square = [[20, 14], [34, 14], [34, 28], [20, 28]]
     return {
         "schema": "moebius.masktrack/1",
         "width": width,
@@ -126,7 +127,8 @@ def box_track(width: int, height: int, frame_base: int = 0) -> dict[str, Any]:
                 "id": "box",
                 "shape": "polygon",
                 "keyframes": [
-                    {"frame": frame_base, "points": [[20, 14], [34, 14], [34, 28], [20, 28]]}
+                    {"frame": frame_base, "points": square},
+                    {"frame": frame_base + frames - 1, "points": square},
                 ],
             }
         ],

@@ -35,7 +35,7 @@ def plate(tmp_path_factory):
     """A 40-frame clip whose content moves one pixel per frame, with its sidecar mask track."""
     folder = tmp_path_factory.mktemp("resolve_media")
     clip = write_clip(folder / "plate.mp4", frames=40)
-    (folder / "plate.masktrack.json").write_text(json.dumps(box_track(64, 48)))
+    (folder / "plate.masktrack.json").write_text(json.dumps(box_track(64, 48, frames=40)))
     return clip
 
 
@@ -92,19 +92,23 @@ def test_cleans_marked_part_of_current_item(resolve_script, plate):
     assert min(errors, key=errors.get) == 25, f"mean abs error to source frames: {errors}"
 
 
-def test_finds_track_without_track_api_and_skips_timeline(resolve_script, plate, tmp_path):
-    resolve, pool, timeline = make_host(plate, item_cls=ResolveTimelineItem)
-    timeline.tracks.append([])  # V2 exists already
-    out_plate = tmp_path / "plate.mp4"
-    out_plate.write_bytes(plate.read_bytes())
-    (tmp_path / "plate_mask.json").write_text(json.dumps(box_track(64, 48)))
-    resolve, pool, timeline = make_host(out_plate, item_cls=ResolveTimelineItem)
-    script = resolve_script
-    clip = script.clean_current_item(resolve, settings(script, add_to_timeline=False), print)
-    assert clip.GetClipProperty("File Path") == str(tmp_path / "plate_clean.mp4")
-    assert pool.appended == []
+def test_finds_the_track_of_an_older_resolve_item(resolve_script, plate, tmp_path):
+    # Items without GetTrackTypeAndIndex (before Resolve 18.5): the script searches the tracks.
+    clip = tmp_path / "plate.mp4"
+    clip.write_bytes(plate.read_bytes())
+    (tmp_path / "plate_mask.json").write_text(
+        json.dumps(box_track(64, 48, frames=40))
+    )  # other sidecar
+    resolve, pool, timeline = make_host(clip, item_cls=ResolveTimelineItem)
+    item = timeline.current_item
+    other = ResolveTimelineItem("other", ResolveMediaPoolItem("/x.mov"), TIMELINE_START, 5, 0)
+    timeline.tracks = [[other], [item], []]  # the item sits on V2; V3 is empty
+    resolve_script.clean_current_item(resolve, settings(resolve_script), print)
     assert count_frames(tmp_path / "plate_clean.mp4") == 20
-    assert script.track_index_of(timeline, timeline.current_item) == 1
+    assert timeline.added_tracks == 0
+    assert [(a["trackIndex"], a["recordFrame"]) for a in pool.appended] == [
+        (3, TIMELINE_START + 10)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +135,7 @@ def test_user_errors(resolve_script, plate, tmp_path, change, message):
 def test_hook_failure_imports_nothing(resolve_script, plate, tmp_path):
     clip = tmp_path / "plate.mp4"
     clip.write_bytes(plate.read_bytes())
-    track = box_track(64, 48)
+    track = box_track(64, 48, frames=40)
     track["tracks"][0]["keyframes"][0]["points"] = [[1, 1], [2, 2]]  # a polygon needs 3
     (tmp_path / "plate.masktrack.json").write_text(json.dumps(track))
     resolve, pool, _ = make_host(clip)
