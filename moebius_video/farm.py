@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, MediaError, UsageError
-from .patches import FramePatch
 from .progress import ProgressEvent
 
 # Image formats for per-frame output: extension -> (PyAV encoder, pixel format by bit depth).
@@ -115,8 +114,8 @@ def render_chunk(
 def _render_frames(
     input, mask_track, pattern: Path, options, skip_existing: bool, report, on_segment
 ) -> ChunkResult:
-    from .distributed import clip_job, fill_segments, segments_for_range
-    from .io import open_video
+    from .distributed import clip_job, fill_segments, frame_patches, segments_for_range
+    from .io import DecodedFrame, composite, open_video
     from .masks import load_mask_track
 
     began = time.perf_counter()
@@ -174,7 +173,13 @@ def _render_frames(
                 segments.append(segment)
         written = 0
         for result in fill_segments(
-            job, segments, (start, stop), options.workers, options.ray_address, on_result=on_segment
+            job,
+            segments,
+            (start, stop),
+            options.workers,
+            options.ray_address,
+            on_result=on_segment,
+            pack_patches=True,
         ):
             keep = [(i, patches) for i, patches in result.frames if i in wanted]
             if not keep:
@@ -184,7 +189,9 @@ def _render_frames(
                 patches = patches_of.get(frame.index)
                 if patches is None:
                     continue
-                rgb = composite_rgb(frame.rgb, patches)
+                # Without a source frame, io.composite blends in RGB and returns the array.
+                rgb_frame = DecodedFrame(frame.index, frame.pts, frame.rgb, None)
+                rgb = composite(rgb_frame, frame_patches(patches, frame.rgb))
                 write_image(paths[frame.index], rgb, encoder)
                 written += 1
                 report(
@@ -254,22 +261,6 @@ def _index_range(frames, frame_base: int, frame_count: int) -> tuple[int, int]:
             f"{frame_base}-{frame_base + frame_count - 1}"
         )
     return start, stop
-
-
-def composite_rgb(rgb: np.ndarray, patches: list[FramePatch]) -> np.ndarray:
-    """The frame with its patches blended in by alpha; pixels with alpha 0 are untouched."""
-    if not patches:
-        return rgb
-    out = rgb.copy()
-    top = float(np.iinfo(rgb.dtype).max)
-    for patch in patches:
-        x0, y0, x1, y1 = patch.box
-        region = out[y0:y1, x0:x1]
-        alpha = patch.alpha[..., None]
-        blended = region * (1.0 - alpha) + patch.rgb.astype(np.float32) * alpha
-        changed = patch.alpha > 0
-        region[changed] = np.clip(np.rint(blended[changed]), 0, top).astype(rgb.dtype)
-    return out
 
 
 def write_image(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, str]]) -> None:

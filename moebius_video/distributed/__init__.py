@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterator
 from ..errors import RetryableError
 from ..patches import FramePatch
 from .plan import Segment, plan_segments, segments_for_range
-from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, opencv_filler
+from .segment import (
+    OOM_RETRIES,
+    ClipJob,
+    SegmentFiller,
+    SegmentResult,
+    frame_patches,
+    opencv_filler,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +37,9 @@ __all__ = [
     "SegmentFiller",
     "SegmentResult",
     "fill_segments",
+    "frame_patches",
     "iter_clip_patches",
+    "iter_patched_frames",
     "opencv_filler",
     "plan_segments",
     "segments_for_range",
@@ -59,12 +68,14 @@ def fill_segments(
     ray_address: str | None = None,
     ray_options=None,
     on_result: Callable[[SegmentResult], None] | None = None,
+    pack_patches: bool = False,
 ) -> Iterator[SegmentResult]:
     """Fill `segments` and yield their results in segment order.
 
     workers=1 and no address: in this process, one segment after the other.
     Otherwise on Ray (`ray_options`, a `RayOptions`, overrides workers/address).
-    `on_result` is called with each result as it is handed out.
+    `on_result` is called with each result as it is handed out. `pack_patches`: Ray
+    workers send `PackedPatch`es; turn them back with `frame_patches(patches, rgb)`.
     """
     if not uses_ray(workers, ray_address) and ray_options is None:
         filler = SegmentFiller(job)
@@ -79,7 +90,7 @@ def fill_segments(
 
     options = ray_options or RayOptions(workers=workers, address=ray_address)
     with RaySegmentRunner(job, options) as runner:
-        for result in runner.run(segments, keep):
+        for result in runner.run(segments, keep, pack_patches):
             if on_result is not None:
                 on_result(result)
             yield result
@@ -130,6 +141,40 @@ def iter_clip_patches(
             yield index, patches
     if expected != stop:
         raise RuntimeError(f"segments covered frames {start}-{expected - 1}, not up to {stop - 1}")
+
+
+def iter_patched_frames(
+    job: ClipJob,
+    frames: Iterator,
+    frame_count: int,
+    start: int = 0,
+    stop: int | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    ray_options=None,
+    on_result: Callable[[SegmentResult], None] | None = None,
+) -> Iterator[tuple]:
+    """(decoded frame, its FramePatches) for `frames`, the driver's decode of [start, stop).
+
+    Like `iter_clip_patches`, but the workers send packed patches (only the pixels that
+    differ from the source, see transfer.py), which are rebuilt here against the frames
+    the driver decodes anyway to composite and encode. Stops early, without error, when
+    `frames` ends early (a truncated source): the caller counts and reports that.
+    """
+    stop = frame_count if stop is None else stop
+    segments = segments_for_range(job.plan(frame_count), start, stop)
+    results = fill_segments(
+        job, segments, (start, stop), workers, ray_address, ray_options, on_result, True
+    )
+    patches_by_frame = (item for result in results for item in result.frames)
+    try:
+        for frame in frames:
+            index, patches = next(patches_by_frame, (None, None))
+            if index != frame.index:
+                raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
+            yield frame, frame_patches(patches, frame.rgb)
+    finally:
+        results.close()  # stops the workers now when the caller stops early
 
 
 # Segment length and context when the temporal core is off (frames are filled alone).

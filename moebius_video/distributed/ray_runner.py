@@ -63,8 +63,10 @@ class SegmentWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def fill(self, segment: Segment, keep: tuple[int, int] | None, attempt: int) -> SegmentResult:
-        return self._filler.fill(segment, keep, attempt)
+    def fill(
+        self, segment: Segment, keep: tuple[int, int] | None, attempt: int, pack_patches: bool
+    ) -> SegmentResult:
+        return self._filler.fill(segment, keep, attempt, pack_patches)
 
 
 class RaySegmentRunner:
@@ -106,9 +108,15 @@ class RaySegmentRunner:
         return ray.get([actor.pid.remote() for actor in self.actors])
 
     def run(
-        self, segments: list[Segment], keep: tuple[int, int] | None = None
+        self,
+        segments: list[Segment],
+        keep: tuple[int, int] | None = None,
+        pack_patches: bool = True,
     ) -> Iterator[SegmentResult]:
         """Fill `segments`; yield their results in segment order, whatever order they finish in.
+
+        pack_patches: workers send `PackedPatch`es (the caller unpacks them against the
+        frames it decodes, see transfer.py) instead of whole FramePatches.
 
         At most `in_flight_per_worker` calls wait per actor, and results that
         arrive early are held only until the ones before them arrive, so driver
@@ -125,7 +133,8 @@ class RaySegmentRunner:
         def submit(segment: Segment, attempt: int) -> None:
             actor = min(self.actors, key=lambda a: load[id(a)])
             load[id(actor)] += 1
-            pending[actor.fill.remote(segment, keep, attempt)] = (segment, actor, attempt)
+            ref = actor.fill.remote(segment, keep, attempt, pack_patches)
+            pending[ref] = (segment, actor, attempt)
 
         while next_pos < len(order):
             # Keep every actor busy, but never run far ahead of the next result to hand out.

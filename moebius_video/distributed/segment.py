@@ -17,10 +17,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import MediaError, RetryableError
 from ..patches import FramePatch
 from ..temporal.fillers import Filler
 from .plan import Segment, plan_segments
+from .transfer import PackedPatch, pack, unpack
 
 # How often a segment that ran out of memory is tried again, each time with half the tile size.
 OOM_RETRIES = 2
@@ -84,17 +87,25 @@ class SegmentResult:
     """The patches of one segment, frame by frame, plus what it cost.
 
     frames: (index, patches) for every kept frame of the segment, in order, also
-        frames without patches, so the driver can check nothing is missing.
-    decoded_bytes: size of the RGB frames this segment decoded (what sending frames
-        from the driver would have moved); patch_bytes: what is sent back instead.
+        frames without patches, so the driver can check nothing is missing. Patches are
+        `FramePatch`es, or `PackedPatch`es when they crossed a process boundary
+        (`frame_patches` turns either into FramePatches).
+    decoded_bytes: RGB bytes this segment decoded (context included).
+    patch_bytes: size of its FramePatches; sent_bytes: of what it sends back instead.
     """
 
     segment: Segment
-    frames: list[tuple[int, list[FramePatch]]]
+    frames: list[tuple[int, list]]
     decoded_bytes: int
     patch_bytes: int
+    sent_bytes: int
     seconds: float
     worker_pid: int
+
+
+def frame_patches(patches: list, source_rgb: np.ndarray) -> list[FramePatch]:
+    """FramePatches of one frame from a result, unpacking against the decoded source frame."""
+    return [unpack(p, source_rgb) if isinstance(p, PackedPatch) else p for p in patches]
 
 
 class SegmentFiller:
@@ -119,12 +130,17 @@ class SegmentFiller:
         return self._track
 
     def fill(
-        self, segment: Segment, keep: tuple[int, int] | None = None, attempt: int = 0
+        self,
+        segment: Segment,
+        keep: tuple[int, int] | None = None,
+        attempt: int = 0,
+        pack_patches: bool = False,
     ) -> SegmentResult:
         """Fill `segment`; return patches for its frames inside `keep` (default: all).
 
         `attempt` > 0 is a retry after a RetryableError (out of memory): the filler
-        is asked to work in smaller tiles.
+        is asked to work in smaller tiles. `pack_patches`: return `PackedPatch`es, for
+        sending to another process (see transfer.py).
         """
         import os
 
@@ -135,17 +151,23 @@ class SegmentFiller:
         if keep is not None:
             lo, hi = max(lo, keep[0]), min(hi, keep[1])
         filler = _smaller_tiles(self.filler, attempt)
-        by_frame: dict[int, list[FramePatch]] = {i: [] for i in range(lo, hi)}
-        decoded_bytes = 0
+        frames: list[tuple[int, list]] = [(i, []) for i in range(lo, hi)]
+        stats = {"decoded": 0, "patches": 0, "sent": 0}
         with open_video(self.job.source) as video:
             track = self._mask_track(video.info)
             # A segment whose own frames have no mask decodes nothing.
             if any(track.box(i) is not None for i in range(lo, hi)):
+                if self.job.temporal is None:
+                    filled = self._per_frame(video, track, filler, lo, hi, stats)
+                else:
+                    filled = self._temporal(video, track, filler, lo, hi, stats)
                 try:
-                    if self.job.temporal is None:
-                        patches, decoded_bytes = self._per_frame(video, track, filler, lo, hi)
-                    else:
-                        patches, decoded_bytes = self._temporal(video, track, filler, lo, hi)
+                    for index, patches, rgb in filled:
+                        stats["patches"] += sum(p.nbytes for p in patches)
+                        if pack_patches:
+                            patches = [pack(p, rgb) for p in patches]
+                            stats["sent"] += sum(p.nbytes for p in patches)
+                        frames[index - lo] = (index, patches)
                 except Exception as exc:
                     if _is_out_of_memory(exc):
                         raise RetryableError(
@@ -153,20 +175,18 @@ class SegmentFiller:
                             f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
                         ) from exc
                     raise
-                for patch in patches:
-                    if lo <= patch.index < hi:
-                        by_frame[patch.index].append(patch)
-        frames_out = sorted(by_frame.items())
         return SegmentResult(
             segment=segment,
-            frames=frames_out,
-            decoded_bytes=decoded_bytes,
-            patch_bytes=sum(p.nbytes for _, ps in frames_out for p in ps),
+            frames=frames,
+            decoded_bytes=stats["decoded"],
+            patch_bytes=stats["patches"],
+            sent_bytes=stats["sent"] if pack_patches else stats["patches"],
             seconds=time.perf_counter() - began,
             worker_pid=os.getpid(),
         )
 
-    def _temporal(self, video, track, filler, lo: int, hi: int):
+    def _temporal(self, video, track, filler, lo: int, hi: int, stats: dict):
+        """(index, patches, rgb) for the frames [lo, hi), in order."""
         # The temporal core cuts the clip on its own fixed window grid and cross-fades
         # window borders; decoding `context_span` and asking for output_range gives
         # exactly the whole-clip result for these frames, wherever the segment starts.
@@ -174,44 +194,47 @@ class SegmentFiller:
 
         frame_count = video.info.frame_count
         read_start, read_stop = context_span(lo, hi, frame_count, self.job.temporal)
-        decoded = 0
-        expected = read_start
+        held: dict[int, np.ndarray] = {}  # decoded output frames whose patches are not out yet
+        decoded = read_start
 
         def frames():
-            nonlocal decoded, expected
+            nonlocal decoded
             for frame in video.frames(read_start, read_stop):
-                decoded += frame.rgb.nbytes
-                expected += 1
+                stats["decoded"] += frame.rgb.nbytes
+                decoded += 1
+                if lo <= frame.index < hi:
+                    held[frame.index] = frame.rgb
                 yield frame
 
-        patches = [
-            patch
-            for _, frame_patches in iter_patches(
-                frames(),
-                track,
-                filler,
-                self.job.temporal,
-                output_range=(lo, hi),
-                frame_count=frame_count,
-            )
-            for patch in frame_patches
-        ]
-        if expected != read_stop:
+        for index, patches in iter_patches(
+            frames(),
+            track,
+            filler,
+            self.job.temporal,
+            output_range=(lo, hi),
+            frame_count=frame_count,
+        ):
+            yield index, patches, held.pop(index)
+        if decoded != read_stop:
             raise MediaError(
-                f"{self.job.source}: decoded frames {read_start}-{expected - 1} of "
+                f"{self.job.source}: decoded frames {read_start}-{decoded - 1} of "
                 f"{read_start}-{read_stop - 1}; the file looks truncated"
             )
-        return patches, decoded
 
-    def _per_frame(self, video, track, filler, lo: int, hi: int):
-        # `--temporal off`: each frame alone, so no context frames are read.
+    def _per_frame(self, video, track, filler, lo: int, hi: int, stats: dict):
+        """`--temporal off`: each frame alone, so no context frames are read."""
         from ..pipeline import fill_frame
 
-        patches, decoded = [], 0
+        decoded = lo
         for frame in video.frames(lo, hi):
-            patches += fill_frame(frame.index, frame.rgb, track, filler)
-            decoded += frame.rgb.nbytes
-        return patches, decoded
+            stats["decoded"] += frame.rgb.nbytes
+            decoded += 1
+            yield frame.index, fill_frame(frame.index, frame.rgb, track, filler), frame.rgb
+        if decoded != hi:
+            raise MediaError(
+                f"{self.job.source}: decoded frames {lo}-{decoded - 1} of {lo}-{hi - 1}; "
+                "the file looks truncated"
+            )
 
 
 def _smaller_tiles(filler: Filler, attempt: int) -> Filler:
