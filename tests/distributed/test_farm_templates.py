@@ -1,0 +1,121 @@
+"""The farm integrations under plugins/ produce command lines our parser accepts.
+
+OpenJD: the template is validated and expanded into tasks by the OpenJD model library
+itself. Deadline: the plugin's argument builder runs against a small stand-in for the
+two Deadline modules it imports (Deadline itself cannot run here).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path
+
+import yaml
+
+from moebius_video.commands.run import build_parser, options_from_args
+from moebius_video.farm import add_farm_options
+
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+
+
+def _parse(args: list[str]):
+    parser = build_parser()
+    if not any("--skip-existing" in a.option_strings for a in parser._actions):
+        add_farm_options(parser)  # until `run` carries the farm options itself
+    ns = parser.parse_args(args)
+    return ns, options_from_args(ns)
+
+
+def test_openjd_template_expands_into_contiguous_chunk_commands():
+    from openjd.model import (
+        StepParameterSpaceIterator,
+        create_job,
+        decode_job_template,
+        preprocess_job_parameters,
+    )
+
+    path = PLUGINS / "openjd" / "moebius_video_job.yaml"
+    template = decode_job_template(
+        template=yaml.safe_load(path.read_text()), supported_extensions=["TASK_CHUNKING"]
+    )
+    values = {
+        "Input": "/show/sh010/plate.mov",
+        "MaskTrack": "/show/sh010/wires.json",
+        "OutputDir": "/show/sh010/clean",
+        "Frames": "1001-1100",
+        "ChunkSize": "30",
+        "Context": "6",
+    }
+    parameters = preprocess_job_parameters(
+        job_template=template,
+        job_parameter_values=values,
+        job_template_dir=path.parent,
+        current_working_dir=path.parent,
+    )
+    job = create_job(job_template=template, job_parameter_values=parameters)
+    (step,) = job.steps
+    assert step.script.actions.onRun.command == "moebius-video"
+    job_values = {name: str(value.value) for name, value in parameters.items()}
+
+    covered = []
+    for task in StepParameterSpaceIterator(space=step.parameterSpace):
+        symbols = {f"Param.{k}": v for k, v in job_values.items()}
+        symbols["Task.Param.Frame"] = task["Frame"].value
+        args = [_expand(arg, symbols) for arg in step.script.actions.onRun.args]
+        ns, options = _parse(args)
+        assert ns.skip_existing and ns.progress == "openjd", args
+        assert ns.output == "/show/sh010/clean/clean.%04d.png"
+        assert options.context == 6
+        covered += list(range(options.frames[0], options.frames[1] + 1))
+    assert covered == list(range(1001, 1101)), f"chunks cover {covered[:3]}..{covered[-3:]}"
+
+
+def _expand(text: str, symbols: dict[str, str]) -> str:
+    """Resolve OpenJD's {{Param.X}} references, as the worker agent does."""
+    return re.sub(r"\{\{\s*([\w.]+)\s*\}\}", lambda m: symbols[m.group(1)], text)
+
+
+def _load_deadline_plugin():
+    """Import MoebiusVideo.py with stand-ins for Deadline.Plugins and Deadline.Scripting."""
+    deadline = types.ModuleType("Deadline")
+    plugins = types.ModuleType("Deadline.Plugins")
+    plugins.DeadlinePlugin = type("DeadlinePlugin", (), {})
+    plugins.PluginType = types.SimpleNamespace(Simple=0, Advanced=1)
+    scripting = types.ModuleType("Deadline.Scripting")
+    scripting.RepositoryUtils = types.SimpleNamespace(CheckPathMapping=lambda path: path)
+    saved = {name: sys.modules.get(name) for name in ("Deadline", "Deadline.Plugins")}
+    sys.modules.update(
+        {"Deadline": deadline, "Deadline.Plugins": plugins, "Deadline.Scripting": scripting}
+    )
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "deadline_moebius_video", PLUGINS / "deadline" / "MoebiusVideo" / "MoebiusVideo.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        for name in ("Deadline", "Deadline.Plugins", "Deadline.Scripting"):
+            if saved.get(name) is None:
+                sys.modules.pop(name, None)
+
+
+def test_deadline_plugin_builds_a_resumable_chunk_command():
+    plugin = _load_deadline_plugin()
+    info = dict(
+        line.split("=", 1)
+        for line in (PLUGINS / "deadline" / "plugin_info.job").read_text().splitlines()
+        if "=" in line
+    )
+    mapped = lambda path: path.replace("/show/", "/mnt/show/")  # noqa: E731 (path mapping)
+    args = plugin.build_arguments(info, 1026, 1050, mapped)
+    ns, options = _parse(args)
+    assert ns.input == "/mnt/show/sh010/plate/sh010_plate.mov"
+    assert ns.output == "/mnt/show/sh010/clean/sh010_clean.%04d.png"
+    assert options.frames == (1026, 1050) and options.context == 8
+    assert options.device == "cuda" and ns.skip_existing and ns.progress == "plain"
+    job_info = (PLUGINS / "deadline" / "job_info.job").read_text()
+    assert "Plugin=MoebiusVideo" in job_info and "ChunkSize=" in job_info
