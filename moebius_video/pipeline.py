@@ -460,16 +460,19 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
     tight box, with the track's (feathered) alpha, so compositing changes only pixels
     where alpha > 0. No mask on this frame: no patches.
     """
-    if track.box(index) is None:
+    bound = track.box(index)  # cheap, maybe loose: search the tight box only inside it
+    if bound is None:
         return []
     alpha = track.alpha(index)
-    tight = mask_box(alpha)
-    if tight is None:
+    bx0, by0, bx1, by1 = bound
+    inside = mask_box(alpha[by0:by1, bx0:bx1])
+    if inside is None:
         return []
-    x0, y0, x1, y1 = mask_box(alpha, margin=SIMPLE_FILL_MARGIN)
-    hole = alpha[y0:y1, x0:x1] > 0
-    filled = filler.fill(rgb[y0:y1, x0:x1], hole)
-    tx0, ty0, tx1, ty1 = tight
+    tx0, ty0, tx1, ty1 = inside[0] + bx0, inside[1] + by0, inside[2] + bx0, inside[3] + by0
+    height, width = alpha.shape
+    m = SIMPLE_FILL_MARGIN
+    x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
+    filled = filler.fill(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1] > 0)
     return [
         FramePatch(
             index=index,
@@ -482,27 +485,19 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
 
 
 def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
-    """The filler for pixels no frame shows: classical by name, else the model registry."""
-    name = options.model
-    if name is not None and name.lower() in CLASSICAL_FILLERS:
-        return OpenCVFiller(CLASSICAL_FILLERS[name.lower()])
-    try:
-        from .model import load_filler
-    except ModuleNotFoundError as exc:
-        # TODO(model): drop once model/filler.py is in every build.
-        if exc.name != "moebius_video.model.filler":
-            raise
-        if name is not None or options.weights is not None:
-            raise UsageError(
-                f"--model/--weights: the Moebius model is not available in this build "
-                f"(asked for {name or options.weights!r}); use --model opencv"
-            ) from None
-        return OpenCVFiller()
+    """The filler for pixels no frame shows: Moebius when its weights are here, else OpenCV.
 
-    def warn(message: str) -> None:
+    The classical filler asked for by name is built here, so such runs never import torch.
+    """
+    name = options.model
+    if name is not None and options.weights is None and name.lower() in CLASSICAL_FILLERS:
+        return OpenCVFiller(CLASSICAL_FILLERS[name.lower()])
+    from .model import load_filler
+
+    def notice(message: str) -> None:
         report(ProgressEvent("warning", message=message))
 
-    return load_filler(name, weights=options.weights, device=options.device, notice=warn)
+    return load_filler(name, weights=options.weights, device=options.device, notice=notice)
 
 
 # --- checks at the edge ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 from moebius_video import InpaintOptions, inpaint_video
 from moebius_video.errors import UsageError
 from moebius_video.masks import load_mask_track
+from moebius_video.patches import mask_box
 from moebius_video.pipeline import fill_frame
 from moebius_video.temporal.fillers import OpenCVFiller
 
@@ -292,7 +293,7 @@ def test_per_frame_fill_works_on_a_crop_around_the_mask():
     assert shape[0] < 64 and shape[1] < 64, f"filler saw {shape}, expected a crop"
     (patch,) = patches
     x0, y0, x1, y1 = patch.box
-    assert (x0, y0, x1, y1) == mask.box(0), "patch is the tight box of the mask"
+    assert (x0, y0, x1, y1) == mask_box(mask.alpha(0)), "patch is the tight box of the mask"
     assert np.array_equal(patch.alpha, mask.alpha(0)[y0:y1, x0:x1])
 
 
