@@ -86,8 +86,12 @@ def plan_from_selection(ask_for_mask_track=None, codec=None):
         raise NukeScriptError("Select the Read node to clean")
     if len(reads) > 2:
         raise NukeScriptError("Select one Read node, and at most one matte Read node")
-    # selectedNodes() lists the last selected first: that is the source, the other the matte.
-    source, matte = reads[0], (reads[1] if len(reads) == 2 else None)
+    # selectedNode() is the node selected last: the source; the other Read is the matte.
+    source = nuke.selectedNode()
+    if source not in reads:
+        raise NukeScriptError("Select the Read node to clean last (after the matte)")
+    others = [n for n in reads if n is not source]
+    matte = others[0] if others else None
     media_path = media_path_of(source)
     if matte is not None:
         mask_track = matte_mask_track(matte, source.width(), source.height())

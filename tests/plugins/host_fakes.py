@@ -296,7 +296,14 @@ def fake_nuke(selected=(), mask_track_answer=None, cancel_after_progress=None) -
         nuke.tasks.append(task)
         return task
 
+    def selectedNode():
+        # Nuke: the node selected last; here the first of the list.
+        if not nuke.selected:
+            raise ValueError("no node selected")
+        return nuke.selected[0]
+
     nuke.selectedNodes = lambda: list(nuke.selected)
+    nuke.selectedNode = selectedNode
     nuke.filename = lambda node: node["file"].value()
     nuke.getFilename = lambda title, pattern=None: mask_track_answer
     nuke.message = lambda text: nuke.messages.append(text)

@@ -123,3 +123,13 @@ def test_install_menu(monkeypatch):
     assert nuke.menus["Nuke"].commands == {
         "Moebius Video/Clean Read Node": script.clean_selected_read
     }
+
+
+def test_source_must_be_selected_last(monkeypatch, plate):
+    from host_fakes import NukeNode
+
+    grade = NukeNode("Grade", "Grade1", {})
+    nuke = fake_nuke(selected=[grade, read_node("Read1", str(plate), 1, 20)])
+    script = load(monkeypatch, nuke)
+    assert script.clean_selected_read(codec="libx264", tool=sys.executable) is None
+    assert nuke.messages == ["Moebius Video: Select the Read node to clean last (after the matte)"]
