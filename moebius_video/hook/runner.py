@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..progress import ProgressCallback, ProgressEvent
 from .request import HookRequest, track_frame_base
 
@@ -21,7 +23,6 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
     # Imported here so that reading and checking a request stays cheap (no torch, no av).
     from ..pipeline import InpaintOptions, inpaint_video
 
-    options = InpaintOptions.from_mapping(request.options, where=f"{request.source}: options")
     mask_track = request.mask_track
     if isinstance(mask_track, dict):
         mask_track = inline_track_with_absolute_paths(mask_track, request.base_dir)
@@ -36,9 +37,39 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
             event = dataclasses.replace(event, stats=stats)
         progress(event)
 
-    return inpaint_video(
-        request.input, mask_track, request.output, options=options, progress=report
-    )
+    try:
+        options = InpaintOptions.from_mapping(request.options, where="options")
+        return inpaint_video(
+            request.input, mask_track, request.output, options=options, progress=report
+        )
+    except UsageError as exc:
+        # The options speak the CLI's language (-c:v, --frames); a request has keys instead.
+        raise type(exc)(f"{request.source}: {request_words(str(exc))}") from None
+
+
+# CLI option -> request key, for messages about options.
+_OPTION_KEYS = {
+    "-c:v": "codec",
+    "-y/--overwrite": "overwrite",
+    "--frames": "frames",
+    "--crf": "crf",
+    "--device": "device",
+    "--model/--weights": "model",
+    "--model": "model",
+    "--weights": "weights",
+    "-o": "output",
+}
+
+
+def request_words(message: str) -> str:
+    """`-c:v: unknown codec` -> `codec: unknown codec`; other options live under `options.`."""
+    rest = message.removeprefix("options: ")
+    match = re.match(r"(-y/--overwrite|--model/--weights|-c:v|-o|--[a-z][a-z-]*)\b:?", rest)
+    if match is None:
+        return message
+    option = match.group(1)
+    key = _OPTION_KEYS.get(option) or "options." + option.lstrip("-").replace("-", "_")
+    return key + rest[len(option) :]
 
 
 def inline_track_with_absolute_paths(track: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -233,18 +233,25 @@ BAD_REQUESTS = [
         ["options: unknown option 'windoww'"],
     ),
     (
+        "bad-option-value",
+        with_(options={"window": 0}),
+        2,
+        "usage",
+        ["options.window: expected an integer >= 1, got 0"],
+    ),
+    (
         "unknown-codec",
         with_(codec="no_such_codec"),
         2,
         "usage",
-        ["no_such_codec"],
+        ["codec: unknown codec 'no_such_codec'"],
     ),
     (
         "frames-outside-clip",
         with_(frames=[5, 500]),
         2,
         "usage",
-        ["--frames 5-500: outside the clip"],
+        ["request.json: frames 5-500: outside the clip"],
     ),
 ]
 
@@ -263,7 +270,7 @@ def test_bad_request(workdir, request_, exit_code, code, pieces):
     assert run.last["exit_code"] == exit_code
     for piece in pieces:
         assert piece in run.last["message"], f"{piece!r} not in {run.last['message']!r}"
-    assert "request.json" in run.last["message"] or code == "usage", run.last["message"]
+    assert run.last["message"].startswith(str(workdir / "request.json") + ": "), run.last["message"]
     assert "Traceback" not in run.stderr
     after = sorted(p.name for p in workdir.iterdir() if p.name != "request.json")
     assert after == before, "a failed request left files behind"
