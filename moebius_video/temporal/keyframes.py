@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..flow.estimate import bilinear
-from .fillers import Filler
+from .fillers import Filler, OpenCVFiller
 from .propagate import Pointers, Propagated
 
 # Codes of the source map (debug preview, tests).
@@ -30,7 +30,11 @@ UNTOUCHED = 0
 PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
-FALLBACK = 4  # painted by the filler on a non-key frame (no key frame reachable)
+FALLBACK = 4  # painted on a non-key frame (no key frame reachable, or flow untrusted)
+
+# Paints pixels whose flow cannot be trusted, on every frame where that happens; those
+# regions are thin and in fast motion, where a classical fill is good enough and cheap.
+FAST_FILLER = OpenCVFiller("telea", radius=3)
 
 
 def filler_supports_init(filler: Filler) -> bool:
@@ -98,6 +102,7 @@ def fill_frames(
     for k in (k for k in range(len(frames)) if is_key[k]):
         here = propagated[k]
         unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        # A key frame paints its rejected pixels too (they are unknown like the unseen).
         if unseen_rows.size:
             init = None
             if with_init:
@@ -117,7 +122,16 @@ def fill_frames(
         if is_key[k]:
             continue
         here = propagated[k]
-        rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        in_hole = holes[k][here.pixels.ys, here.pixels.xs]
+        rejected = here.rejected & in_hole
+        rows = np.flatnonzero(~here.seen & ~here.rejected & in_hole)
+        if rejected.any():
+            # The flow here is wrong (fast motion along the hole): neither propagating nor
+            # carrying along it is safe, so paint these pixels on this frame, cheaply.
+            lost = np.zeros(holes[k].shape, bool)
+            lost[here.pixels.ys[rejected], here.pixels.xs[rejected]] = True
+            filled[k] = _paint(FAST_FILLER, filled[k], lost, None, context, k, context_offset)
+            sources[k][lost] = FALLBACK
         if rows.size == 0:
             continue
         before, after = here.previous_key, here.next_key

@@ -9,6 +9,10 @@ once, from the real frame, without the blur of warping already-warped pixels. On
 forward in time finds sources in the past, one pass backward finds them in the future;
 each costs one step per region pixel and frame.
 
+A source whose chain disagrees with itself by more than MAX_MISMATCH pixels is dropped;
+a pixel whose every source was dropped is marked `rejected` (the flow around it cannot
+be trusted, so neither can carrying anything along it).
+
 The same chains record where each pixel sits in the nearest key frame on either side,
 which `keyframes.py` uses to carry generated fills.
 
@@ -30,6 +34,9 @@ from ..flow.estimate import NeighbourFlows, bilinear
 
 # Scale of the forward-backward mismatch (crop pixels) at which a source's weight halves.
 MISMATCH_SCALE = 1.0
+# Sources whose chain disagrees by more than this (crop pixels) are not used: the flow
+# there is wrong (a fast foreground edge along the hole, an occlusion).
+MAX_MISMATCH = 3.0
 
 
 @dataclass(frozen=True)
@@ -200,10 +207,12 @@ def sample_sources(frames: Sequence[np.ndarray], pointers: Pointers) -> np.ndarr
 
 
 def source_weight(pointers: Pointers) -> np.ndarray:
-    """Reliability of each source: near in time and consistent flow weigh more; 0 if none."""
+    """Reliability of each source: near in time and consistent flow weigh more; 0 if none
+    or if its chain disagrees by more than MAX_MISMATCH."""
     distance = np.maximum(pointers.distance, 1).astype(np.float32)
     weight = 1.0 / (distance * (1.0 + (pointers.mismatch / MISMATCH_SCALE) ** 2))
-    return np.where(pointers.found, weight, 0.0).astype(np.float32)
+    trusted = pointers.found & (pointers.mismatch <= MAX_MISMATCH)
+    return np.where(trusted, weight, 0.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ class Propagated:
     pixels: RegionPixels
     values: np.ndarray  # (n, 3) float32 colour where `seen`, 0 elsewhere
     seen: np.ndarray  # (n,) bool: some frame shows this point
+    rejected: np.ndarray  # (n,) bool: sources were found, but none could be trusted
     previous_key: Pointers  # position in the nearest key frame before (or at -1: none)
     next_key: Pointers
 
@@ -244,5 +254,6 @@ def propagate(
             values += weight_future[:, None] * sample_sources(frames, future.sources[k])
         seen = total > 0
         values[seen] /= total[seen, None]
-        result.append(Propagated(here, values, seen, past.keys[k], future.keys[k]))
+        rejected = ~seen & (past.sources[k].found | future.sources[k].found)
+        result.append(Propagated(here, values, seen, rejected, past.keys[k], future.keys[k]))
     return result

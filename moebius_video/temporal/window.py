@@ -144,6 +144,7 @@ def _propagate_or_nothing(crops, regions, flows, is_key) -> list[Propagated]:
             pixels,
             np.zeros((n, 3), np.float32),
             np.zeros(n, bool),
+            np.zeros(n, bool),
             Pointers.nowhere(n),
             Pointers.nowhere(n),
         )
