@@ -121,7 +121,7 @@ def bytes_moved(clip: Path, track: Path, options: InpaintOptions) -> dict:
     job = clip_job(clip, track, options)
     with open_video(clip) as video:
         info = video.info
-    segments = job.plan(info.frame_count)
+    segments = job.segments_for(info.frame_count, 0, info.frame_count)
     back = patches = decoded = packed_back = 0
     for packed in (False, True):
         for result in fill_segments(

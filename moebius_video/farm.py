@@ -114,7 +114,7 @@ def render_chunk(
 def _render_frames(
     input, mask_track, pattern: Path, options, skip_existing: bool, report, on_segment
 ) -> ChunkResult:
-    from .distributed import clip_job, fill_segments, frame_patches, segments_for_range
+    from .distributed import clip_job, iter_patched_frames
     from .io import DecodedFrame, composite, open_video
     from .masks import load_mask_track
 
@@ -166,32 +166,21 @@ def _render_frames(
         # Farm outputs go to per-shot folders that may not exist yet (as Nuke's Write does).
         pattern.parent.mkdir(parents=True, exist_ok=True)
         job = clip_job(input_path, mask_track, options)
-        wanted = set(todo)
-        segments = []
-        for segment in segments_for_range(job.plan(info.frame_count), start, stop):
-            if any(segment.start <= i < segment.stop for i in wanted):
-                segments.append(segment)
         written = 0
-        for result in fill_segments(
-            job,
-            segments,
-            (start, stop),
-            options.workers,
-            options.ray_address,
-            on_result=on_segment,
-            pack_patches=True,
-        ):
-            keep = [(i, patches) for i, patches in result.frames if i in wanted]
-            if not keep:
-                continue
-            patches_of = dict(keep)
-            for frame in video.frames(keep[0][0], keep[-1][0] + 1):
-                patches = patches_of.get(frame.index)
-                if patches is None:
-                    continue
+        for run_start, run_stop in _runs(todo):
+            frames = video.frames(run_start, run_stop)
+            for frame, patches in iter_patched_frames(
+                job,
+                frames,
+                info.frame_count,
+                run_start,
+                run_stop,
+                options.workers,
+                options.ray_address,
+                on_result=on_segment,
+            ):
                 # Without a source frame, io.composite blends in RGB and returns the array.
-                rgb_frame = DecodedFrame(frame.index, frame.pts, frame.rgb, None)
-                rgb = composite(rgb_frame, frame_patches(patches, frame.rgb))
+                rgb = composite(DecodedFrame(frame.index, frame.pts, frame.rgb, None), patches)
                 write_image(paths[frame.index], rgb, encoder)
                 written += 1
                 report(
@@ -226,6 +215,17 @@ def _render_frames(
         )
     )
     return result
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Contiguous runs [start, stop) of sorted frame indices: the gaps are frames kept."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
 
 
 def _remove_stale_temps(paths: list[Path]) -> None:

@@ -1,13 +1,19 @@
 """Spread a clip's segments over workers: in this process, or on Ray actors.
 
-    from moebius_video.distributed import ClipJob, RayOptions, iter_clip_patches
-    job = ClipJob(source, mask_track, temporal_options, segment_length=48, context=8)
-    for index, patches in iter_clip_patches(job, frame_count, start, stop, workers=4):
-        writer.write(composite(frame, patches))   # the driver decodes and encodes once
+    from moebius_video.distributed import clip_job, iter_patched_frames
+    job = clip_job("plate.mov", "wires.json", options)
+    with open_video("plate.mov") as video:
+        frames = video.frames(start, stop)  # the driver decodes once, in order
+        for frame, patches in iter_patched_frames(job, frames, frame_count, start, stop,
+                                                  workers=4):
+            writer.write(composite(frame, patches))
 
-The same segments (planned from the clip and the options only, `plan.py`) are
-filled whatever runs them, so 1 worker, N workers and farm chunks give the same
-bytes. One worker without an address runs in this process and never imports Ray.
+A segment is a run of the temporal core's windows; each window is filled once, by
+whichever worker gets its segment, and the driver cross-fades window borders as the
+streaming path does (windows.py). Workers decode their own frames and send back only
+the pixels that differ from the source (transfer.py). So 1 worker, N workers and farm
+chunks give the same bytes, and one worker without an address runs in this process
+and never imports Ray.
 """
 
 from __future__ import annotations
@@ -18,14 +24,8 @@ from collections.abc import Callable, Iterator
 from ..errors import RetryableError
 from ..patches import FramePatch
 from .plan import Segment, plan_segments, segments_for_range
-from .segment import (
-    OOM_RETRIES,
-    ClipJob,
-    SegmentFiller,
-    SegmentResult,
-    frame_patches,
-    opencv_filler,
-)
+from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, opencv_filler
+from .windows import FrameAssembler, frame_patches
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ __all__ = [
     "fill_segments",
     "frame_patches",
     "iter_clip_patches",
+    "iter_frame_parts",
     "iter_patched_frames",
     "opencv_filler",
     "plan_segments",
@@ -75,7 +76,7 @@ def fill_segments(
     workers=1 and no address: in this process, one segment after the other.
     Otherwise on Ray (`ray_options`, a `RayOptions`, overrides workers/address).
     `on_result` is called with each result as it is handed out. `pack_patches`: Ray
-    workers send `PackedPatch`es; turn them back with `frame_patches(patches, rgb)`.
+    workers send `PackedPatch`es (rebuilt by `frame_patches(parts, rgb)`).
     """
     if not uses_ray(workers, ray_address) and ray_options is None:
         filler = SegmentFiller(job)
@@ -111,6 +112,32 @@ def _fill_with_retries(
             attempt += 1
 
 
+def iter_frame_parts(
+    job: ClipJob,
+    frame_count: int,
+    start: int = 0,
+    stop: int | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    ray_options=None,
+    on_result: Callable[[SegmentResult], None] | None = None,
+    pack_patches: bool = False,
+) -> Iterator[tuple[int, list]]:
+    """(index, parts) for every frame of [start, stop), in frame order.
+
+    A frame's parts are the (weight, patches) shares of the windows covering it; turn
+    them into the frame's FramePatches with `frame_patches(parts, frame.rgb)`.
+    """
+    stop = frame_count if stop is None else stop
+    assembler = FrameAssembler(start, stop, job.covering(frame_count))
+    segments = job.segments_for(frame_count, start, stop)
+    for result in fill_segments(
+        job, segments, (start, stop), workers, ray_address, ray_options, on_result, pack_patches
+    ):
+        yield from assembler.add(result.parts, result.done_through)
+    yield from assembler.finish()
+
+
 def iter_clip_patches(
     job: ClipJob,
     frame_count: int,
@@ -121,26 +148,15 @@ def iter_clip_patches(
     ray_options=None,
     on_result: Callable[[SegmentResult], None] | None = None,
 ) -> Iterator[tuple[int, list[FramePatch]]]:
-    """(index, patches) for every frame of [start, stop), in frame order.
+    """(index, FramePatches) for every frame of [start, stop), in frame order.
 
-    The drop-in for `temporal.iter_patches` when segments may run elsewhere:
-    the caller decodes the source once, in order, and composites these patches.
+    The drop-in for `temporal.iter_patches`. Workers send whole FramePatches here;
+    `iter_patched_frames` moves far fewer bytes when the caller decodes the frames anyway.
     """
-    stop = frame_count if stop is None else stop
-    segments = segments_for_range(job.plan(frame_count), start, stop)
-    expected = start
-    for result in fill_segments(
-        job, segments, (start, stop), workers, ray_address, ray_options, on_result
+    for index, parts in iter_frame_parts(
+        job, frame_count, start, stop, workers, ray_address, ray_options, on_result
     ):
-        for index, patches in result.frames:
-            if index != expected:
-                raise RuntimeError(
-                    f"segment results out of order: got frame {index}, not {expected}"
-                )
-            expected += 1
-            yield index, patches
-    if expected != stop:
-        raise RuntimeError(f"segments covered frames {start}-{expected - 1}, not up to {stop - 1}")
+        yield index, frame_patches(parts, None)
 
 
 def iter_patched_frames(
@@ -156,25 +172,22 @@ def iter_patched_frames(
 ) -> Iterator[tuple]:
     """(decoded frame, its FramePatches) for `frames`, the driver's decode of [start, stop).
 
-    Like `iter_clip_patches`, but the workers send packed patches (only the pixels that
-    differ from the source, see transfer.py), which are rebuilt here against the frames
-    the driver decodes anyway to composite and encode. Stops early, without error, when
-    `frames` ends early (a truncated source): the caller counts and reports that.
+    Workers send packed patches (only the pixels that differ from the source, see
+    transfer.py), rebuilt here against the frames the driver decodes anyway to composite
+    and encode. Ends without error when `frames` ends early (a truncated source): the
+    caller counts frames and reports that.
     """
-    stop = frame_count if stop is None else stop
-    segments = segments_for_range(job.plan(frame_count), start, stop)
-    results = fill_segments(
-        job, segments, (start, stop), workers, ray_address, ray_options, on_result, True
+    parts_by_frame = iter_frame_parts(
+        job, frame_count, start, stop, workers, ray_address, ray_options, on_result, True
     )
-    patches_by_frame = (item for result in results for item in result.frames)
     try:
         for frame in frames:
-            index, patches = next(patches_by_frame, (None, None))
+            index, parts = next(parts_by_frame, (None, None))
             if index != frame.index:
                 raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
-            yield frame, frame_patches(patches, frame.rgb)
+            yield frame, frame_patches(parts, frame.rgb)
     finally:
-        results.close()  # stops the workers now when the caller stops early
+        parts_by_frame.close()  # stops the workers now when the caller stops early
 
 
 # Segment length and context when the temporal core is off (frames are filled alone).

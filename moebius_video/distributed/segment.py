@@ -2,10 +2,11 @@
 
 A `SegmentFiller` lives once per process (a Ray actor holds one): it builds the
 filler (loads the model) and parses the mask track once, then fills segment
-after segment. For each segment it reads its own frame window from the source
-(PyAV seek; no frames travel from the driver) and returns only the patches of
-the frames it owns. Nothing here depends on which process runs it, so a
-segment gives the same patches wherever it is filled.
+after segment. For each segment it reads its own frames from the source (PyAV
+seek; no frames travel from the driver) and returns only patches: with the
+temporal core, the parts of the segment's windows (see windows.py); with
+`--temporal off`, each frame's patches. Nothing here depends on which process
+runs it, so a segment gives the same patches wherever it is filled.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import MediaError, RetryableError
-from ..patches import FramePatch
 from ..temporal.fillers import Filler
 from .plan import Segment, plan_segments
-from .transfer import PackedPatch, pack, unpack
+from .transfer import pack
+from .windows import Part, fill_windows, needed_windows
 
 # How often a segment that ran out of memory is tried again, each time with half the tile size.
 OOM_RETRIES = 2
@@ -55,7 +54,8 @@ class ClipJob:
     mask_base_dir: where relative raster paths in an inline track are resolved.
     temporal: the temporal core's options (window, context, key frames, ...); None fills
         each frame alone (`--temporal off`).
-    segment_length / context: the segment plan; see `plan.plan_segments`.
+    segment_length / context: the segment plan; see `plan.plan_segments`. With the
+        temporal core, segment_length is a multiple of the window.
     filler_factory: a picklable callable (module-level function or functools.partial)
         that builds the filler; called once per worker process, never per segment.
     """
@@ -69,43 +69,69 @@ class ClipJob:
     filler_factory: Callable[[], Filler] = field(default=opencv_filler)
 
     def plan(self, frame_count: int) -> list[Segment]:
-        """The clip's segments; in temporal mode each reads what `temporal.context_span` asks."""
+        """The clip's segments, each with the frames it reads."""
         segments = plan_segments(frame_count, self.segment_length, self.context)
         if self.temporal is None:
             return segments
-        from ..temporal import context_span
+        from ..temporal.segment import window_span
+
+        planned = []
+        for s in segments:
+            windows = self.windows(s, (0, frame_count), frame_count)
+            first = window_span(windows[0], self.temporal, 0, frame_count)
+            last = window_span(windows[-1], self.temporal, 0, frame_count)
+            planned.append(replace(s, read_start=first[0], read_stop=last[1]))
+        return planned
+
+    def windows(self, segment: Segment, keep: tuple[int, int], frame_count: int) -> list[int]:
+        """Temporal windows that `segment` fills for frames in `keep`: those it owns (whose
+        first frame is in the segment) among those the kept frames need."""
+        from ..temporal.segment import window_core
 
         return [
-            replace(s, read_start=span[0], read_stop=span[1])
-            for s in segments
-            for span in [context_span(s.start, s.stop, frame_count, self.temporal)]
+            w
+            for w in needed_windows(keep[0], keep[1], self.temporal, frame_count)
+            if segment.start <= window_core(w, self.temporal)[0] < segment.stop
         ]
+
+    def segments_for(self, frame_count: int, start: int, stop: int) -> list[Segment]:
+        """The segments with work for frames [start, stop), in order."""
+        segments = self.plan(frame_count)
+        if self.temporal is None:
+            return [s for s in segments if s.start < stop and s.stop > start]
+        return [s for s in segments if self.windows(s, (start, stop), frame_count)]
+
+    def covering(self, frame_count: int) -> Callable[[int], list[int]] | None:
+        """Frame -> the windows it needs (None in per-frame mode: one part per frame)."""
+        if self.temporal is None:
+            return None
+        from .windows import covering
+
+        return lambda index: covering(index, self.temporal, frame_count)
 
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """The patches of one segment, frame by frame, plus what it cost.
+    """What one segment produced, plus what it cost.
 
-    frames: (index, patches) for every kept frame of the segment, in order, also
-        frames without patches, so the driver can check nothing is missing. Patches are
-        `FramePatch`es, or `PackedPatch`es when they crossed a process boundary
-        (`frame_patches` turns either into FramePatches).
+    parts: (frame index, weight, patches) in frame order, then window order: with the
+        temporal core, each window's share of each frame it covers (the driver
+        cross-fades the shares of a frame, see windows.FrameAssembler); per-frame mode,
+        one part of weight 1 per frame. Patches are `FramePatch`es, or `PackedPatch`es
+        when they crossed a process boundary (see transfer.py).
+    done_through: the last window filled (temporal) or the last frame (per-frame).
     decoded_bytes: RGB bytes this segment decoded (context included).
     patch_bytes: size of its FramePatches; sent_bytes: of what it sends back instead.
     """
 
     segment: Segment
-    frames: list[tuple[int, list]]
+    parts: list[Part]
+    done_through: int
     decoded_bytes: int
     patch_bytes: int
     sent_bytes: int
     seconds: float
     worker_pid: int
-
-
-def frame_patches(patches: list, source_rgb: np.ndarray) -> list[FramePatch]:
-    """FramePatches of one frame from a result, unpacking against the decoded source frame."""
-    return [unpack(p, source_rgb) if isinstance(p, PackedPatch) else p for p in patches]
 
 
 class SegmentFiller:
@@ -114,6 +140,11 @@ class SegmentFiller:
     def __init__(self, job: ClipJob):
         self.job = job
         self.filler = job.filler_factory()
+        self.estimator = None
+        if job.temporal is not None:
+            from ..flow.estimate import make_flow_estimator
+
+            self.estimator = make_flow_estimator(job.temporal.flow_quality)
         self._track = None
 
     def _mask_track(self, info):
@@ -136,7 +167,7 @@ class SegmentFiller:
         attempt: int = 0,
         pack_patches: bool = False,
     ) -> SegmentResult:
-        """Fill `segment`; return patches for its frames inside `keep` (default: all).
+        """Fill `segment` for the frames in `keep` (default: the whole clip).
 
         `attempt` > 0 is a retry after a RetryableError (out of memory): the filler
         is asked to work in smaller tiles. `pack_patches`: return `PackedPatch`es, for
@@ -147,37 +178,44 @@ class SegmentFiller:
         from ..io import open_video
 
         began = time.perf_counter()
-        lo, hi = segment.start, segment.stop
-        if keep is not None:
-            lo, hi = max(lo, keep[0]), min(hi, keep[1])
         filler = _smaller_tiles(self.filler, attempt)
-        frames: list[tuple[int, list]] = [(i, []) for i in range(lo, hi)]
         stats = {"decoded": 0, "patches": 0, "sent": 0}
         with open_video(self.job.source) as video:
+            frame_count = video.info.frame_count
+            keep = keep or (0, frame_count)
             track = self._mask_track(video.info)
-            # A segment whose own frames have no mask decodes nothing.
-            if any(track.box(i) is not None for i in range(lo, hi)):
-                if self.job.temporal is None:
-                    filled = self._per_frame(video, track, filler, lo, hi, stats)
-                else:
-                    filled = self._temporal(video, track, filler, lo, hi, stats)
-                try:
-                    for index, patches, rgb in filled:
-                        stats["patches"] += sum(p.nbytes for p in patches)
-                        if pack_patches:
-                            patches = [pack(p, rgb) for p in patches]
-                            stats["sent"] += sum(p.nbytes for p in patches)
-                        frames[index - lo] = (index, patches)
-                except Exception as exc:
-                    if _is_out_of_memory(exc):
-                        raise RetryableError(
-                            f"{self.job.source}: out of memory filling frames "
-                            f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
-                        ) from exc
-                    raise
+            if self.job.temporal is None:
+                lo, hi = max(segment.start, keep[0]), min(segment.stop, keep[1])
+                parts = self._per_frame(video, track, filler, lo, hi, pack_patches, stats)
+                done_through = hi - 1
+            else:
+                windows = self.job.windows(segment, keep, frame_count)
+                parts = fill_windows(
+                    video,
+                    track,
+                    filler,
+                    self.job.temporal,
+                    self.estimator,
+                    windows,
+                    keep,
+                    pack_patches,
+                    stats,
+                )
+                done_through = windows[-1]
+            try:
+                parts = list(parts)  # the filling happens here
+            except Exception as exc:
+                if _is_out_of_memory(exc):
+                    raise RetryableError(
+                        f"{self.job.source}: out of memory filling frames "
+                        f"{segment.start}-{segment.stop - 1} (attempt {attempt + 1})"
+                    ) from exc
+                raise
+        parts.sort(key=lambda part: part[0])  # by frame; stable, so windows stay in order
         return SegmentResult(
             segment=segment,
-            frames=frames,
+            parts=parts,
+            done_through=done_through,
             decoded_bytes=stats["decoded"],
             patch_bytes=stats["patches"],
             sent_bytes=stats["sent"] if pack_patches else stats["patches"],
@@ -185,51 +223,22 @@ class SegmentFiller:
             worker_pid=os.getpid(),
         )
 
-    def _temporal(self, video, track, filler, lo: int, hi: int, stats: dict):
-        """(index, patches, rgb) for the frames [lo, hi), in order."""
-        # The temporal core cuts the clip on its own fixed window grid and cross-fades
-        # window borders; decoding `context_span` and asking for output_range gives
-        # exactly the whole-clip result for these frames, wherever the segment starts.
-        from ..temporal import context_span, iter_patches
-
-        frame_count = video.info.frame_count
-        read_start, read_stop = context_span(lo, hi, frame_count, self.job.temporal)
-        held: dict[int, np.ndarray] = {}  # decoded output frames whose patches are not out yet
-        decoded = read_start
-
-        def frames():
-            nonlocal decoded
-            for frame in video.frames(read_start, read_stop):
-                stats["decoded"] += frame.rgb.nbytes
-                decoded += 1
-                if lo <= frame.index < hi:
-                    held[frame.index] = frame.rgb
-                yield frame
-
-        for index, patches in iter_patches(
-            frames(),
-            track,
-            filler,
-            self.job.temporal,
-            output_range=(lo, hi),
-            frame_count=frame_count,
-        ):
-            yield index, patches, held.pop(index)
-        if decoded != read_stop:
-            raise MediaError(
-                f"{self.job.source}: decoded frames {read_start}-{decoded - 1} of "
-                f"{read_start}-{read_stop - 1}; the file looks truncated"
-            )
-
-    def _per_frame(self, video, track, filler, lo: int, hi: int, stats: dict):
+    def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):
         """`--temporal off`: each frame alone, so no context frames are read."""
         from ..pipeline import fill_frame
 
+        if not any(track.box(i) is not None for i in range(lo, hi)):
+            return  # nothing masked: nothing to decode
         decoded = lo
         for frame in video.frames(lo, hi):
             stats["decoded"] += frame.rgb.nbytes
             decoded += 1
-            yield frame.index, fill_frame(frame.index, frame.rgb, track, filler), frame.rgb
+            patches = fill_frame(frame.index, frame.rgb, track, filler)
+            stats["patches"] += sum(p.nbytes for p in patches)
+            if pack_patches:
+                patches = [pack(p, frame.rgb) for p in patches]
+                stats["sent"] += sum(p.nbytes for p in patches)
+            yield frame.index, 1.0, patches
         if decoded != hi:
             raise MediaError(
                 f"{self.job.source}: decoded frames {lo}-{decoded - 1} of {lo}-{hi - 1}; "

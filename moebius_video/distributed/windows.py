@@ -1,0 +1,171 @@
+"""Temporal windows as the unit of distributed work, and the cross-fade done by the driver.
+
+The temporal core (`temporal/segment.py`) cuts a clip on a fixed grid of windows and
+cross-fades `blend` frames on each side of every window border between the two
+windows' results. A worker fills whole windows, each exactly once in the whole run:
+for each frame a window covers it returns that window's patches and blend weight (a
+"part"). The driver gathers the parts of each frame from the one or two windows
+covering it, possibly filled by different workers, and cross-fades them exactly as
+the streaming path does. The output therefore equals the one-process run byte for
+byte, and no window is filled twice however the clip is cut into segments.
+
+This mirrors `temporal.segment._Stream._process` (the window's crop box and what is
+filled); tests compare the two paths byte for byte, so a drift shows up at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..patches import FramePatch
+from .transfer import PackedPatch, pack, unpack
+
+Box = tuple[int, int, int, int]
+# One frame's share of one window: (frame index, blend weight, patches).
+Part = tuple[int, float, list]
+
+
+def covering(index: int, options, frame_count: int) -> list[int]:
+    """Windows whose results make up frame `index` (those that exist in the clip)."""
+    from ..temporal.segment import covering_windows, window_core
+
+    return [w for w in covering_windows(index, options) if window_core(w, options)[0] < frame_count]
+
+
+def needed_windows(start: int, stop: int, options, frame_count: int) -> list[int]:
+    """The windows needed for frames [start, stop), in order."""
+    first = covering(start, options, frame_count)[0]
+    last = covering(stop - 1, options, frame_count)[-1]
+    return list(range(first, last + 1))
+
+
+def fill_windows(
+    video,
+    track,
+    filler,
+    options,
+    estimator,
+    windows: Sequence[int],
+    wanted: tuple[int, int],
+    pack_patches: bool,
+    stats: dict,
+) -> Iterator[Part]:
+    """Fill consecutive `windows` of the clip; yield their parts for frames in `wanted`.
+
+    Frames are decoded once, in order, from the first window's span to the last's; a
+    window's span is held while it is filled (window + 2 * context frames).
+    """
+    from ..temporal.segment import blend_weight, window_core, window_span
+    from ..temporal.window import fill_window, window_patches
+
+    frame_count = video.info.frame_count
+    margin = max(options.fill_context, options.margin, 2 * getattr(estimator, "footprint", 8))
+    spans = {w: window_span(w, options, 0, frame_count) for w in windows}
+    held: dict[int, np.ndarray] = {}
+    decoded = iter(video.frames(spans[windows[0]][0], spans[windows[-1]][1]))
+    next_index = spans[windows[0]][0]
+    lo, hi = wanted
+    for w in windows:
+        a, b = spans[w]
+        for index in [i for i in held if i < a]:
+            del held[index]
+        while next_index < b:
+            frame = next(decoded, None)
+            if frame is None:
+                from ..errors import MediaError
+
+                raise MediaError(
+                    f"{video.info.path}: frame {next_index} could not be decoded; "
+                    "the file looks truncated"
+                )
+            held[frame.index] = frame.rgb
+            stats["decoded"] += frame.rgb.nbytes
+            next_index += 1
+        box = _window_box(track, range(a, b), margin, held[a].shape)
+        filled = None
+        alphas = [np.asarray(track.alpha(i), np.float32) for i in range(a, b)]
+        if any(alpha.any() for alpha in alphas):
+            x0, y0, x1, y1 = box
+            filled = fill_window(
+                [held[i][y0:y1, x0:x1] for i in range(a, b)],
+                [alpha[y0:y1, x0:x1] for alpha in alphas],
+                filler,
+                options,
+                a,
+                (x0, y0),
+                estimator,
+            )
+        start, stop = window_core(w, options)
+        for i in range(max(start - options.blend, a, lo), min(stop + options.blend, b, hi)):
+            weight = blend_weight(i, w, options)
+            if weight <= 0:
+                continue
+            patches = [] if filled is None else window_patches(filled, i - a)
+            stats["patches"] += sum(p.nbytes for p in patches)
+            if pack_patches:
+                patches = [pack(p, held[i]) for p in patches]
+                stats["sent"] += sum(p.nbytes for p in patches)
+            yield i, weight, patches
+
+
+def _window_box(track, frames: range, margin: int, shape) -> Box:
+    """Union of the mask bounds (grown by margin) over a window's frames; whole frame if none."""
+    height, width = shape[:2]
+    boxes = [b for b in (track.box(i, margin=margin) for i in frames) if b is not None]
+    if not boxes:
+        return 0, 0, width, height
+    return (
+        max(min(b[0] for b in boxes), 0),
+        max(min(b[1] for b in boxes), 0),
+        min(max(b[2] for b in boxes), width),
+        min(max(b[3] for b in boxes), height),
+    )
+
+
+class FrameAssembler:
+    """Collects parts from segment results (in order) and hands out whole frames, in order.
+
+    `covering(i)` lists the windows frame i needs (None: each part is a whole frame, as
+    in the per-frame mode). A frame is handed out once every window it needs is in.
+    """
+
+    def __init__(self, start: int, stop: int, covering: Callable[[int], list[int]] | None):
+        self.next = start
+        self.stop = stop
+        self.covering = covering
+        self.pending: dict[int, list[tuple[float, list]]] = {}
+
+    def add(self, parts: Sequence[Part], done_through: int) -> Iterator[tuple[int, list]]:
+        """Add a result's parts; `done_through`: its last window (or last frame, per-frame)."""
+        for index, weight, patches in parts:
+            if self.next <= index < self.stop:
+                self.pending.setdefault(index, []).append((weight, patches))
+        while self.next < self.stop:
+            last = self.covering(self.next)[-1] if self.covering else self.next
+            if last > done_through:
+                return
+            yield self.next, self.pending.pop(self.next, [])
+            self.next += 1
+
+    def finish(self) -> Iterator[tuple[int, list]]:
+        while self.next < self.stop:
+            yield self.next, self.pending.pop(self.next, [])
+            self.next += 1
+
+
+def frame_patches(
+    parts: list[tuple[float, list]], source_rgb: np.ndarray | None
+) -> list[FramePatch]:
+    """One frame's FramePatches: unpack each window's part, then cross-fade as the core does.
+
+    source_rgb: the decoded frame, needed only when parts hold PackedPatches.
+    """
+    from ..temporal.segment import _blend  # the core's own cross-fade: same bytes
+
+    unpacked = [
+        (weight, [unpack(p, source_rgb) if isinstance(p, PackedPatch) else p for p in patches])
+        for weight, patches in parts
+    ]
+    return _blend(unpacked)
