@@ -79,12 +79,12 @@ class InpaintOptions:
     device: str = "auto"
     overwrite: bool = False
     model: str | None = None
-    weights: str | None = None
+    weights: str | os.PathLike | None = None
     window: int | None = None
     context: int | None = None
     keyframe_interval: int | None = None
     flow_quality: str | None = None
-    save_debug: str | None = None
+    save_debug: str | os.PathLike | None = None
     workers: int = 1
     ray_address: str | None = None
     temporal: bool = True
@@ -123,6 +123,14 @@ class InpaintOptions:
                 _check_int(_cli_name(name), value, low, None)
         _check_int("--workers", self.workers, 1, None)
         _check_type("--temporal", self.temporal, bool)
+        if self.save_debug is not None and not self.temporal:
+            raise UsageError(
+                "--save-debug: the preview comes from the temporal core; drop --temporal off"
+            )
+        if self.save_debug is not None and (self.workers > 1 or self.ray_address is not None):
+            raise UsageError(
+                "--save-debug: one process writes the preview; not with --workers or --ray-address"
+            )
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], where: str = "options") -> InpaintOptions:
@@ -505,15 +513,15 @@ def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
 
 def _check_input(input: str | os.PathLike) -> Path:
     path = Path(os.fspath(input))
-    if "%" in path.name:  # an image-sequence pattern: open_video checks its frames
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: not readable (permission denied)")
+        return path
+    if "%" in path.name or "#" in path.name:  # a sequence pattern: open_video checks the files
         if not path.parent.is_dir():
             raise InputError(f"{path}: no such folder: {path.parent}")
         return path
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: not readable (permission denied)")
-    return path
+    raise InputError(f"{path}: no such file")
 
 
 def _check_output(

@@ -226,6 +226,15 @@ def test_a_chunk_equals_the_same_frames_of_a_whole_clip_run(clip, tmp_path):
             assert np.array_equal(a, b), f"frame {3 + offset} plane {p} differs from whole run"
 
 
+def test_save_debug_writes_the_temporal_preview(clip, tmp_path):
+    source, track = clip
+    preview = tmp_path / "debug.mp4"
+    inpaint_video(
+        source, track, tmp_path / "o.mp4", InpaintOptions(model="opencv", save_debug=str(preview))
+    )
+    assert len(decoded(preview)) == FRAMES
+
+
 def test_progress_events_in_order(clip, tmp_path):
     source, track = clip
     events = []
@@ -343,6 +352,7 @@ def test_options_from_mapping_takes_cli_spellings():
         ({"workers": 0}, "--workers: expected an integer >= 1, got 0"),
         ({"overwrite": "yes"}, "-y/--overwrite: expected true or false"),
         ({"crf": 3, "--crf": 4}, "option '--crf' is given twice"),
+        ({"save-debug": "d.mp4", "temporal": "off"}, "--save-debug: the preview comes from"),
     ],
 )
 def test_options_from_mapping_rejects_with_the_option_named(mapping, message):
