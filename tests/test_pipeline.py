@@ -8,7 +8,10 @@ order, and options checked with messages that name the option.
 
 from __future__ import annotations
 
+import json
+import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -359,3 +362,39 @@ def test_options_from_mapping_rejects_with_the_option_named(mapping, message):
     with pytest.raises(UsageError) as caught:
         InpaintOptions.from_mapping(mapping, where="shots[1]")
     assert message in str(caught.value), f"expected {message!r} in {str(caught.value)!r}"
+
+
+# --- the sample clips ------------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_clips"
+
+
+@pytest.mark.parametrize("name", ["carphone_wire", "bikes_object", "bbb_wire"])
+def test_sample_tracks_fit_their_clips_and_cover_the_drawn_artefact(name):
+    sys.path.insert(0, str(SAMPLES))
+    try:
+        import make_samples
+    finally:
+        sys.path.remove(str(SAMPLES))
+    from moebius_video.io import open_video
+
+    spec = json.loads((SAMPLES / f"{name}.json").read_text())
+    with open_video(SAMPLES / f"{name}.mp4") as video:
+        info = video.info
+    track = load_mask_track(SAMPLES / f"{name}.json", info.width, info.height, info.frame_count)
+    shape = spec["tracks"][0]
+    for index in range(0, info.frame_count, 7):
+        keys = shape["keyframes"]
+        if shape["shape"] == "polyline":
+            points = make_samples.lerp_keyframes(keys, index, "points")
+            drawn = make_samples.wire_coverage(info.height, info.width, points, shape["width"])
+        else:
+            drawn = make_samples.blob_coverage(
+                info.height,
+                info.width,
+                make_samples.lerp_keyframes(keys, index, "center"),
+                make_samples.lerp_keyframes(keys, index, "axes"),
+                float(make_samples.lerp_keyframes(keys, index, "angle")),
+            )
+        uncovered = drawn[track.alpha(index) < 1]
+        assert drawn.any() and not uncovered.any(), f"{name} frame {index}: artefact not covered"
