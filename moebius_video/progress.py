@@ -97,6 +97,9 @@ class Reporter:
     def error(self, code: str, exit_code: int, message: str) -> None:
         """A run failed; the CLI prints the message itself, so only `json` adds anything."""
 
+    def end_line(self) -> None:
+        """Finish a line drawn in place (the bar), so other text can be printed."""
+
     def summary(self, line: str) -> None:
         """The one-line summary at the end of a run (stdout; stderr in json mode)."""
         print(line, file=self.out, flush=True)
@@ -158,16 +161,16 @@ class BarReporter(Reporter):
 
     def done(self, event: ProgressEvent) -> None:
         self._draw(event, force=True)
-        self._end_line()
+        self.end_line()
 
     def warning(self, message: str) -> None:
-        self._end_line()
+        self.end_line()
         super().warning(message)
 
     def error(self, code: str, exit_code: int, message: str) -> None:
-        self._end_line()
+        self.end_line()
 
-    def _end_line(self) -> None:
+    def end_line(self) -> None:
         if self._drawn:
             print(file=self.err, flush=True)
             self._drawn = False
