@@ -226,4 +226,5 @@ def clip_job(input, mask_track, options) -> ClipJob:
         segment_length=length,
         context=context,
         filler_factory=functools.partial(filler_for_options, options),
+        device=options.device,
     )

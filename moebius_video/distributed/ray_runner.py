@@ -25,7 +25,7 @@ from pathlib import Path
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from ..errors import MoebiusVideoError, RetryableError
+from ..errors import MoebiusVideoError, RetryableError, UsageError
 from .plan import Segment
 from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult
 
@@ -39,14 +39,15 @@ class RayOptions:
     address: None starts a private local cluster with `workers` CPUs; "auto" or
         "ray://host:10001" / "host:6379" joins an existing cluster.
     workers: number of actors (each one fills one segment at a time).
-    cpus_per_worker / gpus_per_worker: Ray resources per actor; set gpus_per_worker=1
-        on a GPU farm so Ray places one actor per GPU.
+    cpus_per_worker / gpus_per_worker: Ray resources per actor. gpus_per_worker None
+        (the default) asks for one GPU per actor when the job's device is not "cpu" and
+        the cluster has GPUs, so Ray places one actor per GPU; none otherwise.
     """
 
     workers: int = 2
     address: str | None = None
     cpus_per_worker: float = 1.0
-    gpus_per_worker: float = 0.0
+    gpus_per_worker: float | None = None
     max_restarts: int = 3
     max_task_retries: int = 3
     oom_retries: int = OOM_RETRIES
@@ -87,7 +88,7 @@ class RaySegmentRunner:
         self._owns_ray = connect(self.options.address, self.options.workers)
         actor_class = SegmentWorker.options(
             num_cpus=self.options.cpus_per_worker,
-            num_gpus=self.options.gpus_per_worker,
+            num_gpus=self._gpus_per_worker(),
             max_restarts=self.options.max_restarts,
             max_task_retries=self.options.max_task_retries,
         )
@@ -95,6 +96,14 @@ class RaySegmentRunner:
         # again, and an object-store reference could be gone by then.
         self.actors = [actor_class.remote(self.job) for _ in range(max(self.options.workers, 1))]
         return self
+
+    def _gpus_per_worker(self) -> float:
+        if self.options.gpus_per_worker is not None:
+            return self.options.gpus_per_worker
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if self.job.device.startswith("cuda") and gpus < 1:
+            raise UsageError(f"--device {self.job.device}: the Ray cluster has no GPU")
+        return 1.0 if gpus >= 1 and self.job.device != "cpu" else 0.0
 
     def __exit__(self, *exc_info) -> None:
         for actor in self.actors:

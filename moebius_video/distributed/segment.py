@@ -58,6 +58,8 @@ class ClipJob:
         temporal core, segment_length is a multiple of the window.
     filler_factory: a picklable callable (module-level function or functools.partial)
         that builds the filler; called once per worker process, never per segment.
+    device: where the filler runs ("auto", "cpu", "cuda[:N]"); decides whether Ray
+        workers ask for a GPU.
     """
 
     source: str
@@ -67,6 +69,7 @@ class ClipJob:
     context: int
     mask_base_dir: str | None = None
     filler_factory: Callable[[], Filler] = field(default=opencv_filler)
+    device: str = "auto"
 
     def plan(self, frame_count: int) -> list[Segment]:
         """The clip's segments, each with the frames it reads."""
