@@ -80,8 +80,12 @@ def guarded(body: Callable[[], int], reporter=None) -> int:
 
 
 def _report_error(reporter, code: str, exit_code: int, message: str) -> None:
-    if reporter is not None:
+    if reporter is None:
+        return
+    try:
         reporter.error(code, exit_code, message)
+    except OSError:  # stdout already gone: the stderr line still tells the user
+        pass
 
 
 def _terminate(signum, frame) -> None:
