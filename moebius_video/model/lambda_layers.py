@@ -5,7 +5,7 @@ replaces the self- and cross-attention of a diffusion U-Net with lambda layers (
 "LambdaNetworks"): instead of an N x N attention map, the context is summarised into small
 linear functions ("lambdas", k x v matrices) that every query position applies to itself.
 
-Symbols used below (the paper's, one head group, u = 1 "intra-depth"):
+Symbols used below (LambdaNetworks' notation; intra-depth u = 1 as in the release):
 
 | code | paper | meaning |
 |---|---|---|

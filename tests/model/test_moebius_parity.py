@@ -124,3 +124,20 @@ def test_config_from_release_rejects_other_families(tiny_manifest):
 def test_wrong_latent_size_is_refused(tiny_model):
     with pytest.raises(ValueError, match=r"\[B, 9, 8, 8\]"):
         tiny_model(torch.zeros(1, 9, 16, 16), 10, torch.zeros(1, 10, dtype=torch.long))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_phase_upsampling_equals_nearest_then_conv(channels_last):
+    from moebius_video.model.moebius_unet import Upsample
+    from moebius_video.model.optimize import PhaseUpsample
+
+    torch.manual_seed(0)
+    upsample = Upsample(12)
+    x = torch.randn(2, 12, 7, 10)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected, got = upsample(x), PhaseUpsample(upsample)(x)
+    assert got.shape == (2, 12, 14, 20)
+    err = _max_err(got, expected)
+    assert err < 1e-5, f"phase upsampling differs by {err:.3g}"
