@@ -58,7 +58,8 @@ SIMPLE_FILL_MARGIN = 16
 class InpaintOptions:
     """Everything about a run except the three paths. Field names = CLI long options.
 
-    codec: output codec (`-c:v`): libx264, ffv1, prores_ks, png (image sequence), ...
+    codec: output codec (`-c:v`): libx264, ffv1, prores_ks, png (image sequence), ...;
+        None = png for an `out.%04d.png` pattern, libx264 otherwise.
     crf: x264 constant rate factor (`--crf`), 0 (lossless) .. 51.
     frames: (first, last) inclusive, in the clip's frame numbers (index + the mask
         track's frame_base); None = the whole clip.
@@ -73,7 +74,7 @@ class InpaintOptions:
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
     """
 
-    codec: str = "libx264"
+    codec: str | None = None
     crf: int = 16
     frames: tuple[int, int] | None = None
     device: str = "auto"
@@ -92,9 +93,10 @@ class InpaintOptions:
     def __post_init__(self) -> None:
         # Checked here so every caller (CLI, batch jobs, hook requests, Python) gets the same
         # message, which names the option as the CLI spells it.
-        _check_type("-c:v", self.codec, str)
-        if not self.codec:
-            raise UsageError("-c:v: the codec name is empty")
+        if self.codec is not None:
+            _check_type("-c:v", self.codec, str)
+            if not self.codec:
+                raise UsageError("-c:v: the codec name is empty")
         _check_int("--crf", self.crf, 0, 51)
         if self.frames is not None:
             if (
@@ -225,7 +227,7 @@ def inpaint_video(
     began = time.perf_counter()
 
     input_path = _check_input(input)
-    codec = _check_codec(options.codec)
+    codec = _check_codec(options.codec, output)
     output_path = _check_output(output, input_path, options, codec)
     with _warnings_as_events(report), open_video(input_path) as video:
         info = video.info
@@ -247,7 +249,7 @@ def inpaint_video(
         fill = _fill_path(input_path, mask_track, track, info, options, report, (start, stop))
         frames = _checked_frames(video.frames(*fill.read_range), input_path, *fill.read_range)
         written = masked_frames = masked_pixels = 0
-        with _open_writer(output_path, info, input_path, options, (start, stop)) as writer:
+        with _open_writer(output_path, info, input_path, options, codec, (start, stop)) as writer:
             for frame, patches in fill.patched_frames(frames):
                 writer.write(composite(frame, patches))
                 written += 1
@@ -308,13 +310,13 @@ def _checked_frames(frames: Iterator, input_path: Path, start: int, stop: int) -
     return itertools.chain([first], frames)
 
 
-def _open_writer(output_path, info, input_path, options, frame_range):
+def _open_writer(output_path, info, input_path, options, codec, frame_range):
     from .io import VideoWriter
 
     return VideoWriter(
         output_path,
         info,
-        codec=options.codec,
+        codec=codec,
         crf=options.crf,
         remux_from=input_path,
         frame_range=frame_range,
@@ -558,10 +560,12 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _check_codec(codec: str) -> str:
-    """The io codec name for a -c:v value (aliases such as prores_ks resolved)."""
-    from .io.encode import resolve_codec
+def _check_codec(codec: str | None, output: str | os.PathLike) -> str:
+    """The io codec name for a -c:v value (aliases such as prores_ks resolved); with no
+    -c:v, png for an image-sequence pattern and libx264 for a movie."""
+    from .io.encode import default_codec, resolve_codec
 
+    codec = codec or default_codec(output)
     try:
         return resolve_codec(codec).name
     except UsageError as exc:

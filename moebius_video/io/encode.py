@@ -161,6 +161,11 @@ def _is_pattern(text: str) -> bool:
     return "#" in name or bool(re.search(r"%0?\d*d", name))
 
 
+def default_codec(output: str | os.PathLike) -> str:
+    """The codec when the user names none: png for a sequence pattern, libx264 otherwise."""
+    return "png" if _is_pattern(os.fspath(output)) else "libx264"
+
+
 def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
@@ -196,7 +201,7 @@ class VideoWriter:
         self.output = os.fspath(output)
         self.info = info
         pattern = _is_pattern(self.output)
-        self.codec = resolve_codec(codec or ("png" if pattern else "libx264"))
+        self.codec = resolve_codec(codec or default_codec(self.output))
         sequence = self.codec.name == "png"
         if pattern and not sequence:
             raise UsageError(
@@ -330,12 +335,15 @@ class VideoWriter:
             raise
 
     def _muxer_options(self) -> dict[str, str]:
+        # bitexact: no random Matroska UIDs and no library version strings, so the same
+        # input gives the same bytes on every run and every worker count.
+        options = {"fflags": "+bitexact"}
         suffix = Path(self.output).suffix.lower()
         if suffix in (".mp4", ".mov", ".m4v", ".3gp"):
             # Keep the input's time base as the track timescale, so pts survive exactly
             # (by default the mov muxer picks its own timescale >= 10000).
-            return {"video_track_timescale": str(self.info.time_base.denominator)}
-        return {}
+            options["video_track_timescale"] = str(self.info.time_base.denominator)
+        return options
 
     def _add_video_stream(self) -> None:
         info, container = self.info, self._container
@@ -343,9 +351,11 @@ class VideoWriter:
         codec_id = av.codec.Codec(self.codec.encoder, "w").id
         decoder_names = {name for name in supported if _codec_id(name) == codec_id}
         if not decoder_names:
+            suffix = Path(self.output).suffix
+            instead = ".mkv" if suffix.lower() == ".mov" else ".mov or .mkv"
             raise UsageError(
-                f"{self.output}: {self.codec.name} cannot be stored in a "
-                f"{Path(self.output).suffix} file; use .mov or .mkv"
+                f"{self.output}: {self.codec.name} cannot be stored in a {suffix} file; "
+                f"use {instead}"
             )
         stream = container.add_stream(self.codec.encoder, rate=info.average_rate)
         stream.width, stream.height, stream.pix_fmt = info.width, info.height, self._pix_fmt

@@ -37,6 +37,15 @@ def transcode(source, output, patch=None, frame_range=None, **options):
         return video.info
 
 
+@pytest.mark.parametrize("out_name", ["o.mkv", "o.mp4", "o.mov"])
+def test_the_same_input_gives_the_same_bytes(clip, tmp_path, out_name):
+    source = clip("a.mkv", frames=12, audio="aac")
+    first, second = tmp_path / ("1" + out_name), tmp_path / ("2" + out_name)
+    transcode(source, first, patch=square_patch)
+    transcode(source, second, patch=square_patch)
+    assert first.read_bytes() == second.read_bytes(), f"{out_name}: two runs wrote different bytes"
+
+
 # -- timestamps and frame count ---------------------------------------------------------------
 
 
