@@ -102,8 +102,11 @@ def artefact_coverage(kind: str, t: int, width: int, height: int) -> np.ndarray:
         x0, y0 = LOGO_CORNERS[kind.partition(":")[2]]
         x0, y0 = x0 * width, y0 * height
         cv2.rectangle(
-            canvas, (round(x0 * s), round(y0 * s)), (round((x0 + w) * s), round((y0 + h) * s)),
-            255, -1,
+            canvas,
+            (round(x0 * s), round(y0 * s)),
+            (round((x0 + w) * s), round((y0 + h) * s)),
+            255,
+            -1,
         )
     else:
         raise ValueError(kind)
@@ -155,7 +158,9 @@ class DrawnTrack:
 def draw(clean: np.ndarray, kind: str, t: int) -> np.ndarray:
     h, w = clean.shape[:2]
     coverage = artefact_coverage(kind, t, w, h)[..., None]
-    dirty = clean.astype(np.float32) * (1 - coverage) + artefact_colour(kind, clean.shape) * coverage
+    dirty = (
+        clean.astype(np.float32) * (1 - coverage) + artefact_colour(kind, clean.shape) * coverage
+    )
     return np.clip(np.rint(dirty), 0, 255).astype(np.uint8)
 
 
@@ -200,7 +205,10 @@ def warp_back(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(
-        image.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+        image.astype(np.float32),
+        gx + flow[..., 0],
+        gy + flow[..., 1],
+        cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
 
@@ -278,7 +286,9 @@ def run_scenario(scenario: Scenario, clean: list[np.ndarray], flows, options: Te
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     scores = {"ours": Scores(), "telea": Scores(), "clean": Scores()}
-    regions = [cv2.dilate((track.alpha(t) > 0).astype(np.uint8), kernel) > 0 for t in range(len(clean))]
+    regions = [
+        cv2.dilate((track.alpha(t) > 0).astype(np.uint8), kernel) > 0 for t in range(len(clean))
+    ]
     for t in range(len(clean)):
         scores["ours"].add_frame(ours[t], clean[t], regions[t])
         scores["telea"].add_frame(telea[t], clean[t], regions[t])

@@ -170,9 +170,10 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def flow_scale(width: int, height: int, max_pixels: int) -> int:
-    """Smallest power-of-two downscale that brings width x height under max_pixels."""
+    """Smallest power-of-two downscale that brings width x height under max_pixels (never
+    below 32 pixels on the short side)."""
     scale = 1
-    while (width // scale) * (height // scale) > max_pixels and min(width, height) // scale >= 32:
+    while (width // scale) * (height // scale) > max_pixels and min(width, height) // scale >= 64:
         scale *= 2
     return scale
 

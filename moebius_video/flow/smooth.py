@@ -24,7 +24,8 @@ _REGULARISATION = 1e-6
 
 
 def _half(values: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Half-resolution average of the known values (H x W x C) and the new unknown mask."""
+    """Half-resolution average of the known values (H x W x C) and the new unknown mask
+    (unknown only where every covered pixel is)."""
     h, w = unknown.shape
     known = (~unknown).astype(np.float32)
     size = ((w + 1) // 2, (h + 1) // 2)

@@ -105,13 +105,12 @@ def fill_frames(
         # A key frame paints its rejected pixels too (they are unknown like the unseen).
         if unseen_rows.size:
             init = None
-            if with_init:
+            carried = unseen_rows[here.previous_key.found[unseen_rows]]
+            if with_init and carried.size:
                 init = filled[k].copy()
-                carried = unseen_rows[here.previous_key.found[unseen_rows]]
-                if carried.size:
-                    init[here.pixels.ys[carried], here.pixels.xs[carried]] = to_dtype(
-                        sample_keys(key_images, here.previous_key, carried), init.dtype
-                    )
+                init[here.pixels.ys[carried], here.pixels.xs[carried]] = to_dtype(
+                    sample_keys(key_images, here.previous_key, carried), init.dtype
+                )
             unseen = np.zeros(holes[k].shape, bool)
             unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
             filled[k] = _paint(filler, filled[k], unseen, init, context, k, context_offset)

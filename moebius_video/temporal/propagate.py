@@ -36,7 +36,7 @@ from ..flow.estimate import NeighbourFlows, bilinear
 MISMATCH_SCALE = 1.0
 # Sources whose chain disagrees by more than this (crop pixels) are not used: the flow
 # there is wrong (a fast foreground edge along the hole, an occlusion).
-MAX_MISMATCH = 3.0
+MAX_MISMATCH = 1.0
 
 
 @dataclass(frozen=True)
@@ -256,4 +256,40 @@ def propagate(
         values[seen] /= total[seen, None]
         rejected = ~seen & (past.sources[k].found | future.sources[k].found)
         result.append(Propagated(here, values, seen, rejected, past.keys[k], future.keys[k]))
+    return result
+
+
+def smooth_in_time(
+    filled: Sequence[np.ndarray],
+    holes: np.ndarray,
+    flows: NeighbourFlows,
+    self_weight: float = 0.5,
+) -> list[np.ndarray]:
+    """Average each filled hole pixel with the same point in the neighbouring frames.
+
+    The point is followed along the completed flow; self_weight stays on the pixel and the
+    rest is shared by the previous and next frames. Errors of a fill differ from frame to
+    frame (each frame reads other frames' noise); averaging along the motion makes them
+    agree, which is what the eye sees as flicker.
+    """
+    count = len(filled)
+    result = []
+    for k in range(count):
+        ys, xs = np.nonzero(holes[k])
+        total = self_weight * filled[k][ys, xs].astype(np.float32)
+        weight = np.full(ys.size, self_weight, np.float32)
+        for j, field in (
+            (k - 1, flows.backward[k - 1] if k > 0 else None),
+            (k + 1, flows.forward[k] if k + 1 < count else None),
+        ):
+            if field is None:
+                continue
+            step = flows.sample(field, xs, ys)
+            share = (1.0 - self_weight) / 2
+            total += share * bilinear(filled[j], xs + step[:, 0], ys + step[:, 1])
+            weight += share
+        image = filled[k].copy()
+        top = np.iinfo(image.dtype).max
+        image[ys, xs] = np.clip(np.rint(total / weight[:, None]), 0, top).astype(image.dtype)
+        result.append(image)
     return result

@@ -25,10 +25,13 @@ from ..patches import FramePatch, mask_box
 from .fillers import Filler
 from .keyframes import fill_frames
 from .options import TemporalOptions
-from .propagate import Pointers, Propagated, RegionPixels, propagate
+from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
 
 # Pixels within this distance belong to one patch (fewer, larger patches).
 PATCH_MERGE_GAP = 16
+# Passes of smoothing along the flow over the filled pixels (weights 1/4, 1/2, 1/4 per
+# pass: two passes average over 5 frames); see propagate.smooth_in_time.
+SMOOTHING_PASSES = 2
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ def fill_window(
     filled, sources = fill_frames(
         crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
     )
+    if flows is not None:
+        for _ in range(SMOOTHING_PASSES):
+            filled = smooth_in_time(filled, holes, flows)
     ox, oy = origin
     return FilledWindow(
         first_index,

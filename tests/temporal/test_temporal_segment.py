@@ -1,0 +1,220 @@
+"""Windows over a clip: streaming, overlaps, chunks and what the patches may touch."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from temporaltest_helpers import (
+    BoxTrack,
+    composite,
+    decoded,
+    masked_error,
+    painted,
+    panning,
+)
+
+from moebius_video.temporal import (
+    OpenCVFiller,
+    TemporalOptions,
+    context_span,
+    fill_segment,
+    iter_patches,
+)
+from moebius_video.temporal.segment import blend_weight, covering_windows
+
+H, W, COUNT = 48, 80, 30
+SMALL = TemporalOptions(window=8, context=4, blend=2, keyframe_interval=6)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A pan with a drifting wire that leaves the frame for a while (frames 12-15)."""
+    clean = panning(COUNT, H, W, step=(2, 0), seed=4)
+    boxes = [None if 12 <= t < 16 else (30 + t // 3, 0, 37 + t // 3, H) for t in range(COUNT)]
+    track = BoxTrack(boxes, H, W, feather=True)
+    return clean, painted(clean, track), track
+
+
+def _stream(dirty, track, options=SMALL, start=0, stop=None, **kwargs):
+    stop = len(dirty) if stop is None else stop
+    frames = decoded(dirty[start:stop], start)
+    return list(iter_patches(frames, track, OpenCVFiller(), options, **kwargs))
+
+
+def test_every_frame_comes_out_once_in_order(clip):
+    _, dirty, track = clip
+    out = _stream(dirty, track)
+    assert [index for index, _ in out] == list(range(COUNT))
+    for index, patches in out:
+        if track.boxes[index] is None:
+            assert patches == [], f"frame {index} has no mask but got {len(patches)} patches"
+        else:
+            assert patches, f"frame {index} has a mask but got no patches"
+
+
+def test_windowed_result_matches_one_window_and_the_truth(clip):
+    clean, dirty, track = clip
+    alphas = [track.alpha(t) for t in range(COUNT)]
+    whole = fill_segment(dirty, alphas, OpenCVFiller(), SMALL, 0)
+    by_frame = {t: [p for p in whole if p.index == t] for t in range(COUNT)}
+    for index, patches in _stream(dirty, track):
+        if track.boxes[index] is None:
+            continue
+        windowed = composite(dirty[index], patches)
+        single = composite(dirty[index], by_frame[index])
+        apart, _ = masked_error(windowed, single, track.alpha(index))
+        truth, _ = masked_error(windowed, clean[index], track.alpha(index))
+        assert apart < 1.0, f"frame {index}: windows differ from one window by {apart:.2f}"
+        assert truth < 1.5, f"frame {index}: mean error {truth:.2f} against the clean frame"
+
+
+@pytest.mark.parametrize("start, stop", [(0, 7), (5, 19), (14, 30), (22, 23)])
+def test_a_chunk_with_its_context_equals_the_whole_run(clip, start, stop):
+    _, dirty, track = clip
+    whole = dict(_stream(dirty, track))
+    lo, hi = context_span(start, stop, COUNT, SMALL)
+    chunk = _stream(dirty, track, start=lo, stop=hi, output_range=(start, stop))
+    assert [i for i, _ in chunk] == list(range(start, stop))
+    for index, patches in chunk:
+        assert len(patches) == len(whole[index])
+        for a, b in zip(patches, whole[index], strict=True):
+            assert a.box == b.box, f"frame {index}: box {a.box} != {b.box}"
+            assert np.array_equal(a.rgb, b.rgb), f"frame {index}: pixels differ"
+            assert np.array_equal(a.alpha, b.alpha)
+
+
+def test_a_track_without_box_or_length_gives_the_same_patches(clip):
+    _, dirty, track = clip
+
+    class AlphaOnly:
+        def alpha(self, index):
+            return track.alpha(index)
+
+    plain = _stream(dirty, AlphaOnly())
+    full = _stream(dirty, track)
+    for (i, a), (j, b) in zip(plain, full, strict=True):
+        assert i == j and len(a) == len(b)
+        for pa, pb in zip(a, b, strict=True):
+            assert pa.box == pb.box and np.array_equal(pa.rgb, pb.rgb), f"frame {i}"
+
+
+def test_patches_never_reach_outside_the_mask(clip):
+    _, dirty, track = clip
+    for index, patches in _stream(dirty, track):
+        alpha = track.alpha(index)
+        covered = np.zeros(alpha.shape, np.int32)
+        for patch in patches:
+            x0, y0, x1, y1 = patch.box
+            assert 0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H
+            assert patch.rgb.shape == (y1 - y0, x1 - x0, 3) and patch.alpha.dtype == np.float32
+            inside = alpha[y0:y1, x0:x1]
+            assert np.all(patch.alpha[inside == 0] == 0), f"frame {index}: alpha where mask is 0"
+            covered[y0:y1, x0:x1] += patch.alpha > 0
+        assert np.array_equal(covered > 0, alpha > 0), f"frame {index}: mask not covered"
+        assert covered.max(initial=0) <= 1, f"frame {index}: patches overlap"
+
+
+def test_separate_parts_of_a_mask_get_separate_patches():
+    clean = panning(6, 60, 120, step=(2, 0))
+
+    class TwoBoxes(BoxTrack):
+        def alpha(self, index):
+            alpha = np.zeros((60, 120), np.float32)
+            alpha[10:20, 5:15] = 1.0
+            alpha[30:50, 90:110] = 0.5
+            return alpha
+
+    track = TwoBoxes([None] * 6, 60, 120)
+    out = _stream(painted(clean, track), track)
+    for index, patches in out:
+        boxes = sorted(p.box for p in patches)
+        assert boxes == [(5, 10, 15, 20), (90, 30, 110, 50)], f"frame {index}: {boxes}"
+        for patch in patches:
+            x0, y0, x1, y1 = patch.box
+            assert np.array_equal(patch.alpha, track.alpha(index)[y0:y1, x0:x1])
+
+
+def test_memory_holds_one_window_not_the_clip(clip):
+    _, dirty, track = clip
+    read = []
+
+    def frames():
+        for frame in decoded(dirty):
+            read.append(frame.index)
+            yield frame
+
+    lag = 0
+    for index, _ in iter_patches(frames(), track, OpenCVFiller(), SMALL):
+        lag = max(lag, read[-1] - index)
+    bound = SMALL.window + SMALL.context + SMALL.blend
+    assert lag <= bound, f"read {lag} frames ahead of the output (bound {bound})"
+
+
+def test_a_stream_may_start_anywhere(clip):
+    _, dirty, track = clip
+    out = _stream(dirty, track, start=9, stop=27)
+    assert [i for i, _ in out] == list(range(9, 27))
+    assert all(p.index == i for i, ps in out for p in ps)
+
+
+def test_frames_must_be_consecutive(clip):
+    _, dirty, track = clip
+    frames = [f for f in decoded(dirty[:6])]
+    del frames[3]
+    with pytest.raises(ValueError, match="frame 4 follows frame 2"):
+        list(iter_patches(iter(frames), track, OpenCVFiller(), SMALL))
+
+
+def test_blend_weights_cross_fade_and_sum_to_one():
+    options = TemporalOptions(window=10, context=4, blend=3)
+    for index in range(3, 60):
+        windows = covering_windows(index, options)
+        total = sum(blend_weight(index, w, options) for w in windows)
+        assert total == pytest.approx(1.0), f"frame {index}: weights sum to {total}"
+    assert covering_windows(10, options) == [0, 1]
+    assert 0 < blend_weight(8, 1, options) < blend_weight(11, 1, options) < 1
+
+
+def test_context_span_reads_what_the_windows_need():
+    options = TemporalOptions(window=10, context=4, blend=3)
+    assert context_span(0, 5, 100, options) == (0, 14)
+    assert context_span(10, 20, 100, options) == (0, 34)  # frames 10-12 blend with window 0
+    assert context_span(95, 100, 100, options) == (86, 100)
+    with pytest.raises(ValueError):
+        context_span(5, 5, 100, options)
+
+
+def test_debug_preview_shows_three_panels_per_frame(clip, tmp_path):
+    _, dirty, track = clip
+    target = tmp_path / "preview.mp4"
+    options = TemporalOptions(window=8, context=4, blend=2, save_debug=str(target))
+    out = _stream(dirty, track, options)
+    assert len(out) == COUNT and target.exists()
+    assert not list(tmp_path.glob(".*tmp-*")), "temporary file left behind"
+    with av.open(str(target)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(frames) == COUNT
+    assert frames[0].shape == (H, 3 * W, 3)
+    # The middle panel colours the masked pixels by source: green = propagated.
+    wire = track.alpha(0) > 0.99
+    middle = frames[0][:, W : 2 * W][wire].astype(int).mean(axis=0)
+    assert middle[1] > 120 and middle[0] < 90, f"propagated pixels shown as {middle}"
+
+
+def test_debug_preview_is_not_left_behind_on_error(clip, tmp_path):
+    _, dirty, track = clip
+    target = tmp_path / "preview.mp4"
+    options = TemporalOptions(window=8, context=4, blend=2, save_debug=str(target))
+
+    class BrokenFlow:
+        name = "broken"
+
+        def neighbour_flows(self, images):
+            raise RuntimeError("flow failed")
+
+    frames = decoded(dirty)
+    with pytest.raises(RuntimeError, match="flow failed"):
+        list(iter_patches(frames, track, OpenCVFiller(), options, estimator=BrokenFlow()))
+    assert not target.exists() and not list(tmp_path.iterdir())
