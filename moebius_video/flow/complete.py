@@ -6,7 +6,9 @@ unknown, together with nearby vectors that fail the forward-backward check or th
 land inside the next frame's hole, and solve Laplace's equation for the unknowns with
 the surrounding good flow as boundary values (a harmonic fill: the smoothest field that
 matches its border). Background motion is smooth across a thin hole, so this is close
-to the truth for wires and for objects over camera motion.
+to the truth for wires and for objects over camera motion. Big holes are solved at a
+resolution coarse enough to solve directly and upsampled: the flow is smooth there, and
+the vectors near the border, where upsampling blurs, are never followed.
 """
 
 from __future__ import annotations
@@ -78,10 +80,10 @@ def complete_flows(
         fwd, bwd = flows.forward[k], flows.backward[k]
         region0, region1 = regions[k], regions[k + 1]
         forward[k] = harmonic_fill(
-            fwd, _unknown(fwd, bwd, region0, region1, kernel_grow, kernel_band)
+            fwd, _unknown(fwd, bwd, region0, region1, kernel_grow, kernel_band), refine_steps=0
         )
         backward[k] = harmonic_fill(
-            bwd, _unknown(bwd, fwd, region1, region0, kernel_grow, kernel_band)
+            bwd, _unknown(bwd, fwd, region1, region0, kernel_grow, kernel_band), refine_steps=0
         )
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 

@@ -26,7 +26,7 @@ class TemporalOptions:
     save_debug: path of a preview video (input with mask | source map | result), or None.
     """
 
-    window: int = 24
+    window: int = 40
     context: int = 8
     blend: int = 4
     keyframe_interval: int = 12
