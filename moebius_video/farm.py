@@ -55,6 +55,14 @@ class ChunkResult:
     frame_range: tuple[int, int]  # clip frame numbers, inclusive
     seconds: float
 
+    def summary(self) -> str:
+        """The one-line summary `run` prints at the end of a chunk."""
+        first, last = self.frame_range
+        return (
+            f"moebius-video: {self.output}: frames {first}-{last}: wrote {self.frames}, "
+            f"kept {self.skipped} already there, {self.seconds:.1f} s"
+        )
+
 
 def is_frame_pattern(output: str | os.PathLike) -> bool:
     """True for per-frame outputs: `name.%04d.png` or `name.####.png`."""
@@ -331,11 +339,7 @@ def main(argv: list[str]) -> int:
             skip_existing=ns.skip_existing,
             progress=reporter,
         )
-        first, last = result.frame_range
-        reporter.summary(
-            f"moebius-video: {result.output}: frames {first}-{last}: wrote {result.frames}, "
-            f"kept {result.skipped} already there, {result.seconds:.1f} s"
-        )
+        reporter.summary(result.summary())
         return 0
 
     return guarded(run, reporter)

@@ -119,3 +119,58 @@ def test_deadline_plugin_builds_a_resumable_chunk_command():
     assert options.device == "cuda" and ns.skip_existing and ns.progress == "plain"
     job_info = (PLUGINS / "deadline" / "job_info.job").read_text()
     assert "Plugin=MoebiusVideo" in job_info and "ChunkSize=" in job_info
+
+
+def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
+    """The real OpenJD runtime (`openjd run`) runs two chunk tasks of the template."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from conftest import FRAME_BASE, FRAMES
+
+    from moebius_video.farm import frame_path, render_chunk
+    from moebius_video.pipeline import InpaintOptions
+
+    openjd = shutil.which("openjd")
+    assert openjd is not None, "the OpenJD CLI (pip install openjd-cli) is needed"
+    # `moebius-video` as the template calls it, for this checkout without installing it.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "moebius-video"
+    shim.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -c "
+        "'import sys; from moebius_video.farm import main; sys.exit(main(sys.argv[1:]))' \"$@\"\n"
+    )
+    shim.chmod(0o755)
+    repo = PLUGINS.parent
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
+    }
+    last = FRAME_BASE + FRAMES - 1
+    params = {
+        "Input": str(shot["clip"]),
+        "MaskTrack": str(shot["track"]),
+        "OutputDir": str(tmp_path / "clean"),
+        "Frames": f"{FRAME_BASE}-{last}",
+        "ChunkSize": str(FRAMES // 2),
+        "Context": "2",
+    }
+    command = [openjd, "run", str(PLUGINS / "openjd" / "moebius_video_job.yaml")]
+    command += ["--step", "Inpaint", "--output", "json"]
+    for key, value in params.items():
+        command += ["-p", f"{key}={value}"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"openjd run failed:\n{done.stdout[-3000:]}\n{done.stderr}"
+    messages = [entry.get("message", "") for entry in json.loads(done.stdout)["logs"]]
+    assert sum(m == "openjd_progress: 100" for m in messages) == 2, messages
+
+    reference = tmp_path / "reference" / "clean.%04d.png"
+    render_chunk(shot["clip"], shot["track"], reference, InpaintOptions(context=2))
+    numbers = range(FRAME_BASE, last + 1)
+    got = [frame_path(tmp_path / "clean" / "clean.%04d.png", n).read_bytes() for n in numbers]
+    expected = [frame_path(reference, n).read_bytes() for n in numbers]
+    assert got == expected, "OpenJD chunks differ from the one-process render"
