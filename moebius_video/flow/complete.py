@@ -35,21 +35,28 @@ def warp_to_source(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     )
 
 
+def _squared(field: np.ndarray) -> np.ndarray:
+    return field[..., 0] * field[..., 0] + field[..., 1] * field[..., 1]
+
+
 def forward_backward_error(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
     """|flow(p) + reverse(p + flow(p))| per pixel: zero where the two flows agree."""
-    round_trip = flow + warp_to_source(reverse, flow)
-    return np.sqrt((round_trip**2).sum(axis=2))
+    return np.sqrt(_squared(flow + warp_to_source(reverse, flow)))
 
 
-def consistent(flow: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+def consistent(
+    flow: np.ndarray, reverse: np.ndarray, reverse_at_target: np.ndarray | None = None
+) -> np.ndarray:
     """Forward-backward check of Sundaram, Brox and Keutzer (ECCV 2010), per pixel.
 
     The round trip may miss by 1% of the motion plus half a pixel; occluded pixels and
-    bad matches miss by more.
+    bad matches miss by more. reverse_at_target: `warp_to_source(reverse, flow)`, if
+    already computed.
     """
-    reverse_at_target = warp_to_source(reverse, flow)
-    round_trip = ((flow + reverse_at_target) ** 2).sum(axis=2)
-    allowed = 0.01 * ((flow**2).sum(axis=2) + (reverse_at_target**2).sum(axis=2)) + 0.5
+    if reverse_at_target is None:
+        reverse_at_target = warp_to_source(reverse, flow)
+    round_trip = _squared(flow + reverse_at_target)
+    allowed = 0.01 * (_squared(flow) + _squared(reverse_at_target)) + 0.5
     return round_trip < allowed
 
 
@@ -101,5 +108,9 @@ def _unknown(
         return np.zeros(source_region.shape, bool)
     grown = cv2.dilate(source, kernel_grow).astype(bool)
     near = cv2.dilate(grown.astype(np.uint8), kernel_band).astype(bool)
-    suspect = ~consistent(flow, reverse) | lands_in(flow, target_region)
+    # One warp for both checks: the reverse flow and the target's region, side by side.
+    target = np.dstack([reverse, target_region.astype(np.float32)])
+    at_target = warp_to_source(target, flow)
+    lands_in_region = at_target[..., 2] > 0.0
+    suspect = ~consistent(flow, reverse, at_target[..., :2]) | lands_in_region
     return grown | (near & suspect)

@@ -30,14 +30,16 @@ class FlowEstimator(Protocol):
     """Computes flow between each pair of neighbouring images.
 
     `neighbour_flows(images)` takes T >= 2 images of one size (H x W x 3 uint8 RGB)
-    and returns (forward, backward), each a float32 array of shape (T-1, H, W, 2):
+    and returns (forward, backward), each a float32 array of shape (T-1, h, w, 2):
     forward[k] maps images[k] to images[k+1], backward[k] maps images[k+1] to images[k].
+    The grid (h, w) may be coarser than the images (H, W), with displacements in pixels
+    of that grid: an estimator whose flow has no finer detail (DIS stops at a pyramid
+    level, RAFT works at 1/8) saves memory and later work by returning it as it is.
     """
 
     name: str
-    # Optional attributes: `max_pixels` (downscale larger crops before estimation),
-    # `footprint` (pixels around a wrong area whose flow it also spoils; default 8) and
-    # `native_scale` (the flow carries no detail finer than this many pixels; default 1).
+    # Optional attributes: `max_pixels` (downscale larger crops before estimation) and
+    # `footprint` (pixels around a wrong area whose flow it also spoils; default 8).
 
     def neighbour_flows(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -80,8 +82,8 @@ class DISFlowEstimator:
         # A bad area (the hole) drags the flow within about one patch around it, and
         # patches are measured at pyramid level `finest_scale`.
         self.footprint = self._settings.patch_size * 2**self._settings.finest_scale
-        # DIS estimates on that pyramid level and upsamples bilinearly: keeping its flow at
-        # that resolution loses nothing and makes completion and memory 4-16x cheaper.
+        # DIS estimates on that pyramid level and upsamples bilinearly: returning its flow
+        # at that resolution loses nothing and makes completion and memory 4-16x cheaper.
         self.native_scale = 2**self._settings.finest_scale
 
     def neighbour_flows(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -98,12 +100,24 @@ class DISFlowEstimator:
         dis.setVariationalRefinementIterations(settings.refinement_iterations)
         grey = [cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in images]
         h, w = grey[0].shape
-        forward = np.empty((len(grey) - 1, h, w, 2), np.float32)
+        size = (max(w // self.native_scale, 1), max(h // self.native_scale, 1))
+        forward = np.empty((len(grey) - 1, size[1], size[0], 2), np.float32)
         backward = np.empty_like(forward)
         for k in range(len(grey) - 1):
-            forward[k] = dis.calc(grey[k], grey[k + 1], None)
-            backward[k] = dis.calc(grey[k + 1], grey[k], None)
+            forward[k] = _on_grid(dis.calc(grey[k], grey[k + 1], None), size)
+            backward[k] = _on_grid(dis.calc(grey[k + 1], grey[k], None), size)
         return forward, backward
+
+
+def _on_grid(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A flow field averaged onto a coarser grid of `size` (w, h), in that grid's pixels."""
+    h, w = flow.shape[:2]
+    if (w, h) == size:
+        return flow
+    coarse = cv2.resize(flow, size, interpolation=cv2.INTER_AREA)
+    coarse[..., 0] *= size[0] / w
+    coarse[..., 1] *= size[1] / h
+    return coarse
 
 
 def make_flow_estimator(quality: str = "balanced") -> FlowEstimator:
@@ -231,23 +245,23 @@ def estimate_neighbour_flows(
         if scale > 1:
             image8 = cv2.resize(image8, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
         if holes is not None and holes[k].any():
-            hole = downscale_mask(holes[k], image8.shape[:2])
-            image8 = np.rint(pull_push_fill(image8.astype(np.float32), hole)).astype(np.uint8)
+            image8 = _hide(image8, downscale_mask(holes[k], image8.shape[:2]))
         small.append(image8)
     forward, backward = estimator.neighbour_flows(small)
-    grid = getattr(estimator, "native_scale", 1)
-    if grid > 1:
-        forward = _coarser(forward, grid)
-        backward = _coarser(backward, grid)
-        scale *= grid
+    scale = max(1, round(w / forward.shape[2]))
     return NeighbourFlows(forward, backward, scale, (w, h))
 
 
-def _coarser(flows: np.ndarray, factor: int) -> np.ndarray:
-    """Flows (T, h, w, 2) averaged onto a grid `factor` times coarser, in its pixels."""
-    _, h, w, _ = flows.shape
-    size = (max(w // factor, 1), max(h // factor, 1))
-    out = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in flows])
-    out[..., 0] *= size[0] / w
-    out[..., 1] *= size[1] / h
+def _hide(image: np.ndarray, hole: np.ndarray, context: int = 16) -> np.ndarray:
+    """The image with the hole replaced by a smooth guess from `context` pixels around it."""
+    rows = np.flatnonzero(hole.any(axis=1))
+    cols = np.flatnonzero(hole.any(axis=0))
+    h, w = hole.shape
+    y0, y1 = max(rows[0] - context, 0), min(rows[-1] + 1 + context, h)
+    x0, x1 = max(cols[0] - context, 0), min(cols[-1] + 1 + context, w)
+    out = image.copy()
+    region = out[y0:y1, x0:x1]
+    region_hole = hole[y0:y1, x0:x1]
+    guess = pull_push_fill(region.astype(np.float32), region_hole)
+    region[region_hole] = np.rint(guess[region_hole]).astype(np.uint8)
     return out

@@ -263,33 +263,41 @@ def smooth_in_time(
     filled: Sequence[np.ndarray],
     holes: np.ndarray,
     flows: NeighbourFlows,
+    passes: int = 2,
     self_weight: float = 0.5,
 ) -> list[np.ndarray]:
     """Average each filled hole pixel with the same point in the neighbouring frames.
 
     The point is followed along the completed flow; self_weight stays on the pixel and the
-    rest is shared by the previous and next frames. Errors of a fill differ from frame to
-    frame (each frame reads other frames' noise); averaging along the motion makes them
-    agree, which is what the eye sees as flicker.
+    rest is shared by the previous and next frames, `passes` times (two passes reach two
+    frames each way). Errors of a fill differ from frame to frame (each frame reads
+    other frames' noise); averaging along the motion makes them agree, which is what the
+    eye sees as flicker.
     """
     count = len(filled)
-    result = []
+    share = (1.0 - self_weight) / 2
+    # Where each hole pixel lands in the previous and next frames, found once.
+    targets = []
     for k in range(count):
         ys, xs = np.nonzero(holes[k])
-        total = self_weight * filled[k][ys, xs].astype(np.float32)
-        weight = np.full(ys.size, self_weight, np.float32)
-        for j, field in (
-            (k - 1, flows.backward[k - 1] if k > 0 else None),
-            (k + 1, flows.forward[k] if k + 1 < count else None),
-        ):
-            if field is None:
-                continue
-            step = flows.sample(field, xs, ys)
-            share = (1.0 - self_weight) / 2
-            total += share * bilinear(filled[j], xs + step[:, 0], ys + step[:, 1])
-            weight += share
-        image = filled[k].copy()
-        top = np.iinfo(image.dtype).max
-        image[ys, xs] = np.clip(np.rint(total / weight[:, None]), 0, top).astype(image.dtype)
-        result.append(image)
-    return result
+        landings = []
+        if k > 0:
+            step = flows.sample(flows.backward[k - 1], xs, ys)
+            landings.append((k - 1, xs + step[:, 0], ys + step[:, 1]))
+        if k + 1 < count:
+            step = flows.sample(flows.forward[k], xs, ys)
+            landings.append((k + 1, xs + step[:, 0], ys + step[:, 1]))
+        targets.append((ys, xs, landings))
+    for _ in range(passes):
+        result = []
+        for k, (ys, xs, landings) in enumerate(targets):
+            total = self_weight * filled[k][ys, xs].astype(np.float32)
+            for j, x, y in landings:
+                total += share * bilinear(filled[j], x, y)
+            weight = self_weight + share * len(landings)
+            image = filled[k].copy()
+            top = np.iinfo(image.dtype).max
+            image[ys, xs] = np.clip(np.rint(total / weight), 0, top).astype(image.dtype)
+            result.append(image)
+        filled = result
+    return list(filled)

@@ -112,8 +112,7 @@ def fill_window(
         crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
     )
     if flows is not None:
-        for _ in range(SMOOTHING_PASSES):
-            filled = smooth_in_time(filled, holes, flows)
+        filled = smooth_in_time(filled, holes, flows, SMOOTHING_PASSES)
     ox, oy = origin
     return FilledWindow(
         first_index,
