@@ -102,13 +102,16 @@ def random_access(clip: Path, ranges: list[tuple[int, int]]) -> dict:
         result["decord_s"] = None
         return result
     began = time.perf_counter()
-    same = True
-    for (start, stop), expected in zip(ranges, pyav, strict=True):
+    batches = []
+    for start, stop in ranges:
         reader = decord.VideoReader(str(clip), num_threads=0)
-        batch = reader.get_batch(list(range(start, stop))).asnumpy()
-        same = same and all(np.array_equal(x, y) for x, y in zip(batch, expected, strict=True))
+        batches.append(reader.get_batch(list(range(start, stop))).asnumpy())
     result["decord_s"] = time.perf_counter() - began
-    result["decord_equal_to_pyav"] = same
+    # decord converts YUV to RGB its own way (not by the clip's colour tags), so compare.
+    result["decord_max_difference"] = max(
+        int(np.abs(batch.astype(np.int16) - np.asarray(expected, np.int16)).max())
+        for batch, expected in zip(batches, pyav, strict=True)
+    )
     return result
 
 
@@ -168,7 +171,7 @@ def main() -> None:
         print(
             f"  decord      {access['decord_s']:.2f} s  "
             f"({access['frames'] / access['decord_s']:.1f} fps), "
-            f"frames equal to PyAV: {access['decord_equal_to_pyav']}"
+            f"max |decord - PyAV| = {access['decord_max_difference']} code values"
         )
 
     import ray

@@ -193,6 +193,7 @@ def connect(address: str | None, workers: int) -> bool:
             num_cpus=max(workers, 1),
             include_dashboard=False,
             log_to_driver=False,
+            logging_level=logging.WARNING,  # farm logs: our progress lines, not Ray's start-up
             runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
         )
     else:

@@ -78,9 +78,9 @@ class MoebiusVideoPlugin(DeadlinePlugin):
         self.PluginType = PluginType.Simple
         self.StdoutHandling = True
         self.AddStdoutHandlerCallback(r"Progress: (\d+)%").HandleCallback += self.HandleProgress
-        self.AddStdoutHandlerCallback(r"moebius-video: error: (.*)").HandleCallback += (
-            self.HandleError
-        )
+        self.AddStdoutHandlerCallback(
+            r"moebius-video: error: (.*)"
+        ).HandleCallback += self.HandleError
 
     def RenderExecutable(self):
         return self.GetRenderExecutable("Executable", "moebius-video")
