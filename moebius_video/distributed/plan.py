@@ -1,12 +1,15 @@
-"""Segment planning: cut a clip into windows of frames that can be filled independently.
+"""Segment planning: cut a clip into runs of frames that workers fill independently.
 
 A segment owns the output frames [start, stop) and reads [read_start, read_stop):
-its own frames plus `context` frames on each side, so flow and propagation see
-across the border. Segments are laid on a grid anchored at frame 0 of the clip
-and depend only on the clip length and the options, never on the number of
-workers or on the frame range asked for. That is what makes the output of 1 and
-N workers, and of one process and several farm chunks, the same bytes: every
-frame is always filled by the same segment reading the same frames.
+its own frames plus context on each side. With the temporal core a segment is a run
+of whole temporal windows (its length is a multiple of the window) and reads what
+those windows read; the driver cross-fades the borders (see windows.py). With
+`--temporal off` it reads just its own frames.
+
+Segments lie on a grid anchored at frame 0 of the clip and depend only on the clip
+length and the options, never on the number of workers or on the frame range asked
+for: a farm chunk or a Ray run fills the same windows the same way, so the output
+does not depend on how the work was split.
 
 All indices are 0-based frame indices of the clip; every stop is exclusive.
 """
@@ -66,10 +69,5 @@ def plan_segments(frame_count: int, length: int, context: int) -> list[Segment]:
 
 
 def segments_for_range(segments: list[Segment], start: int, stop: int) -> list[Segment]:
-    """The segments that own at least one frame of [start, stop), in order.
-
-    They are returned whole: a segment always reads and fills its full window,
-    and the caller keeps only the frames it asked for. A chunk boundary that
-    cuts a segment therefore costs a little extra work but never changes pixels.
-    """
+    """The segments that own at least one frame of [start, stop), in order."""
     return [s for s in segments if s.start < stop and s.stop > start]
