@@ -211,9 +211,10 @@ class MixFFN(nn.Module):
         self.inverted_conv = _Conv(nn.Conv2d(dim, hidden * 2, 1))
         self.depth_conv = _Conv(nn.Conv2d(hidden * 2, hidden * 2, 3, padding=1, groups=hidden * 2))
         self.point_conv = _Conv(nn.Conv2d(hidden, dim, 1, bias=False))
+        self.fast_path = False  # in-place activations (inference only)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.silu(self.inverted_conv(x))
+        x = F.silu(self.inverted_conv(x), inplace=self.fast_path)
         x = self.depth_conv(x)
         x, gate = x.chunk(2, dim=1)
-        return self.point_conv(x * F.silu(gate))
+        return self.point_conv(x * F.silu(gate, inplace=self.fast_path))

@@ -147,6 +147,12 @@ class MoebiusConfig:
 # --------------------------------------------------------------------------------------------
 
 
+def _plus(temporary: torch.Tensor, other: torch.Tensor, in_place: bool) -> torch.Tensor:
+    """temporary + other; with in_place, written into `temporary` (a fresh result nobody else
+    holds), which spares allocating and faulting in a new buffer for every residual sum."""
+    return temporary.add_(other) if in_place else temporary + other
+
+
 class DepthwiseSeparableConv(nn.Module):
     """k x k depthwise conv, BN, ReLU, 1x1 pointwise conv, BN; plus the input when shapes match.
 
@@ -167,11 +173,12 @@ class DepthwiseSeparableConv(nn.Module):
         self.conv_pw = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.has_skip = in_channels == out_channels
+        self.fast_path = False  # in-place activations and sums (inference only)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu(self.bn1(self.conv_dw(x)))
+        y = F.relu(self.bn1(self.conv_dw(x)), inplace=self.fast_path)
         y = self.bn2(self.conv_pw(y))
-        return x + y if self.has_skip else y
+        return _plus(y, x, self.fast_path) if self.has_skip else y
 
 
 class DWResnetBlock(nn.Module):
@@ -188,13 +195,15 @@ class DWResnetBlock(nn.Module):
         self.conv_shortcut = (
             nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
         )
+        self.fast_path = False  # in-place activations and sums (inference only)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
+        fast = self.fast_path
+        h = self.conv1(F.silu(self.norm1(x), inplace=fast))
+        h = _plus(h, self.time_emb_proj(F.silu(temb))[:, :, None, None], fast)
+        h = self.conv2(F.silu(self.norm2(h), inplace=fast))
         shortcut = self.conv_shortcut(x) if self.conv_shortcut is not None else x
-        return shortcut + h
+        return _plus(h, shortcut, fast)
 
 
 def _channel_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
@@ -216,11 +225,13 @@ class LambdaTransformerBlock(nn.Module):
         )
         self.norm3 = nn.LayerNorm(dim, eps=cfg.norm_eps)
         self.ff = MixFFN(dim, int(dim * cfg.mix_mlp_ratio))
+        self.fast_path = False  # in-place sums (inference only)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn1(_channel_norm(self.norm1, x))
-        x = x + self.attn2(_channel_norm(self.norm2, x), context)
-        x = x + self.ff(_channel_norm(self.norm3, x))
+        fast = self.fast_path
+        x = _plus(self.attn1(_channel_norm(self.norm1, x)), x, fast)
+        x = _plus(self.attn2(_channel_norm(self.norm2, x), context), x, fast)
+        x = _plus(self.ff(_channel_norm(self.norm3, x)), x, fast)
         return x
 
 
@@ -233,12 +244,13 @@ class LambdaTransformer2D(nn.Module):
         self.proj_in = nn.Conv2d(dim, dim, 1)
         self.transformer_blocks = nn.ModuleList([LambdaTransformerBlock(dim, cfg, size)])
         self.proj_out = nn.Conv2d(dim, dim, 1)
+        self.fast_path = False  # in-place sum (inference only)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         h = self.proj_in(self.norm(x))
         for block in self.transformer_blocks:
             h = block(h, context)
-        return x + self.proj_out(h)
+        return _plus(self.proj_out(h), x, self.fast_path)
 
 
 class Downsample(nn.Module):

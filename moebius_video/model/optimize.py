@@ -11,7 +11,9 @@
    low-resolution map, with weights that are sums of the 3 x 3 ones. Four 2 x 2 convolutions at
    low resolution compute the same output with 16 instead of 36 multiplications per output
    pixel and channel pair: the two upsamplers are a fifth of the network's arithmetic.
-3. The lambda layers' channels-last evaluation (`fast_path`, see lambda_layers.py).
+3. The blocks' inference evaluation (`fast_path`): the lambda layers' channels-last contraction
+   (see lambda_layers.py), and activations and residual sums written in place into results
+   nobody else holds (a new 100 MB buffer costs more to fault in than to compute).
 4. Conv weights in channels_last memory format, so activations stay [B, H, W, C] in memory.
 5. Device and dtype.
 
@@ -128,8 +130,9 @@ def use_channels_last(model: nn.Module) -> None:
 
 
 def set_fast_path(model: nn.Module, enabled: bool = True) -> None:
+    """Switch the inference-only evaluation of every block that has one (`fast_path`)."""
     for module in model.modules():
-        if isinstance(module, (LocalLambda, InteractiveLambda)):
+        if hasattr(module, "fast_path"):
             module.fast_path = enabled
 
 
