@@ -315,37 +315,3 @@ def add_farm_options(parser) -> None:
 def wants_chunk_render(output: str, skip_existing: bool) -> bool:
     """True when `run` should go through `render_chunk`: per-frame files or --skip-existing."""
     return skip_existing or is_frame_pattern(output)
-
-
-def main(argv: list[str]) -> int:
-    """`moebius-video run` with per-frame outputs and --skip-existing; returns the exit code."""
-    from .cli import guarded
-    from .commands.run import build_parser, options_from_args, progress_mode_in
-    from .progress import PROGRESS_MODES, make_reporter
-
-    mode = progress_mode_in(argv)
-    reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
-
-    def run() -> int:
-        parser = build_parser()
-        if not any("--skip-existing" in action.option_strings for action in parser._actions):
-            add_farm_options(parser)
-        ns = parser.parse_args(argv)
-        result = render_chunk(
-            ns.input,
-            ns.mask_track,
-            ns.output,
-            options_from_args(ns),
-            skip_existing=ns.skip_existing,
-            progress=reporter,
-        )
-        reporter.summary(result.summary())
-        return 0
-
-    return guarded(run, reporter)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))

@@ -402,21 +402,23 @@ def _fill_path(
 
 def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _FillPath:
     """Segments filled by Ray workers, which decode their own frames (with context) and
-    send back patches; this process decodes the output range once more to composite."""
-    from .distributed import clip_job, iter_clip_patches
+    send back only the pixels that differ from the source; this process decodes the
+    output range once more, rebuilds the patches from it and composites."""
+    from .distributed import clip_job, iter_patched_frames
 
     job = clip_job(input_path, mask_track, options)
     start, stop = frame_range
 
     def from_workers(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
-        patches = iter_clip_patches(
-            job, frame_count, start, stop, workers=options.workers, ray_address=options.ray_address
+        return iter_patched_frames(
+            job,
+            frames,
+            frame_count,
+            start,
+            stop,
+            workers=options.workers,
+            ray_address=options.ray_address,
         )
-        # Not strict: a truncated source ends `frames` early, and the caller reports that.
-        for frame, (index, frame_patches) in zip(frames, patches, strict=False):
-            if index != frame.index:
-                raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
-            yield frame, frame_patches
 
     return _FillPath(f"{options.model or 'default'} on Ray", frame_range, from_workers)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import EXIT_OK, UsageError
 from ..progress import PROGRESS_MODES, JsonReporter, ProgressEvent, Reporter, make_reporter
+from .run import progress_mode_in
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -99,9 +100,7 @@ class BatchReporter:
 
     def _line(self, text: str) -> None:
         if not isinstance(self.reporter, JsonReporter):
-            end = getattr(self.reporter, "_end_line", None)
-            if end is not None:  # the bar: finish its line first
-                end()
+            self.reporter.end_line()  # the bar: finish its line first
             print(f"moebius-video batch: {text}", file=self.reporter.err, flush=True)
 
 
@@ -109,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..cli import guarded
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    mode = _progress_mode_in(argv)
+    mode = progress_mode_in(argv)
     reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
 
     def run() -> int:
@@ -170,12 +169,3 @@ class _shared_ray:
             import ray
 
             ray.shutdown()
-
-
-def _progress_mode_in(argv: list[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--progress" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--progress="):
-            return arg.split("=", 1)[1]
-    return None

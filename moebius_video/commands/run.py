@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ..errors import UsageError
+from ..farm import add_farm_options
 from ..pipeline import InpaintOptions, parse_frame_range
 from ..progress import PROGRESS_MODES, make_reporter
 
@@ -102,6 +103,7 @@ def build_parser(prog: str = "moebius-video") -> ArgumentParser:
     )
     parser.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="output path")
     add_inpaint_options(parser)
+    add_farm_options(parser)
     return parser
 
 
@@ -132,11 +134,23 @@ def main(argv: list[str]) -> int:
     reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
 
     def run() -> int:
+        from ..farm import render_chunk, wants_chunk_render
         from ..pipeline import inpaint_video
 
         ns = build_parser().parse_args(argv)
         options = options_from_args(ns)
-        result = inpaint_video(ns.input, ns.mask_track, ns.output, options, progress=reporter)
+        if wants_chunk_render(ns.output, ns.skip_existing):
+            # Per-frame files, each written atomically, resumable with --skip-existing.
+            result = render_chunk(
+                ns.input,
+                ns.mask_track,
+                ns.output,
+                options,
+                skip_existing=ns.skip_existing,
+                progress=reporter,
+            )
+        else:
+            result = inpaint_video(ns.input, ns.mask_track, ns.output, options, progress=reporter)
         reporter.summary(result.summary())
         return 0
 

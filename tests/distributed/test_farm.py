@@ -25,7 +25,7 @@ def _chunk_command(shot, out: Path, frames: str, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "moebius_video.farm",
+        "moebius_video.cli",
         str(shot["clip"]),
         "--mask-track",
         str(shot["track"]),

@@ -16,16 +16,12 @@ from pathlib import Path
 import yaml
 
 from moebius_video.commands.run import build_parser, options_from_args
-from moebius_video.farm import add_farm_options
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 
 
 def _parse(args: list[str]):
-    parser = build_parser()
-    if not any("--skip-existing" in a.option_strings for a in parser._actions):
-        add_farm_options(parser)  # until `run` carries the farm options itself
-    ns = parser.parse_args(args)
+    ns = build_parser().parse_args(args)
     return ns, options_from_args(ns)
 
 
@@ -141,7 +137,7 @@ def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
     shim = bin_dir / "moebius-video"
     shim.write_text(
         f"#!/bin/sh\nexec {sys.executable} -c "
-        "'import sys; from moebius_video.farm import main; sys.exit(main(sys.argv[1:]))' \"$@\"\n"
+        "'import sys; from moebius_video.cli import main; sys.exit(main(sys.argv[1:]))' \"$@\"\n"
     )
     shim.chmod(0o755)
     repo = PLUGINS.parent
