@@ -249,13 +249,15 @@ class Scores:
 # --- runs ----------------------------------------------------------------------------
 
 
-def read_clip(folder: Path, clip: str, limit: int | None) -> list[np.ndarray]:
+def read_clip(folder: Path, clip: str, limit: int | None, skip: int = 0) -> list[np.ndarray]:
     for name in CLIP_FILES[clip]:
         path = folder / name
         if path.exists():
             frames = []
             with av.open(str(path)) as container:
-                for frame in container.decode(video=0):
+                for index, frame in enumerate(container.decode(video=0)):
+                    if index < skip:
+                        continue
                     frames.append(frame.to_ndarray(format="rgb24"))
                     if limit and len(frames) >= limit:
                         break
@@ -304,6 +306,7 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, default=Path(__file__).parents[1] / "sample_clips")
     parser.add_argument("--only", action="append", help="scenario name (repeatable)")
     parser.add_argument("--frames", type=int, default=None, help="first N frames of each clip")
+    parser.add_argument("--skip", type=int, default=0, help="start at this frame of each clip")
     parser.add_argument("--flow-quality", default="balanced")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
@@ -318,7 +321,7 @@ def main() -> None:
     )
     for scenario in chosen:
         if scenario.clip not in clips:
-            clips[scenario.clip] = read_clip(args.clips, scenario.clip, args.frames)
+            clips[scenario.clip] = read_clip(args.clips, scenario.clip, args.frames, args.skip)
             flows[scenario.clip] = clean_flows(clips[scenario.clip])
         clean = clips[scenario.clip]
         scores, seconds = run_scenario(scenario, clean, flows[scenario.clip], options)

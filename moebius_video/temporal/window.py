@@ -1,9 +1,17 @@
-"""One window of frames, filled: flow, flow completion, propagation, key-frame fills.
+"""One window of frames, filled. The steps, in the order `fill_window` runs them:
 
-This is steps 1-5 of the temporal wrapper in docs/DESIGN (data flow) for a run of
-consecutive frames that fits in memory. `segment.py` cuts a clip into such windows.
-Everything here works on a crop: the union of the window's masks plus `margin` for flow
-and propagation, plus `fill_context` for what the filler sees.
+1. flow both ways between neighbouring frames, on a crop around the masks
+   (flow/estimate.py; the holes are hidden from the estimator first);
+2. flow completion inside and around the holes (flow/complete.py);
+3. propagation: real pixels from the nearest frames that show them (propagate.py);
+4. never-seen pixels: painted on key frames, carried along the flow elsewhere
+   (keyframes.py);
+5. smoothing of the filled pixels along the flow over +-2 frames (propagate.py).
+
+This is the temporal wrapper of the design notes for a run of consecutive frames that
+fits in memory; `segment.py` cuts a clip into such windows. The crop is the union of
+the window's masks plus `margin` for flow and propagation, plus `fill_context` for
+what the filler sees.
 """
 
 from __future__ import annotations
