@@ -15,7 +15,8 @@ class TemporalOptions:
     window: frames per window (the core each window is responsible for).
     context: extra frames read on each side of a window, as sources only.
     blend: frames on each side of a window border that are cross-faded between the two
-      windows' results, so the border does not show (at most `context`).
+      windows' results, so the border does not show (at most `context` and half the
+      window); None picks min(4, context, window // 2).
     keyframe_interval: the filler paints never-seen pixels on frames whose index is a
       multiple of this; other frames carry those fills along the flow.
     flow_quality: 'fast', 'balanced' or 'high' (OpenCV DIS presets and flow resolution).
@@ -28,7 +29,7 @@ class TemporalOptions:
 
     window: int = 40
     context: int = 8
-    blend: int = 4
+    blend: int | None = None
     keyframe_interval: int = 12
     flow_quality: str = "balanced"
     margin: int = 32
@@ -37,6 +38,9 @@ class TemporalOptions:
     save_debug: str | None = None
 
     def __post_init__(self) -> None:
+        if self.blend is None and isinstance(self.context, int) and isinstance(self.window, int):
+            # Frozen: the automatic value is filled in once, here.
+            object.__setattr__(self, "blend", max(0, min(4, self.context, self.window // 2)))
         for name in ("window", "keyframe_interval"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -40,3 +40,10 @@ def test_bad_values_name_the_option(field, value, message):
 def test_blend_must_fit_in_the_window():
     with pytest.raises(UsageError, match="at most half the window"):
         TemporalOptions(window=6, context=8, blend=4)
+
+
+def test_automatic_blend_fits_the_window_and_context():
+    assert TemporalOptions().blend == 4
+    assert TemporalOptions(context=2).blend == 2
+    assert TemporalOptions(window=3, context=8).blend == 1
+    assert TemporalOptions(context=0).blend == 0
