@@ -64,13 +64,21 @@ class LocalLambda(nn.Module):
         # Stored as the release's Conv3d (u=1 input channel, kernel 1 x r x r) so checkpoints load;
         # it is applied as a 2D convolution of each value channel separately.
         self.pos_conv = nn.Conv3d(1, dim_k, (1, kernel_size, kernel_size))
+        # q, k and v projections as one conv, set by optimize.fuse_projections once the
+        # BatchNorms are folded (None: use to_q, to_k, to_v).
+        self.to_qkv: nn.Conv2d | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         n = h * w
-        q = self.norm_q(self.to_q(x))  # [b, heads*k, h, w]
-        keys = self.to_k(x).reshape(b, self.dim_k, n).softmax(dim=-1)
-        values = self.norm_v(self.to_v(x))  # [b, v, h, w]
+        if self.to_qkv is not None:
+            sizes = [self.heads * self.dim_k, self.dim_k, self.dim_v]
+            q, keys, values = self.to_qkv(x).split(sizes, dim=1)
+        else:
+            q = self.norm_q(self.to_q(x))  # [b, heads*k, h, w]
+            keys = self.to_k(x)
+            values = self.norm_v(self.to_v(x))  # [b, v, h, w]
+        keys = keys.reshape(b, self.dim_k, n).softmax(dim=-1)
 
         # λc = softmax(K) Vᵀ: what the whole map holds, independent of position. [b, k, v]
         content_lambda = torch.bmm(keys, values.reshape(b, self.dim_v, n).transpose(1, 2))
@@ -92,25 +100,70 @@ class LocalLambda(nn.Module):
         return y.reshape(b, self.heads * self.dim_v, h, w)
 
     def _apply_lambdas_channels_last(self, q, content_lambda, values):
-        """y_n = q_nᵀ (λc + λp_n) as batched matmuls over [B, H, W, C] memory.
+        """y_n = q_nᵀ (λc + λp_n) as batched matmuls over [B, H, W, C] memory (channels_last).
 
-        The position lambdas come out of the convolution as [v, b, h, w, k] in memory, which is
-        already one k x v matrix (column-major) per position: no transposing copy is needed.
-        Returns a channels_last tensor.
+        Two ways to the position term, whichever needs less work at this layer's size:
+        - build λp with the convolution, then one k x v matrix product per position;
+        - `_position_term_by_offsets`: contract the queries with the kernels first.
         """
         b, v, h, w = values.shape
         n, k, heads, r = h * w, self.dim_k, self.heads, self.kernel_size
-        # The kernel as a channels_last [k, 1, r, r] view (same memory: the input channel
-        # dimension has size 1), so that the convolution writes channels_last output.
-        kernel = self.pos_conv.weight.contiguous().as_strided((k, 1, r, r), (r * r, 1, r, 1))
-        values_by_channel = values.transpose(0, 1).reshape(v * b, 1, h, w)
-        position_lambda = F.conv2d(values_by_channel, kernel, self.pos_conv.bias, padding=r // 2)
-        lambdas = position_lambda.permute(0, 2, 3, 1).reshape(v, b * n, k).permute(1, 2, 0)
         # One heads x k query matrix per position: a view when q is channels_last.
         queries = q.permute(0, 2, 3, 1).reshape(b * n, heads, k)
-        y = torch.bmm(queries, lambdas).reshape(b, n * heads, v)
+        if self.by_offsets:
+            y = self._position_term_by_offsets(queries.reshape(b, h, w, heads, k), values)
+            y = y.reshape(b, n * heads, v)
+            # The kernels' biases add the same value for every v: fold them into λc.
+            content_lambda = content_lambda + self.pos_conv.bias[:, None]
+        else:
+            # The kernel as a channels_last [k, 1, r, r] view (same memory: the input channel
+            # dimension has size 1), so that the convolution writes channels_last output,
+            # [v, b, h, w, k] in memory: one column-major k x v matrix per position.
+            kernel = self.pos_conv.weight.contiguous().as_strided((k, 1, r, r), (r * r, 1, r, 1))
+            values_by_channel = values.transpose(0, 1).reshape(v * b, 1, h, w)
+            position_lambda = F.conv2d(
+                values_by_channel, kernel, self.pos_conv.bias, padding=r // 2
+            )
+            lambdas = position_lambda.permute(0, 2, 3, 1).reshape(v, b * n, k).permute(1, 2, 0)
+            y = torch.bmm(queries, lambdas).reshape(b, n * heads, v)
         y = y.baddbmm_(queries.reshape(b, n * heads, k), content_lambda)
         return y.reshape(b, h, w, heads * v).permute(0, 3, 1, 2)
+
+    @property
+    def by_offsets(self) -> bool:
+        # Per position, the convolution route costs k*v*r² multiplications, the offsets route
+        # heads*(k+v)*r² plus strided small matmuls; measured on a Xeon (AVX-512), the offsets
+        # route wins from k*v >= 4*heads*(k+v) on (the 32x32 and 16x16 levels of Moebius).
+        return self.dim_k * self.dim_v >= 4 * self.heads * (self.dim_k + self.dim_v)
+
+    def _position_term_by_offsets(self, queries: torch.Tensor, values: torch.Tensor):
+        """Σ_k q[h,k] λp[k,v] (without the kernel bias), reordered as
+        Σ_o (Σ_k q[h,k] P[k,o]) V[v, n+o] over the r x r window offsets o.
+
+        queries [b, h, w, heads, k]; values [b, v, h, w]; returns [b, h, w, heads, v].
+        The values sit in a zero-padded map as wide as the window row needs (w + r - 1). On a
+        grid that wide, the r values of one window row are r consecutive pixels, so each window
+        row is a single batched matmul over a strided view of the map, without copying it.
+        """
+        b, v, h, w = values.shape
+        k, heads, r = self.dim_k, self.heads, self.kernel_size
+        pad = r // 2
+        grid_w = w + 2 * pad
+        # Each query's weight for each window offset, on the wide grid: [b, h*grid_w, heads, r*r]
+        wide = F.pad(queries, (0, 0, 0, 0, 0, 2 * pad))
+        weights = self.pos_conv.weight.reshape(k, r * r)
+        offsets = torch.matmul(wide, weights).reshape(b, h * grid_w, heads, r * r)
+        # [b, h + 2*pad + 1, grid_w, v]: one spare row keeps the last window row's view inside.
+        padded = F.pad(values.permute(0, 2, 3, 1), (0, 0, pad, pad, pad, pad + 1)).contiguous()
+        out = values.new_zeros(b, h * grid_w, heads, v)
+        for i in range(b):
+            start = padded[i].storage_offset()
+            for dy in range(r):
+                window_row = padded.as_strided(
+                    (h * grid_w, r, v), (v, v, 1), start + dy * grid_w * v
+                )
+                out[i].baddbmm_(offsets[i, :, :, dy * r : (dy + 1) * r], window_row)
+        return out.reshape(b, h, grid_w, heads, v)[:, :, :w]
 
 
 class InteractiveLambda(nn.Module):

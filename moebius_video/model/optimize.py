@@ -6,18 +6,21 @@
    into that layer's weights: with s = γ / sqrt(σ² + ε),
    y = γ (Wx - μ) / sqrt(σ² + ε) + β = (s W) x + (β - s μ).
    The folded model computes the same function (to float rounding) with fewer passes over memory.
+   Then the three projections of each Local-lambda (q, k, v) become one convolution.
 2. Upsampling by phases. Nearest x2 upsampling followed by a 3 x 3 convolution reads, for each
    of the four output phases (even/odd row, even/odd column), only a 2 x 2 neighbourhood of the
    low-resolution map, with weights that are sums of the 3 x 3 ones. Four 2 x 2 convolutions at
    low resolution compute the same output with 16 instead of 36 multiplications per output
    pixel and channel pair: the two upsamplers are a fifth of the network's arithmetic.
 3. The blocks' inference evaluation (`fast_path`): the lambda layers' channels-last contraction
-   (see lambda_layers.py), and activations and residual sums written in place into results
-   nobody else holds (a new 100 MB buffer costs more to fault in than to compute).
+   (and, at the 32² and 16² levels, the Local-lambda's position term summed over window offsets
+   instead of convolved; see lambda_layers.py), and activations and residual sums written in
+   place into results nobody else holds (a new 50 MB buffer costs more to fault in than to fill).
 4. Conv weights in channels_last memory format, so activations stay [B, H, W, C] in memory.
 5. Device and dtype.
 
 The result no longer has BatchNorm parameters, so load checkpoints before, never after.
+benchmarks/bench_model.py measures the effect against the plain module.
 """
 
 from __future__ import annotations
@@ -118,6 +121,36 @@ def use_phase_upsampling(model: nn.Module) -> int:
     return replaced
 
 
+def fuse_projections(model: nn.Module) -> int:
+    """Give every Local-lambda whose BatchNorms are folded one conv for its q, k and v.
+
+    The three 1x1 convolutions read the same input; one convolution with their weights stacked
+    reads it once and runs one larger matrix product instead of two thin ones.
+    """
+    fused = 0
+    for module in model.modules():
+        if not isinstance(module, LocalLambda) or module.to_qkv is not None:
+            continue
+        if not (isinstance(module.norm_q, nn.Identity) and isinstance(module.norm_v, nn.Identity)):
+            continue
+        parts = (module.to_q, module.to_k, module.to_v)
+        weight = torch.cat([p.weight.detach() for p in parts])
+        bias = torch.cat(
+            [
+                p.bias.detach() if p.bias is not None else weight.new_zeros(p.out_channels)
+                for p in parts
+            ]
+        )
+        conv = nn.Conv2d(weight.shape[1], weight.shape[0], 1).to(weight)
+        with torch.no_grad():
+            conv.weight.copy_(weight)
+            conv.bias.copy_(bias)
+        conv.requires_grad_(False)
+        module.to_qkv = conv
+        fused += 1
+    return fused
+
+
 def use_channels_last(model: nn.Module) -> None:
     """Store 2D conv weights as channels_last (the lambda layers' 3D/4D tables stay as they are)."""
     for module in model.modules():
@@ -154,6 +187,7 @@ def prepare_for_inference(
     model.to(device=device, dtype=torch.float32)
     if fold:
         fold_batchnorm(model)
+        fuse_projections(model)
     if phase_upsampling:
         use_phase_upsampling(model)
     set_fast_path(model, channels_last)

@@ -141,3 +141,25 @@ def test_phase_upsampling_equals_nearest_then_conv(channels_last):
     assert got.shape == (2, 12, 14, 20)
     err = _max_err(got, expected)
     assert err < 1e-5, f"phase upsampling differs by {err:.3g}"
+
+
+@pytest.mark.parametrize(("dim", "by_offsets"), [(320, False), (640, True)])
+def test_local_lambda_channels_last_routes_match_the_literal_formula(dim, by_offsets):
+    """Both fast routes of the Local-lambda (the published 64² level takes the convolution, the
+    32² and 16² levels the window offsets) against the literal einsum formula."""
+    from moebius_video.model.lambda_layers import LocalLambda
+
+    torch.manual_seed(0)
+    layer = LocalLambda(dim, dim // 8, heads=8).eval()
+    with torch.no_grad():
+        layer.norm_q.running_mean.normal_(0, 0.1)
+        layer.norm_v.running_var.uniform_(0.5, 1.5)
+        layer.pos_conv.weight.mul_(10)
+    assert layer.by_offsets == by_offsets
+    x = torch.randn(2, dim, 9, 13)
+    with torch.inference_mode():
+        expected = layer(x)
+        layer.fast_path = True
+        got = layer(x.contiguous(memory_format=torch.channels_last))
+    err = _max_err(got, expected) / expected.abs().max().item()
+    assert err < 1e-5, f"relative error {err:.3g}"
