@@ -36,7 +36,7 @@ from ..flow.estimate import NeighbourFlows, bilinear
 MISMATCH_SCALE = 1.0
 # Sources whose chain disagrees by more than this (crop pixels) are not used: the flow
 # there is wrong (a fast foreground edge along the hole, an occlusion).
-MAX_MISMATCH = 1.0
+MAX_MISMATCH = 0.5
 
 
 @dataclass(frozen=True)
