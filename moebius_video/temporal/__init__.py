@@ -7,13 +7,14 @@ for index, patches in iter_patches(video.frames(), track, filler, TemporalOption
 
 from .fillers import Filler, OpenCVFiller
 from .options import TemporalOptions
-from .segment import context_span, fill_segment, iter_patches
+from .segment import context_span, fill_range, fill_segment, iter_patches
 
 __all__ = [
     "Filler",
     "OpenCVFiller",
     "TemporalOptions",
     "context_span",
+    "fill_range",
     "fill_segment",
     "iter_patches",
 ]

@@ -116,6 +116,29 @@ def context_span(
     return lo, hi
 
 
+def fill_range(
+    frames: Iterable[Any],
+    track: AlphaTrack,
+    filler: Filler,
+    options: TemporalOptions,
+    start: int,
+    stop: int,
+    estimator: FlowEstimator | None = None,
+) -> list[tuple[int, list[FramePatch]]]:
+    """The unit of distributed work: patches for frames [start, stop) of a clip.
+
+    frames: the frames `context_span(start, stop, frame_count, options)` names, in order
+    (objects with `.index` and `.rgb`). Pure: no state survives the call, and the result
+    is exactly what `iter_patches` gives for those frames over the whole clip, so any cut
+    of a clip into ranges gives the same bytes.
+    """
+    return list(
+        iter_patches(
+            frames, track, filler, options, output_range=(start, stop), estimator=estimator
+        )
+    )
+
+
 # --- streaming -------------------------------------------------------------------------
 
 

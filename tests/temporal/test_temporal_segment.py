@@ -18,6 +18,7 @@ from moebius_video.temporal import (
     OpenCVFiller,
     TemporalOptions,
     context_span,
+    fill_range,
     fill_segment,
     iter_patches,
 )
@@ -82,6 +83,19 @@ def test_a_chunk_with_its_context_equals_the_whole_run(clip, start, stop):
             assert a.box == b.box, f"frame {index}: box {a.box} != {b.box}"
             assert np.array_equal(a.rgb, b.rgb), f"frame {index}: pixels differ"
             assert np.array_equal(a.alpha, b.alpha)
+
+
+def test_fill_range_is_the_chunk_of_the_whole_run(clip):
+    _, dirty, track = clip
+    whole = dict(_stream(dirty, track))
+    lo, hi = context_span(9, 17, COUNT, SMALL)
+    chunk = fill_range(decoded(dirty[lo:hi], lo), track, OpenCVFiller(), SMALL, 9, 17)
+    assert [i for i, _ in chunk] == list(range(9, 17))
+    for index, patches in chunk:
+        assert all(
+            a.box == b.box and np.array_equal(a.rgb, b.rgb)
+            for a, b in zip(patches, whole[index], strict=True)
+        ), f"frame {index} differs from the whole run"
 
 
 def test_a_track_without_box_or_length_gives_the_same_patches(clip):
