@@ -60,12 +60,6 @@ def consistent(
     return round_trip < allowed
 
 
-def lands_in(flow: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Whether p + flow(p) falls on (or next to) a True pixel of `mask` in the target frame."""
-    landed = warp_to_source(mask.astype(np.float32), flow)
-    return landed > 0.0
-
-
 def complete_flows(
     flows: NeighbourFlows, regions: np.ndarray, grow: int = 8, band: int = 8
 ) -> NeighbourFlows:

@@ -12,6 +12,10 @@ moves with it.
 A filler whose `fill` accepts `init=` (or sets `supports_init = True`) receives, for each
 key frame after the first, the previous key frame's fill carried to this frame, so a
 generative model can start from it and keep consecutive key fills alike.
+
+Pixels whose flow cannot be trusted (`rejected` by propagation: fast motion along the
+hole) are painted on every non-key frame by a fast classical fill instead: carrying a
+painting along a wrong flow would misplace it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ UNTOUCHED = 0
 PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
-FALLBACK = 4  # painted on a non-key frame (no key frame reachable, or flow untrusted)
+FALLBACK = 4  # painted on a non-key frame (flow untrusted, or no key frame reachable)
 
 # Paints pixels whose flow cannot be trusted, on every frame where that happens; those
 # regions are thin and in fast motion, where a classical fill is good enough and cheap.
@@ -101,8 +105,8 @@ def fill_frames(
     key_images: dict[int, np.ndarray] = {}
     for k in (k for k in range(len(frames)) if is_key[k]):
         here = propagated[k]
-        unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
         # A key frame paints its rejected pixels too (they are unknown like the unseen).
+        unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
         if unseen_rows.size:
             init = None
             carried = unseen_rows[here.previous_key.found[unseen_rows]]
@@ -117,46 +121,50 @@ def fill_frames(
             sources[k][unseen] = GENERATED
         key_images[k] = filled[k]
 
-    for k, frame in enumerate(frames):
+    for k in range(len(frames)):
         if is_key[k]:
             continue
         here = propagated[k]
         in_hole = holes[k][here.pixels.ys, here.pixels.xs]
-        rejected = here.rejected & in_hole
         rows = np.flatnonzero(~here.seen & ~here.rejected & in_hole)
-        if rejected.any():
-            # The flow here is wrong (fast motion along the hole): neither propagating nor
-            # carrying along it is safe, so paint these pixels on this frame, cheaply.
+        reached = _carry(filled[k], here, rows, key_images)
+        sources[k][here.pixels.ys[rows[reached]], here.pixels.xs[rows[reached]]] = CARRIED
+        # Left to paint on this frame: pixels whose flow is wrong (fast motion along the
+        # hole), where neither propagating nor carrying is safe, and the rare chains that
+        # left the crop before reaching a key frame. Cheaply, and after the carries, so
+        # the painting sees filled surroundings.
+        lost_rows = np.concatenate([np.flatnonzero(here.rejected & in_hole), rows[~reached]])
+        if lost_rows.size:
             lost = np.zeros(holes[k].shape, bool)
-            lost[here.pixels.ys[rejected], here.pixels.xs[rejected]] = True
+            lost[here.pixels.ys[lost_rows], here.pixels.xs[lost_rows]] = True
             filled[k] = _paint(FAST_FILLER, filled[k], lost, None, context, k, context_offset)
             sources[k][lost] = FALLBACK
-        if rows.size == 0:
-            continue
-        before, after = here.previous_key, here.next_key
-        weight_before = np.where(before.found[rows], after.distance[rows], 0).astype(np.float32)
-        weight_after = np.where(after.found[rows], before.distance[rows], 0).astype(np.float32)
-        # One side only: full weight to it (its distance is irrelevant then).
-        weight_before[before.found[rows] & ~after.found[rows]] = 1.0
-        weight_after[after.found[rows] & ~before.found[rows]] = 1.0
-        total = weight_before + weight_after
-        reached = total > 0
-        values = np.zeros((rows.size, 3), np.float32)
-        if before.found[rows].any():
-            values += weight_before[:, None] * sample_keys(key_images, before, rows)
-        if after.found[rows].any():
-            values += weight_after[:, None] * sample_keys(key_images, after, rows)
-        values[reached] /= total[reached, None]
-        ys, xs = here.pixels.ys[rows], here.pixels.xs[rows]
-        filled[k][ys[reached], xs[reached]] = to_dtype(values[reached], frame.dtype)
-        sources[k][ys[reached], xs[reached]] = CARRIED
-        if not reached.all():
-            # Chains that left the crop: paint this frame directly (rare).
-            lost = np.zeros(holes[k].shape, bool)
-            lost[ys[~reached], xs[~reached]] = True
-            filled[k] = _paint(filler, filled[k], lost, None, context, k, context_offset)
-            sources[k][lost] = FALLBACK
     return filled, sources
+
+
+def _carry(
+    image: np.ndarray, here: Propagated, rows: np.ndarray, key_images: dict[int, np.ndarray]
+) -> np.ndarray:
+    """Write into `image` the key-frame fills carried to the region pixels `rows`,
+    cross-faded by temporal distance; returns which rows a key frame reached."""
+    before, after = here.previous_key, here.next_key
+    has_before, has_after = before.found[rows], after.found[rows]
+    # Each side weighs by the other side's distance; a side alone gets everything.
+    weight_before = np.where(has_before, after.distance[rows], 0).astype(np.float32)
+    weight_after = np.where(has_after, before.distance[rows], 0).astype(np.float32)
+    weight_before[has_before & ~has_after] = 1.0
+    weight_after[has_after & ~has_before] = 1.0
+    total = weight_before + weight_after
+    reached = total > 0
+    values = np.zeros((rows.size, 3), np.float32)
+    if has_before.any():
+        values += weight_before[:, None] * sample_keys(key_images, before, rows)
+    if has_after.any():
+        values += weight_after[:, None] * sample_keys(key_images, after, rows)
+    values[reached] /= total[reached, None]
+    ys, xs = here.pixels.ys[rows[reached]], here.pixels.xs[rows[reached]]
+    image[ys, xs] = to_dtype(values[reached], image.dtype)
+    return reached
 
 
 def _paint(

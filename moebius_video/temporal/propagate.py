@@ -9,18 +9,18 @@ once, from the real frame, without the blur of warping already-warped pixels. On
 forward in time finds sources in the past, one pass backward finds them in the future;
 each costs one step per region pixel and frame.
 
-A source whose chain disagrees with itself by more than MAX_MISMATCH pixels is dropped;
-a pixel whose every source was dropped is marked `rejected` (the flow around it cannot
-be trusted, so neither can carrying anything along it).
-
-The same chains record where each pixel sits in the nearest key frame on either side,
-which `keyframes.py` uses to carry generated fills.
-
 Each source carries a reliability: the distance in frames and the worst mismatch
 between the forward and the backward flow along its chain (an occlusion or a bad vector
-shows up there). The two candidates are blended with weights
+shows up there). A source that disagrees by more than MAX_MISMATCH pixels is dropped;
+a pixel whose every source was dropped is marked `rejected` (the flow around it cannot
+be trusted, so neither can carrying anything along it). The past and future sources
+are blended with weights
 
-    w = 1 / (distance * (1 + (mismatch / 1 px)^2))
+    w = 1 / (distance * (1 + (mismatch / MISMATCH_SCALE)^2))
+
+The same chains record where each pixel sits in the nearest key frame on either side,
+which `keyframes.py` uses to carry generated fills. `smooth_in_time` finally averages
+the filled pixels along the flow over neighbouring frames.
 """
 
 from __future__ import annotations
