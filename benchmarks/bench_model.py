@@ -145,6 +145,102 @@ def bench_step(args) -> dict:
     return result
 
 
+def bench_cuda(args) -> dict:
+    """ms per denoiser step on a CUDA device, and the tiny model's parity there."""
+    import json as json_module
+
+    from safetensors.torch import load_file
+
+    from moebius_video.model.sampler import denoise_latents, release_scheduler, strength_timesteps
+
+    device = torch.device("cuda")
+    result = {"device": torch.cuda.get_device_name(device), "parity": {}, "ms_per_step": {}}
+
+    # Parity of the reduced release model on the GPU, with TF32 off (true float32).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    data = Path(__file__).resolve().parents[1] / "tests" / "data" / "moebius"
+    config = json_module.loads((data / "tiny.manifest.json").read_text())["config"]
+    forward = load_file(data / "tiny.forward.safetensors")
+    ddim = load_file(data / "tiny.ddim20_cfg2.5.safetensors")
+    for name, optimise in (("plain", False), ("optimised", True)):
+        model = build_moebius(config)
+        model.load_state_dict(load_file(data / "tiny.weights.safetensors"))
+        model = prepare_for_inference(model, device=device) if optimise else model.to(device)
+        with torch.inference_mode():
+            eps = model(forward["input"].to(device), 999, forward["input_ids"].to(device))
+        forward_err = (eps.cpu() - forward["output_t999"]).abs().max().item()
+        scheduler = release_scheduler()
+        timesteps = strength_timesteps(scheduler, 20, 0.99)
+        start = scheduler.add_noise(ddim["clean_latents"], ddim["noise"], timesteps[:1])
+        final = denoise_latents(
+            model,
+            scheduler,
+            start,
+            ddim["mask"],
+            ddim["masked_latents"],
+            timesteps,
+            2.5,
+            device=device,
+        )
+        ddim_err = (final - ddim["final_latents"]).abs().max().item()
+        result["parity"][name] = {"forward_max_err": forward_err, "ddim20_max_err": ddim_err}
+        print(
+            f"tiny parity on {result['device']} ({name}): forward {forward_err:.2e}, "
+            f"20-step DDIM {ddim_err:.2e}",
+            flush=True,
+        )
+
+    # ms per step of the published configuration (random weights), PyTorch's default TF32
+    # setting for convolutions restored.
+    torch.backends.cudnn.allow_tf32 = True
+    plain = random_model()
+    variants = {
+        "plain fp32": (copy.deepcopy(plain).to(device), torch.float32),
+        "optimised fp32": (
+            prepare_for_inference(copy.deepcopy(plain), device=device),
+            torch.float32,
+        ),
+        "optimised fp16": (
+            prepare_for_inference(copy.deepcopy(plain), device=device, dtype=torch.float16),
+            torch.float16,
+        ),
+        "optimised bf16": (
+            prepare_for_inference(copy.deepcopy(plain), device=device, dtype=torch.bfloat16),
+            torch.bfloat16,
+        ),
+    }
+    del plain
+    if args.cuda_compile:
+        model = variants["optimised fp16"][0]
+        compiled = torch.compile(model, mode="reduce-overhead")
+        x = torch.randn(2, 9, 64, 64, device=device, dtype=torch.float16)
+        ids = guidance_ids(20, 1, device)
+        t = torch.tensor(500, device=device)
+        with torch.inference_mode():
+            result["compile_s"] = timed(lambda: compiled(x, t, ids))
+        print(f"torch.compile (reduce-overhead) of optimised fp16: {result['compile_s']:.0f} s")
+        variants["optimised fp16 + compile"] = (compiled, torch.float16)
+    for batch in (2, 1):
+        sample = torch.randn(batch, 9, 64, 64, device=device)
+        ids = guidance_ids(20, 1, device)[:batch] if batch == 1 else guidance_ids(20, 1, device)
+        t = torch.tensor(500, device=device)
+        for name, (model, dtype) in variants.items():
+            x = sample.to(dtype)
+            with torch.inference_mode():
+                for _ in range(3):
+                    model(x, t, ids)
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                for _ in range(args.cuda_iters):
+                    model(x, t, ids)
+                torch.cuda.synchronize()
+            ms = 1000 * (time.perf_counter() - start) / args.cuda_iters
+            result["ms_per_step"][f"{name}, batch {batch}"] = ms
+            print(f"{name:16} batch {batch}: {ms:7.2f} ms/step", flush=True)
+    return result
+
+
 def bench_tile(args) -> dict:
     """One 512 x 512 tile through the whole released procedure (VAE x2, 19 steps, decode)."""
     denoiser = prepare_for_inference(random_model())
@@ -176,7 +272,20 @@ def main() -> int:
     parser.add_argument("--bf16", action="store_true", help="also time bfloat16")
     parser.add_argument("--tile", action="store_true", help="also time one 512 x 512 tile")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    parser.add_argument(
+        "--cuda", action="store_true", help="time the step on the CUDA device instead"
+    )
+    parser.add_argument("--cuda-iters", type=int, default=20)
+    parser.add_argument(
+        "--cuda-compile", action="store_true", help="with --cuda: also torch.compile (CUDA graphs)"
+    )
     args = parser.parse_args()
+    if args.cuda:
+        results = {"cuda": bench_cuda(args)}
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)

@@ -132,8 +132,11 @@ class LocalLambda(nn.Module):
     @property
     def by_offsets(self) -> bool:
         # Per position, the convolution route costs k*v*r² multiplications, the offsets route
-        # heads*(k+v)*r² plus strided small matmuls; measured on a Xeon (AVX-512), the offsets
-        # route wins from k*v >= 4*heads*(k+v) on (the 32x32 and 16x16 levels of Moebius).
+        # heads*(k+v)*r² plus 2*r small strided matmuls. Measured on a Xeon (AVX-512), the
+        # offsets route wins from k*v >= 4*heads*(k+v) on (the 32x32 and 16x16 levels of
+        # Moebius). On a GPU the convolution is one kernel launch against 2*r: keep it there.
+        if self.pos_conv.weight.device.type != "cpu":
+            return False
         return self.dim_k * self.dim_v >= 4 * self.heads * (self.dim_k + self.dim_v)
 
     def _position_term_by_offsets(self, queries: torch.Tensor, values: torch.Tensor):
