@@ -200,9 +200,10 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 
 
 def _vae_for(weights: Path) -> Path | None:
-    """A VAE next to the weights (folder/vae, as in a diffusers layout), else the registry's."""
+    """A VAE beside the weights, else the registry's. Beside means folder/vae (a diffusers
+    layout), or up to two levels up (the release's weight/Moebius/ft_places2 + weight/vae)."""
     folder = weights if weights.is_dir() else weights.parent
-    for candidate in (folder / "vae", folder.parent / "vae"):
+    for candidate in (folder / "vae", folder.parent / "vae", folder.parent.parent / "vae"):
         if registry.is_vae_folder(candidate):
             return candidate
     return registry.locate(registry.VAE_NAME).path

@@ -89,6 +89,20 @@ def test_weights_folder_with_config_and_vae_gives_a_moebius_filler(
     assert np.array_equal(out[~hole], image[~hole])
 
 
+def test_release_folder_layout_finds_the_vae(
+    empty_machine, tiny_manifest, tiny_weights_path, tiny_vae_folder
+):
+    # The release's README layout: weight/Moebius/<variant>/diffusion_pytorch_model.* and
+    # weight/vae.
+    variant = empty_machine / "weight" / "Moebius" / "ft_tiny"
+    variant.mkdir(parents=True)
+    weights = variant / "diffusion_pytorch_model.safetensors"
+    shutil.copy(tiny_weights_path, weights)
+    (variant / "moebius_config.json").write_text(json.dumps(tiny_manifest["config"]))
+    shutil.copytree(tiny_vae_folder, empty_machine / "weight" / "vae")
+    assert isinstance(load_filler(weights=weights, device="cpu"), MoebiusFiller)
+
+
 def test_weights_without_any_vae_is_an_error(empty_machine, tiny_weights_path):
     lone = empty_machine / "lone"
     lone.mkdir()
