@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..flow.estimate import bilinear
+from ..flow.smooth import harmonic_fill
 from .fillers import Filler, OpenCVFiller
 from .propagate import Pointers, Propagated
 
@@ -78,7 +79,8 @@ def fill_frames(
     context: Sequence[np.ndarray] | None = None,
     context_offset: tuple[int, int] = (0, 0),
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Fill every frame's hole: propagated pixels first, then key-frame fills, then carries.
+    """Fill every frame's hole: propagated pixels first (colour-matched to the hole's edge),
+    then key-frame fills, then carries, then what is left on each frame.
 
     frames: T crops (H x W x 3); holes: (T, H, W) bool, the pixels to fill.
     propagated: per frame, the result of `propagate`.
@@ -96,7 +98,8 @@ def fill_frames(
         in_hole = holes[k][here.pixels.ys, here.pixels.xs]
         seen = here.seen & in_hole
         ys, xs = here.pixels.ys[seen], here.pixels.xs[seen]
-        image[ys, xs] = to_dtype(here.values[seen], frame.dtype)
+        values = _match_edges(frame, holes[k], here) if seen.any() else here.values
+        image[ys, xs] = to_dtype(values[seen], frame.dtype)
         source[ys, xs] = PROPAGATED
         filled.append(image)
         sources.append(source)
@@ -140,6 +143,19 @@ def fill_frames(
             filled[k] = _paint(FAST_FILLER, filled[k], lost, None, context, k, context_offset)
             sources[k][lost] = FALLBACK
     return filled, sources
+
+
+def _match_edges(frame: np.ndarray, hole: np.ndarray, here: Propagated) -> np.ndarray:
+    """Propagated colours shifted so that they meet the frame's own pixels at the hole's
+    edge: the shift measured on the ring around the hole (where both the frame and the
+    propagation have a value) is spread smoothly over the hole (a Poisson blend)."""
+    ys, xs = here.pixels.ys, here.pixels.xs
+    ring = ~hole[ys, xs] & here.seen
+    shift = np.zeros((*hole.shape, 3), np.float32)
+    shift[ys[ring], xs[ring]] = frame[ys[ring], xs[ring]].astype(np.float32) - here.values[ring]
+    # Outside the ring the shift is 0; the ring surrounds the hole, so it is the border.
+    smooth = harmonic_fill(shift, hole, refine_steps=0)
+    return here.values + smooth[ys, xs]
 
 
 def _carry(

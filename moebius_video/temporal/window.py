@@ -3,7 +3,8 @@
 1. flow both ways between neighbouring frames, on a crop around the masks
    (flow/estimate.py; the holes are hidden from the estimator first);
 2. flow completion inside and around the holes (flow/complete.py);
-3. propagation: real pixels from the nearest frames that show them (propagate.py);
+3. propagation: real pixels from the nearest frames that show them (propagate.py),
+   colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
    (keyframes.py);
 5. smoothing of the filled pixels along the flow over +-2 frames (propagate.py).
