@@ -15,7 +15,8 @@ Shape of the network (published configuration, 512 x 512 image -> 64 x 64 latent
       down 1: same                                                   32² 640 ch
       down 2: 2 x (DW resnet -> LλMI transformer), no downsampling   16² 1280 ch
       (no mid block)
-      up 0..2: 3 x (concat skip -> DW resnet -> LλMI transformer), nearest x2 + conv
+      up 0..2: 3 x (concat skip -> DW resnet -> LλMI transformer), then nearest x2 + conv
+               (16² -> 32² -> 64²; none after the last)
       GroupNorm, SiLU, conv_out (depthwise-separable)                -> epsilon [B, 4, 64, 64]
 
 The timestep enters every resnet through a sinusoidal embedding and an MLP. The condition is
