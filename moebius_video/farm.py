@@ -125,6 +125,7 @@ def _render_frames(
     from .distributed import clip_job, iter_patched_frames
     from .io import DecodedFrame, composite, open_video
     from .masks import load_mask_track
+    from .pipeline import index_range
 
     began = time.perf_counter()
     encoder = IMAGE_FORMATS.get(pattern.suffix.lower())
@@ -146,7 +147,7 @@ def _render_frames(
             frame_count=info.frame_count,
         )
         base = track.frame_base
-        start, stop = _index_range(options.frames, base, info.frame_count)
+        start, stop = index_range(options.frames, base, info.frame_count)
         paths = {i: frame_path(pattern, i + base) for i in range(start, stop)}
         existing = [i for i, p in paths.items() if p.exists()]
         if existing and not skip_existing and not options.overwrite:
@@ -255,20 +256,6 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _index_range(frames, frame_base: int, frame_count: int) -> tuple[int, int]:
-    """(start, stop) 0-based, stop exclusive, from clip frame numbers (first, last) inclusive."""
-    if frames is None:
-        return 0, frame_count
-    first, last = frames
-    start, stop = first - frame_base, last - frame_base + 1
-    if start < 0 or stop > frame_count:
-        raise UsageError(
-            f"--frames {first}-{last}: outside the clip, which has frames "
-            f"{frame_base}-{frame_base + frame_count - 1}"
-        )
-    return start, stop
 
 
 def write_image(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, str]]) -> None:

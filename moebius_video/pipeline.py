@@ -237,7 +237,7 @@ def inpaint_video(
             height=info.height,
             frame_count=info.frame_count,
         )
-        start, stop = _index_range(options.frames, track.frame_base, info.frame_count)
+        start, stop = index_range(options.frames, track.frame_base, info.frame_count)
         total = stop - start
         report(
             ProgressEvent(
@@ -574,7 +574,7 @@ def _check_codec(codec: str | None, output: str | os.PathLike) -> str:
         raise UsageError(f"-c:v: {exc}") from None
 
 
-def _index_range(
+def index_range(
     frames: tuple[int, int] | None, frame_base: int, frame_count: int
 ) -> tuple[int, int]:
     """(start, stop) 0-based, stop exclusive, from clip frame numbers (first, last)."""
