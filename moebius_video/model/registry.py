@@ -94,6 +94,8 @@ VAE = Checkpoint(
     "hustvl/PixelHacker",
     "vae",
     "config.json",
+    # Not verified here: the Moebius release points to it without stating its terms.
+    licence="see the hustvl/PixelHacker model card",
 )
 DEFAULT_CHECKPOINT = "moebius-ft-places2"
 
