@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("float32", "bfloat16", "float16")
 # Names that pick the classical filler without asking the model registry.
 CLASSICAL_FILLERS = {
     "opencv": "telea",
@@ -64,6 +65,9 @@ class InpaintOptions:
     frames: (first, last) inclusive, in the clip's frame numbers (index + the mask
         track's frame_base); None = the whole clip.
     device: "auto", "cpu", "cuda" or "cuda:N".
+    precision: the model's float type: float32, bfloat16 or float16 (CUDA only);
+        None = float32 on CPU, float16 on CUDA. bfloat16 is about 2.5x faster on recent
+        CPUs, with a small (about 2%) difference in the generated pixels.
     overwrite: replace an existing output (`-y`).
     model / weights: the filler for pixels no frame shows (None: Moebius when its
         weights are present, else classical inpainting); weights: a checkpoint path.
@@ -78,6 +82,7 @@ class InpaintOptions:
     crf: int = 16
     frames: tuple[int, int] | None = None
     device: str = "auto"
+    precision: str | None = None
     overwrite: bool = False
     model: str | None = None
     weights: str | os.PathLike | None = None
@@ -113,6 +118,11 @@ class InpaintOptions:
         if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
             raise UsageError(
                 f"--device: unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N"
+            )
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise UsageError(
+                f"--precision: unknown precision {self.precision!r}; choose "
+                + ", ".join(PRECISIONS)
             )
         _check_type("-y/--overwrite", self.overwrite, bool)
         for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):
@@ -367,7 +377,7 @@ def _fill_path(
     """The per-frame fill (`--temporal off`), the temporal core, or segments on Ray workers."""
     if options.workers > 1 or options.ray_address is not None:
         return _ray_path(input_path, mask_track, options, frame_range, info.frame_count)
-    filler = _make_filler(options, report)
+    filler = make_filler(options, report)
     name = getattr(filler, "name", type(filler).__name__)
     if not options.temporal:
 
@@ -379,7 +389,7 @@ def _fill_path(
 
     from .temporal import context_span, iter_patches
 
-    temporal = _temporal_options(options)
+    temporal = temporal_options(options)
     start, stop = frame_range
 
     def temporal_core(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
@@ -423,7 +433,7 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _Fil
     return _FillPath(f"{options.model or 'default'} on Ray", frame_range, from_workers)
 
 
-def _temporal_options(options: InpaintOptions):
+def temporal_options(options: InpaintOptions):
     """The temporal core's options: the knobs the user set, its own defaults for the rest."""
     from .temporal import TemporalOptions
 
@@ -482,7 +492,8 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
         return []
     tx0, ty0, tx1, ty1 = inside[0] + bx0, inside[1] + by0, inside[2] + bx0, inside[3] + by0
     height, width = alpha.shape
-    m = SIMPLE_FILL_MARGIN
+    # A generative filler wants far more context than Telea's ring of known pixels.
+    m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
     filled = filler.fill(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1] > 0)
     return [
@@ -496,7 +507,7 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
     ]
 
 
-def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
+def make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
     """The filler for pixels no frame shows: Moebius when its weights are here, else OpenCV.
 
     The classical filler asked for by name is built here, so such runs never import torch.
@@ -509,7 +520,13 @@ def _make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:
     def notice(message: str) -> None:
         report(ProgressEvent("warning", message=message))
 
-    return load_filler(name, weights=options.weights, device=options.device, notice=notice)
+    return load_filler(
+        name,
+        weights=options.weights,
+        device=options.device,
+        dtype=options.precision,
+        notice=notice,
+    )
 
 
 # --- checks at the edge ---------------------------------------------------------------------------

@@ -352,6 +352,7 @@ def test_options_from_mapping_takes_cli_spellings():
         ({"frames": "10..20"}, "shots[1]: --frames: expected FIRST-LAST"),
         ({"frames": "20-10"}, "first frame 20 is after last frame 10"),
         ({"device": "tpu"}, "--device: unknown device 'tpu'"),
+        ({"precision": "fp8"}, "--precision: unknown precision 'fp8'"),
         ({"workers": 0}, "--workers: expected an integer >= 1, got 0"),
         ({"overwrite": "yes"}, "-y/--overwrite: expected true or false"),
         ({"crf": 3, "--crf": 4}, "option '--crf' is given twice"),

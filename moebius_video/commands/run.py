@@ -62,6 +62,11 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
 
     fill = parser.add_argument_group("fill")
     fill.add_argument("--device", metavar="auto|cpu|cuda", help="where the model runs")
+    fill.add_argument(
+        "--precision",
+        metavar="float32|bfloat16|float16",
+        help="the model's float type (default float32 on CPU, float16 on CUDA)",
+    )
     fill.add_argument("--model", metavar="NAME", help="filler: a registered model, or opencv")
     fill.add_argument("--weights", metavar="PATH", help="a model checkpoint file")
     fill.add_argument(

@@ -209,9 +209,9 @@ def clip_job(input, mask_track, options) -> ClipJob:
     from .segment import filler_for_options, source_path
 
     if options.temporal:
-        from ..pipeline import _temporal_options
+        from ..pipeline import temporal_options
 
-        temporal = _temporal_options(options)
+        temporal = temporal_options(options)
         # A segment spans several windows: its two border windows are also filled by the
         # neighbouring segments (for the cross-fade), so longer segments waste less.
         length, context = SEGMENT_WINDOWS * temporal.window, temporal.context

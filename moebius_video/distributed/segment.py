@@ -40,9 +40,9 @@ def filler_for_options(options) -> Filler:
 
     Runs in each worker, so a model is loaded there, once per worker process.
     """
-    from ..pipeline import _make_filler
+    from ..pipeline import make_filler
 
-    return _make_filler(options, lambda event: None)
+    return make_filler(options, lambda event: None)
 
 
 @dataclass(frozen=True)
