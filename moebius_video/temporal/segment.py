@@ -29,7 +29,7 @@ from ..patches import FramePatch, mask_box
 from .debug import DebugPreview
 from .fillers import Filler
 from .options import TemporalOptions
-from .window import FilledWindow, fill_window, window_patches
+from .window import FilledWindow, crop_margin, fill_window, window_patches
 
 Box = tuple[int, int, int, int]
 
@@ -213,9 +213,7 @@ class _Stream:
         self.output_range = output_range
         self.frame_count = frame_count or getattr(track, "frame_count", None)
         self.estimator = estimator
-        footprint = getattr(estimator, "footprint", 8)
-        # Pixels around the masks a window reads: see window.fill_window.
-        self.crop_margin = max(options.fill_context, options.margin, 2 * footprint)
+        self.crop_margin = crop_margin(options, estimator)
         self.first: int | None = None
         self.last: int | None = None
         self.size: tuple[int, int] | None = None  # (height, width)
@@ -385,7 +383,7 @@ class _Stream:
                 self.pending.pop(i, None)
                 continue
             parts = self.pending.pop(i, _Pending()).parts
-            patches = _blend(parts)
+            patches = blend_patches(parts)
             if preview is not None:
                 preview.write(self.held[i].full, self.track.alpha(i), parts, patches)
             yield i, patches
@@ -398,8 +396,11 @@ def _result(filled: FilledWindow | None, index: int, weight: float):
     return (weight, window_patches(filled, k), filled.sources[k], filled.box)
 
 
-def _blend(parts) -> list[FramePatch]:
-    """Cross-fade the patches of the windows covering one frame (identical boxes)."""
+def blend_patches(parts) -> list[FramePatch]:
+    """Cross-fade the patches of the windows covering one frame (identical boxes).
+
+    parts: (weight, patches, ...) per window; the weights need not sum to one.
+    """
     parts = [p for p in parts if p[1]]
     if not parts:
         return []
@@ -417,3 +418,6 @@ def _blend(parts) -> list[FramePatch]:
         rgb = np.clip(np.rint(rgb), 0, top).astype(first.rgb.dtype)
         blended.append(FramePatch(first.index, first.x0, first.y0, rgb, first.alpha))
     return blended
+
+
+_blend = blend_patches  # the name moebius_video.distributed imported first

@@ -54,6 +54,21 @@ class FilledWindow:
     alphas: list[np.ndarray]  # per frame: float32 alpha of the crop
 
 
+def flow_margin(options: TemporalOptions, estimator: FlowEstimator) -> int:
+    """Pixels around the masks on which flow is computed and sources are searched.
+
+    The flow next to a hole is spoiled over the estimator's footprint and replaced by
+    completion, which needs good flow beyond that to start from.
+    """
+    return max(options.margin, 2 * getattr(estimator, "footprint", 8))
+
+
+def crop_margin(options: TemporalOptions, estimator: FlowEstimator) -> int:
+    """Pixels around the masks a window reads: crops given to `fill_window` must hold the
+    masks plus this much (or reach the frame border) to give whole-frame results."""
+    return max(options.fill_context, flow_margin(options, estimator))
+
+
 def is_key_frame(index: int, options: TemporalOptions) -> bool:
     return index % options.keyframe_interval == 0
 
@@ -89,7 +104,7 @@ def fill_window(
 
     frames: T images (H x W x 3, uint8 or uint16), all the same size; they may be crops of
       the full frames, placed at `origin` (x, y), as long as the crop holds the masks plus
-      `options.fill_context` pixels (or reaches the frame border).
+      `crop_margin(options, estimator)` pixels (or reaches the frame border).
     alphas: T float32 H x W masks; first_index: clip index of frames[0].
     """
     inner = union_box(alphas)
@@ -97,11 +112,8 @@ def fill_window(
         return None
     height, width = alphas[0].shape
     estimator = estimator or make_flow_estimator(options.flow_quality)
-    # The flow next to a hole is spoiled over the estimator's footprint and replaced by
-    # completion, which needs good flow beyond that to start from.
-    margin = max(options.margin, 2 * getattr(estimator, "footprint", 8))
-    x0, y0, x1, y1 = _grow(inner, margin, width, height)
-    cx0, cy0, cx1, cy1 = _grow(inner, max(options.fill_context, margin), width, height)
+    x0, y0, x1, y1 = _grow(inner, flow_margin(options, estimator), width, height)
+    cx0, cy0, cx1, cy1 = _grow(inner, crop_margin(options, estimator), width, height)
     crops = [frame[y0:y1, x0:x1] for frame in frames]
     holes = np.stack([alpha[y0:y1, x0:x1] > 0 for alpha in alphas])
     regions = _untrusted(holes, options.edge)
