@@ -1,71 +1,12 @@
-"""Tiny real media for the distributed tests: a textured clip that pans, and a moving wire.
-
-The clip is encoded with PyAV (libx264, a key frame every 8 frames, so workers really
-seek) and the wire's background is revealed by the pan, which gives the temporal core
-real work. Everything is small: 96 x 64 pixels, 30 frames.
-"""
+"""Fixtures for the distributed tests: a tiny shot on disk and one local Ray cluster."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-
-WIDTH, HEIGHT, FRAMES, FRAME_BASE = 96, 64, 30, 1001
-
-
-def _texture(width: int, height: int) -> np.ndarray:
-    rng = np.random.default_rng(7)
-    base = rng.integers(0, 256, size=(height // 4 + 1, width // 4 + 1, 3), dtype=np.uint8)
-    big = np.repeat(np.repeat(base, 4, axis=0), 4, axis=1)[:height, :width]
-    ramp = np.linspace(0, 60, width, dtype=np.float32)[None, :, None]
-    return np.clip(big.astype(np.float32) * 0.7 + ramp, 0, 255).astype(np.uint8)
-
-
-def write_clip(path: Path, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT) -> Path:
-    """A clip that pans right 2 px per frame over a blocky texture."""
-    texture = _texture(width + 2 * frames, height)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.gop_size = 8
-        stream.options = {"crf": "18", "preset": "ultrafast", "bframes": "0"}
-        for i in range(frames):
-            rgb = np.ascontiguousarray(texture[:, 2 * i : 2 * i + width])
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def wire_track(frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT) -> dict:
-    """A slanted wire that drifts left across the clip; numbered from FRAME_BASE."""
-    last = FRAME_BASE + frames - 1
-    return {
-        "schema": "moebius.masktrack/1",
-        "width": width,
-        "height": height,
-        "frame_base": FRAME_BASE,
-        "tracks": [
-            {
-                "id": "wire",
-                "shape": "polyline",
-                "width": 3,
-                "expand": 1,
-                "feather": 1,
-                "keyframes": [
-                    {"frame": FRAME_BASE, "points": [[60, -2], [52, height + 2]]},
-                    {"frame": last, "points": [[40, -2], [30, height + 2]]},
-                ],
-            }
-        ],
-    }
+from distributed_media import wire_track, write_clip
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +27,3 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
-
-
-def read_frames(pattern: str, numbers) -> list[bytes]:
-    return [Path(pattern % n).read_bytes() for n in numbers]

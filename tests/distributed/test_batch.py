@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FRAMES
+from distributed_media import FRAMES
 
 from moebius_video.batch import JobFileError, load_job_file
 from moebius_video.commands.batch import main as batch_main

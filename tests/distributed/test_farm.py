@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FRAME_BASE, FRAMES
+from distributed_media import FRAME_BASE, FRAMES
 
 from moebius_video.farm import frame_path, is_frame_pattern, render_chunk
 from moebius_video.pipeline import InpaintOptions

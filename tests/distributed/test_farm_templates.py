@@ -124,7 +124,7 @@ def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
     import shutil
     import subprocess
 
-    from conftest import FRAME_BASE, FRAMES
+    from distributed_media import FRAME_BASE, FRAMES
 
     from moebius_video.farm import frame_path, render_chunk
     from moebius_video.pipeline import InpaintOptions

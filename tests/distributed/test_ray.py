@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FRAMES
+from distributed_media import FRAMES
 
 from moebius_video.distributed import ClipJob, fill_segments, plan_segments
 from moebius_video.farm import render_chunk
