@@ -58,10 +58,10 @@ def fill_windows(
     window's span is held while it is filled (window + 2 * context frames).
     """
     from ..temporal.segment import blend_weight, window_core, window_span
-    from ..temporal.window import fill_window, window_patches
+    from ..temporal.window import crop_margin, fill_window, window_patches
 
     frame_count = video.info.frame_count
-    margin = max(options.fill_context, options.margin, 2 * getattr(estimator, "footprint", 8))
+    margin = crop_margin(options, estimator)
     spans = {w: window_span(w, options, 0, frame_count) for w in windows}
     held: dict[int, np.ndarray] = {}
     decoded = iter(video.frames(spans[windows[0]][0], spans[windows[-1]][1]))
@@ -162,10 +162,10 @@ def frame_patches(
 
     source_rgb: the decoded frame, needed only when parts hold PackedPatches.
     """
-    from ..temporal.segment import _blend  # the core's own cross-fade: same bytes
+    from ..temporal.segment import blend_patches  # the core's own cross-fade: same bytes
 
     unpacked = [
         (weight, [unpack(p, source_rgb) if isinstance(p, PackedPatch) else p for p in patches])
         for weight, patches in parts
     ]
-    return _blend(unpacked)
+    return blend_patches(unpacked)

@@ -418,6 +418,3 @@ def blend_patches(parts) -> list[FramePatch]:
         rgb = np.clip(np.rint(rgb), 0, top).astype(first.rgb.dtype)
         blended.append(FramePatch(first.index, first.x0, first.y0, rgb, first.alpha))
     return blended
-
-
-_blend = blend_patches  # the name moebius_video.distributed imported first
