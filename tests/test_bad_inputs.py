@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from test_pipeline import make_clip, wire_track
+from pipeline_helpers import make_clip, wire_track
 
 from moebius_video import cli
 from moebius_video.errors import EXIT_BAD_INPUT, EXIT_USAGE

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 # Shared clip makers (tests/ is on sys.path under pytest's default import mode).
-from test_pipeline import FRAMES, audio_packets, decoded, make_clip, wire_track
+from pipeline_helpers import FRAMES, audio_packets, decoded, make_clip, wire_track
 
 REPO = Path(__file__).resolve().parents[1]
 # The classical filler by name: no model registry lookup, so no torch import per run.
