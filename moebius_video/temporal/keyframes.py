@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -89,9 +90,9 @@ def fill_frames(
     Returns (filled crops, source maps) per frame.
     """
     with_init = filler_supports_init(filler)
-    filled: list[np.ndarray] = []
-    sources: list[np.ndarray] = []
-    for k, frame in enumerate(frames):
+
+    def propagated_only(k: int) -> tuple[np.ndarray, np.ndarray]:
+        frame = frames[k]
         image = frame.copy()
         source = np.zeros(frame.shape[:2], np.uint8)
         here = propagated[k]
@@ -101,8 +102,13 @@ def fill_frames(
         values = _match_edges(frame, holes[k], here) if seen.any() else here.values
         image[ys, xs] = to_dtype(values[seen], frame.dtype)
         source[ys, xs] = PROPAGATED
-        filled.append(image)
-        sources.append(source)
+        return image, source
+
+    # Frames are independent here: two threads (OpenCV releases the GIL), results in order.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(propagated_only, range(len(frames))))
+    filled = [image for image, _ in done]
+    sources = [source for _, source in done]
 
     # Key frames in order, so each can start from the previous key frame's fill.
     key_images: dict[int, np.ndarray] = {}
