@@ -13,8 +13,6 @@ the vectors near the border, where upsampling blurs, are never followed.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numpy as np
 
@@ -79,8 +77,7 @@ def complete_flows(
     kernel_band = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * band + 1, 2 * band + 1))
     forward = np.empty_like(flows.forward)
     backward = np.empty_like(flows.backward)
-
-    def complete_pair(k: int) -> None:
+    for k in range(flows.forward.shape[0]):
         fwd, bwd = flows.forward[k], flows.backward[k]
         region0, region1 = regions[k], regions[k + 1]
         forward[k] = harmonic_fill(
@@ -89,12 +86,6 @@ def complete_flows(
         backward[k] = harmonic_fill(
             bwd, _unknown(bwd, fwd, region1, region0, kernel_grow, kernel_band), refine_steps=0
         )
-
-    # Pairs are independent and each writes only its own slot: two threads (OpenCV and
-    # SciPy release the GIL) give the same result as one loop.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in pool.map(complete_pair, range(flows.forward.shape[0])):
-            pass
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
 

@@ -13,7 +13,6 @@ a few milliseconds. A learned estimator (RAFT-class on a GPU) plugs in by implem
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -90,31 +89,8 @@ class DISFlowEstimator:
     def neighbour_flows(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if len(images) < 2:
             raise ValueError(f"neighbour_flows needs at least 2 images, got {len(images)}")
-        grey = [cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in images]
-        h, w = grey[0].shape
-        size = (max(w // self.native_scale, 1), max(h // self.native_scale, 1))
-        forward = np.empty((len(grey) - 1, size[1], size[0], 2), np.float32)
-        backward = np.empty_like(forward)
-        # DIS releases the GIL but spreads a small crop poorly over the cores: the two
-        # directions run side by side, each with its own DIS object. DIS keeps no state
-        # that changes its output, so the result is the same as one after the other.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            runs = [
-                pool.submit(self._direction, grey[:-1], grey[1:], forward, size),
-                pool.submit(self._direction, grey[1:], grey[:-1], backward, size),
-            ]
-            for run in runs:
-                run.result()
-        return forward, backward
-
-    def _direction(self, sources, targets, out: np.ndarray, size: tuple[int, int]) -> None:
-        # A fresh DIS object per call and direction: nothing is shared between threads or
-        # carried from one window to the next.
-        dis = self._new_dis()
-        for k, (source, target) in enumerate(zip(sources, targets, strict=True)):
-            out[k] = _on_grid(dis.calc(source, target, None), size)
-
-    def _new_dis(self):
+        # One DIS object per call: it keeps state between calc() calls, and a fresh one
+        # makes each window's result independent of what ran before (determinism).
         settings = self._settings
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         dis.setFinestScale(settings.finest_scale)
@@ -122,7 +98,15 @@ class DISFlowEstimator:
         dis.setPatchStride(settings.patch_stride)
         dis.setGradientDescentIterations(settings.descent_iterations)
         dis.setVariationalRefinementIterations(settings.refinement_iterations)
-        return dis
+        grey = [cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in images]
+        h, w = grey[0].shape
+        size = (max(w // self.native_scale, 1), max(h // self.native_scale, 1))
+        forward = np.empty((len(grey) - 1, size[1], size[0], 2), np.float32)
+        backward = np.empty_like(forward)
+        for k in range(len(grey) - 1):
+            forward[k] = _on_grid(dis.calc(grey[k], grey[k + 1], None), size)
+            backward[k] = _on_grid(dis.calc(grey[k + 1], grey[k], None), size)
+        return forward, backward
 
 
 def _on_grid(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -255,18 +239,14 @@ def estimate_neighbour_flows(
     if max_pixels is None:
         max_pixels = getattr(estimator, "max_pixels", w * h)
     scale = flow_scale(w, h, max_pixels)
-
-    def prepare(k: int) -> np.ndarray:
-        image8 = to_uint8(images[k])
+    small = []
+    for k, image in enumerate(images):
+        image8 = to_uint8(image)
         if scale > 1:
             image8 = cv2.resize(image8, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
         if holes is not None and holes[k].any():
             image8 = _hide(image8, downscale_mask(holes[k], image8.shape[:2]))
-        return image8
-
-    # Frames are independent: two threads (OpenCV releases the GIL), results in order.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        small = list(pool.map(prepare, range(len(images))))
+        small.append(image8)
     forward, backward = estimator.neighbour_flows(small)
     scale = max(1, round(w / forward.shape[2]))
     return NeighbourFlows(forward, backward, scale, (w, h))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -90,9 +89,9 @@ def fill_frames(
     Returns (filled crops, source maps) per frame.
     """
     with_init = filler_supports_init(filler)
-
-    def propagated_only(k: int) -> tuple[np.ndarray, np.ndarray]:
-        frame = frames[k]
+    filled: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
+    for k, frame in enumerate(frames):
         image = frame.copy()
         source = np.zeros(frame.shape[:2], np.uint8)
         here = propagated[k]
@@ -102,13 +101,8 @@ def fill_frames(
         values = _match_edges(frame, holes[k], here) if seen.any() else here.values
         image[ys, xs] = to_dtype(values[seen], frame.dtype)
         source[ys, xs] = PROPAGATED
-        return image, source
-
-    # Frames are independent here: two threads (OpenCV releases the GIL), results in order.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(propagated_only, range(len(frames))))
-    filled = [image for image, _ in done]
-    sources = [source for _, source in done]
+        filled.append(image)
+        sources.append(source)
 
     # Key frames in order, so each can start from the previous key frame's fill.
     key_images: dict[int, np.ndarray] = {}

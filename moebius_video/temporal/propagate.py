@@ -26,7 +26,6 @@ the filled pixels along the flow over neighbouring frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,20 +288,16 @@ def smooth_in_time(
             step = flows.sample(flows.forward[k], xs, ys)
             landings.append((k + 1, xs + step[:, 0], ys + step[:, 1]))
         targets.append((ys, xs, landings))
-
-    def smoothed(k: int, filled: Sequence[np.ndarray]) -> np.ndarray:
-        ys, xs, landings = targets[k]
-        total = self_weight * filled[k][ys, xs].astype(np.float32)
-        for j, x, y in landings:
-            total += share * bilinear(filled[j], x, y)
-        weight = self_weight + share * len(landings)
-        image = filled[k].copy()
-        top = np.iinfo(image.dtype).max
-        image[ys, xs] = np.clip(np.rint(total / weight), 0, top).astype(image.dtype)
-        return image
-
-    # Within a pass the frames are independent (each reads the previous pass only).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in range(passes):
-            filled = list(pool.map(smoothed, range(count), [filled] * count))
+    for _ in range(passes):
+        result = []
+        for k, (ys, xs, landings) in enumerate(targets):
+            total = self_weight * filled[k][ys, xs].astype(np.float32)
+            for j, x, y in landings:
+                total += share * bilinear(filled[j], x, y)
+            weight = self_weight + share * len(landings)
+            image = filled[k].copy()
+            top = np.iinfo(image.dtype).max
+            image[ys, xs] = np.clip(np.rint(total / weight), 0, top).astype(image.dtype)
+            result.append(image)
+        filled = result
     return list(filled)
