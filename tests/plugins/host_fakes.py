@@ -256,9 +256,10 @@ class NukeProgressTask:
         self.cancel_after_progress = cancel_after_progress
 
     def isCancelled(self):
-        return self.cancel_after_progress is not None and len(self.progress) >= (
-            self.cancel_after_progress
-        )
+        # Counts progress above 0 only: the user cancels a job that is visibly running, so
+        # the hook has started work (and its SIGTERM handler) before the cancel arrives.
+        started = sum(1 for value in self.progress if value > 0)
+        return self.cancel_after_progress is not None and started >= self.cancel_after_progress
 
     def setProgress(self, value):
         self.progress.append(value)

@@ -86,11 +86,15 @@ def test_sequence_pattern_and_offset_mode(monkeypatch, tmp_path):
     assert script.start_time_of_first(node) == 1011
 
 
-def test_cancel_leaves_nothing(monkeypatch, plate):
-    source = read_node("Read1", str(plate), first=1, last=20)
+def test_cancel_leaves_nothing(monkeypatch, tmp_path):
+    # Long enough that the hook is still running when the cancel comes after its first
+    # progress event.
+    plate = write_clip(tmp_path / "long.mp4", frames=240)
+    (tmp_path / "wires.json").write_text(json.dumps(box_track(64, 48, frames=240)))
+    source = read_node("Read1", str(plate), first=1, last=240)
     nuke = fake_nuke(
         selected=[source],
-        mask_track_answer=str(plate.parent / "wires.json"),
+        mask_track_answer=str(tmp_path / "wires.json"),
         cancel_after_progress=1,
     )
     script = load(monkeypatch, nuke)
