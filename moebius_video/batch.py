@@ -230,29 +230,13 @@ def run_batch(
     done_before = 0.0
     for shot, weight in zip(shots, weights, strict=True):
         # A progress event at 0% of the shot announces it before anything can fail.
-        report(
-            ProgressEvent(
-                "progress",
-                frame=int(done_before),
-                total=int(total),
-                percent=100.0 * done_before / total,
-                stats=_shot_stats(shot, len(shots), 0.0),
-            )
-        )
+        report(_between_shots(shot, len(shots), done_before, total, 0.0))
         outcome = _run_shot(shot, report, done_before, weight, total, len(shots))
         outcomes.append(outcome)
         done_before += weight
         if on_shot is not None:
             on_shot(outcome)
-        report(
-            ProgressEvent(
-                "progress",
-                frame=int(done_before),
-                total=int(total),
-                percent=100.0 * done_before / total,
-                stats=_shot_stats(shot, len(shots), 100.0),
-            )
-        )
+        report(_between_shots(shot, len(shots), done_before, total, 100.0))
     failed = sum(not o.ok for o in outcomes)
     report(
         ProgressEvent(
@@ -334,6 +318,17 @@ def _frame_estimate(shot: Shot) -> int | None:
             return video.info.frame_count
     except Exception:  # the shot itself reports why; here it only weighs the progress
         return None
+
+
+def _between_shots(shot, shots: int, done: float, total: float, shot_percent: float):
+    """The overall progress event at the start (0) or end (100) of one shot."""
+    return ProgressEvent(
+        "progress",
+        frame=int(done),
+        total=int(total),
+        percent=100.0 * done / total,
+        stats=_shot_stats(shot, shots, shot_percent),
+    )
 
 
 def _shot_stats(shot: Shot, shot_count: int, percent: float) -> dict[str, Any]:

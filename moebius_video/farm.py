@@ -124,8 +124,7 @@ def _render_frames(
 ) -> ChunkResult:
     from .distributed import clip_job, iter_patched_frames
     from .io import DecodedFrame, composite, open_video
-    from .masks import load_mask_track
-    from .pipeline import index_range
+    from .pipeline import index_range, load_track_for
 
     began = time.perf_counter()
     encoder = IMAGE_FORMATS.get(pattern.suffix.lower())
@@ -140,12 +139,7 @@ def _render_frames(
 
     with open_video(input_path) as video:
         info = video.info
-        track = load_mask_track(
-            mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
-            width=info.width,
-            height=info.height,
-            frame_count=info.frame_count,
-        )
+        track = load_track_for(mask_track, info)
         base = track.frame_base
         start, stop = index_range(options.frames, base, info.frame_count)
         paths = {i: frame_path(pattern, i + base) for i in range(start, stop)}

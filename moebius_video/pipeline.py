@@ -230,7 +230,6 @@ def inpaint_video(
     encoding leaves no output (the writer renames a temp file only on success).
     """
     from .io import composite, open_video
-    from .masks import load_mask_track
 
     options = options or InpaintOptions()
     report = progress or _no_progress
@@ -241,12 +240,7 @@ def inpaint_video(
     output_path = _check_output(output, input_path, options, codec)
     with _warnings_as_events(report), open_video(input_path) as video:
         info = video.info
-        track = load_mask_track(
-            mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
-            width=info.width,
-            height=info.height,
-            frame_count=info.frame_count,
-        )
+        track = load_track_for(mask_track, info)
         start, stop = index_range(options.frames, track.frame_base, info.frame_count)
         total = stop - start
         report(
@@ -306,6 +300,18 @@ def inpaint_video(
         )
     )
     return result
+
+
+def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
+    """The mask track (a path or a parsed dict) checked against an open video's VideoInfo."""
+    from .masks import load_mask_track
+
+    return load_mask_track(
+        mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
+        width=info.width,
+        height=info.height,
+        frame_count=info.frame_count,
+    )
 
 
 def _checked_frames(frames: Iterator, input_path: Path, start: int, stop: int) -> Iterator:

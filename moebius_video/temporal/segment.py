@@ -261,14 +261,7 @@ class _Stream:
         """Union of the bounds over window w's whole span (unclipped at the clip end)."""
         a, b = window_span(w, self.options, self.first, self.frame_count or 1 << 62)
         boxes = [bx for bx in (self._bound(i) for i in range(a, b)) if bx is not None]
-        if not boxes:
-            return None
-        return (
-            min(bx[0] for bx in boxes),
-            min(bx[1] for bx in boxes),
-            max(bx[2] for bx in boxes),
-            max(bx[3] for bx in boxes),
-        )
+        return _enclosing(boxes)
 
     def _storage_box(self, index: int) -> Box | None:
         h, w = self.size
@@ -281,14 +274,7 @@ class _Stream:
                 box = self._window_box(win)
                 if box is not None:
                     boxes.append(box)
-        if not boxes:
-            return None
-        return (
-            min(bx[0] for bx in boxes),
-            min(bx[1] for bx in boxes),
-            max(bx[2] for bx in boxes),
-            max(bx[3] for bx in boxes),
-        )
+        return _enclosing(boxes)
 
     def push(self, frame, preview) -> Iterator[tuple[int, list[FramePatch]]]:
         index = int(frame.index)
@@ -418,3 +404,15 @@ def blend_patches(parts) -> list[FramePatch]:
         rgb = np.clip(np.rint(rgb), 0, top).astype(first.rgb.dtype)
         blended.append(FramePatch(first.index, first.x0, first.y0, rgb, first.alpha))
     return blended
+
+
+def _enclosing(boxes: list[Box]) -> Box | None:
+    """The smallest box holding every box; None for none."""
+    if not boxes:
+        return None
+    return (
+        min(bx[0] for bx in boxes),
+        min(bx[1] for bx in boxes),
+        max(bx[2] for bx in boxes),
+        max(bx[3] for bx in boxes),
+    )
