@@ -38,8 +38,10 @@ class FlowEstimator(Protocol):
     """
 
     name: str
-    # Optional attributes: `max_pixels` (downscale larger crops before estimation) and
-    # `footprint` (pixels around a wrong area whose flow it also spoils; default 8).
+    # Optional attributes: `max_pixels` (downscale larger crops before estimation),
+    # `input_scale` (the images it wants, reduced by this factor: it works on a coarser
+    # grid anyway; default 1) and `footprint` (crop pixels around a wrong area whose flow
+    # it also spoils; default 8).
 
     def neighbour_flows(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -82,9 +84,11 @@ class DISFlowEstimator:
         # A bad area (the hole) drags the flow within about one patch around it, and
         # patches are measured at pyramid level `finest_scale`.
         self.footprint = self._settings.patch_size * 2**self._settings.finest_scale
-        # DIS estimates on that pyramid level and upsamples bilinearly: returning its flow
-        # at that resolution loses nothing and makes completion and memory 4-16x cheaper.
-        self.native_scale = 2**self._settings.finest_scale
+        # DIS estimates on pyramid level `finest_scale` and only upsamples from there, so
+        # the images are reduced to that level before they reach it: hiding the holes,
+        # the grey conversion and the pyramid then cost 4-16x less, and the flow comes
+        # back on that grid, which makes completion and memory as much cheaper.
+        self.input_scale = 2**self._settings.finest_scale
 
     def neighbour_flows(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if len(images) < 2:
@@ -93,31 +97,19 @@ class DISFlowEstimator:
         # makes each window's result independent of what ran before (determinism).
         settings = self._settings
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        dis.setFinestScale(settings.finest_scale)
+        dis.setFinestScale(0)  # the images arrive already reduced by `input_scale`
         dis.setPatchSize(settings.patch_size)
         dis.setPatchStride(settings.patch_stride)
         dis.setGradientDescentIterations(settings.descent_iterations)
         dis.setVariationalRefinementIterations(settings.refinement_iterations)
         grey = [cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY) for image in images]
         h, w = grey[0].shape
-        size = (max(w // self.native_scale, 1), max(h // self.native_scale, 1))
-        forward = np.empty((len(grey) - 1, size[1], size[0], 2), np.float32)
+        forward = np.empty((len(grey) - 1, h, w, 2), np.float32)
         backward = np.empty_like(forward)
         for k in range(len(grey) - 1):
-            forward[k] = _on_grid(dis.calc(grey[k], grey[k + 1], None), size)
-            backward[k] = _on_grid(dis.calc(grey[k + 1], grey[k], None), size)
+            forward[k] = dis.calc(grey[k], grey[k + 1], None)
+            backward[k] = dis.calc(grey[k + 1], grey[k], None)
         return forward, backward
-
-
-def _on_grid(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A flow field averaged onto a coarser grid of `size` (w, h), in that grid's pixels."""
-    h, w = flow.shape[:2]
-    if (w, h) == size:
-        return flow
-    coarse = cv2.resize(flow, size, interpolation=cv2.INTER_AREA)
-    coarse[..., 0] *= size[0] / w
-    coarse[..., 1] *= size[1] / h
-    return coarse
 
 
 def make_flow_estimator(quality: str = "balanced") -> FlowEstimator:
@@ -197,6 +189,10 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return sampled.reshape(-1, channels)[:n].astype(np.float32, copy=False)
 
 
+# Images given to an estimator keep at least this many pixels on their short side.
+MIN_FLOW_SIDE = 16
+
+
 def flow_scale(width: int, height: int, max_pixels: int) -> int:
     """Smallest power-of-two downscale that brings width x height under max_pixels (never
     below 32 pixels on the short side)."""
@@ -238,7 +234,9 @@ def estimate_neighbour_flows(
     h, w = images[0].shape[:2]
     if max_pixels is None:
         max_pixels = getattr(estimator, "max_pixels", w * h)
-    scale = flow_scale(w, h, max_pixels)
+    scale = flow_scale(w, h, max_pixels) * getattr(estimator, "input_scale", 1)
+    while scale > 1 and min(w, h) // scale < MIN_FLOW_SIDE:
+        scale //= 2  # a sliver of a crop: keep enough pixels for the estimator's patches
     small = []
     for k, image in enumerate(images):
         image8 = to_uint8(image)
