@@ -11,12 +11,17 @@ windows that cover it. A farm chunk or a Ray task that is given the frames
 `context_span(start, stop, ...)` therefore returns exactly what a whole-clip run
 returns for [start, stop).
 
-Memory: at most window + 2 * context frames are held, each cropped to the area around
-the masks that any window containing it needs, so it does not grow with clip length.
+Each window is filled on a worker thread while the caller reads the next window's frames
+and writes the previous window's results, so decoding, encoding and filling overlap.
+
+Memory: at most two windows plus their context are held, each frame cropped to the area
+around the masks that any window containing it needs, so it does not grow with clip
+length.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -152,6 +157,45 @@ class _Held:
     full: np.ndarray | None = None  # the whole frame, kept only for the debug preview
 
 
+class _Running:
+    """One window being filled on a worker thread.
+
+    The caller goes on decoding the next window's frames and encoding the previous
+    window's results meanwhile (OpenCV, NumPy and PyAV release the GIL). Results are the
+    same as filling in the caller's thread, since only one window runs at a time. A
+    cancelled run waits for the window to finish (`iter_patches` does so on exit).
+    """
+
+    def __init__(self, window: int, first: int, stop: int):
+        self.window, self.first, self.stop = window, first, stop
+        self._thread: threading.Thread | None = None
+        self._result: FilledWindow | None = None
+        self._error: BaseException | None = None
+
+    def start(self, function, *args) -> None:
+        def run() -> None:
+            try:
+                self._result = function(*args)
+            except BaseException as error:  # re-raised in the caller's thread
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name=f"fill-window-{self.window}", daemon=True)
+        self._thread.start()
+
+    def done(self) -> bool:
+        return self._thread is None or not self._thread.is_alive()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self) -> FilledWindow | None:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 @dataclass
 class _Pending:
     """Results gathered for one output frame from the windows covering it."""
@@ -199,6 +243,9 @@ def iter_patches(
             preview.close()
             preview = None
     finally:
+        # Cancelled or failed: let a window still being filled finish first. Native code
+        # (OpenCV, torch) must not be running on a thread while the interpreter exits.
+        stream.abandon()
         if preview is not None:
             preview.abort()
 
@@ -221,6 +268,8 @@ class _Stream:
         self.pending: dict[int, _Pending] = {}
         self.next_window: int | None = None
         self.next_output: int | None = None
+        self.collected_until: int | None = None  # windows before this one are in `pending`
+        self.running: _Running | None = None
         self.bounds: dict[int, Box | None] = {}
 
     # Which frames count -------------------------------------------------------------
@@ -282,6 +331,7 @@ class _Stream:
         if self.first is None:
             self.first = index
             self.next_window = window_of(index, self.options)
+            self.collected_until = self.next_window
             self.next_output = index
             self.size = rgb.shape[:2]
         elif index != self.last + 1:
@@ -306,6 +356,7 @@ class _Stream:
             if self.last + 1 < span_stop:
                 break
             self._process(w, self.last + 1)
+        self._collect(wait=False)
         yield from self._emit(preview, done=False)
 
     def finish(self, preview) -> Iterator[tuple[int, list[FramePatch]]]:
@@ -313,41 +364,64 @@ class _Stream:
             return
         while window_core(self.next_window, self.options)[0] <= self.last:
             self._process(self.next_window, self.last + 1)
+            # The previous window's frames go out while this one is being filled.
+            yield from self._emit(preview, done=False)
+        self._collect()
         yield from self._emit(preview, done=True)
 
     # Processing -----------------------------------------------------------------------
 
     def _process(self, w: int, hi: int) -> None:
+        """Start filling window w on the worker thread (after collecting the one before)."""
+        self._collect()
         self.next_window = w + 1
         if not self._window_needed(w, hi):
+            self.collected_until = w + 1
             self._forget()
             return
         a, b = window_span(w, self.options, self.first, hi)
-        filled = None
         box = self._window_box(w) if self.frame_count is not None else None
         if box is None:
             box = (0, 0, self.size[1], self.size[0])
         x0, y0, x1, y1 = box
+        crops, alphas = [], []
         if any(self.held[i].alpha.size and self.held[i].alpha.any() for i in range(a, b)):
-            crops, alphas = [], []
             for i in range(a, b):
                 held = self.held[i]
                 hx, hy = held.box[:2]
                 crops.append(held.rgb[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
                 alphas.append(held.alpha[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
-            filled = fill_window(
-                crops, alphas, self.filler, self.options, a, (x0, y0), self.estimator
+        self.running = _Running(w, a, b)
+        if crops:
+            self.running.start(
+                fill_window, crops, alphas, self.filler, self.options, a, (x0, y0), self.estimator
             )
-        start, stop = window_core(w, self.options)
+        self._forget()
+
+    def abandon(self) -> None:
+        """Wait for the running window, if any, and drop its result."""
+        running, self.running = self.running, None
+        if running is not None:
+            running.wait()
+
+    def _collect(self, wait: bool = True) -> None:
+        """Take the running window's result into the pending outputs (waits unless told
+        not to; then only a finished window is taken)."""
+        running = self.running
+        if running is None or (not wait and not running.done()):
+            return
+        self.running = None
+        filled = running.result()
+        start, stop = window_core(running.window, self.options)
         b_ = self.options.blend
-        for i in range(max(start - b_, a), min(stop + b_, b)):
+        for i in range(max(start - b_, running.first), min(stop + b_, running.stop)):
             if not self._wanted(i):
                 continue
-            weight = blend_weight(i, w, self.options)
+            weight = blend_weight(i, running.window, self.options)
             if weight <= 0:
                 continue
             self.pending.setdefault(i, _Pending()).parts.append(_result(filled, i, weight))
-        self._forget()
+        self.collected_until = running.window + 1
 
     def _forget(self) -> None:
         """Drop buffered frames that no later window reads."""
@@ -362,7 +436,7 @@ class _Stream:
     def _emit(self, preview, done: bool) -> Iterator[tuple[int, list[FramePatch]]]:
         while self.next_output is not None and self.next_output <= self.last:
             i = self.next_output
-            if not done and max(covering_windows(i, self.options)) >= self.next_window:
+            if not done and max(covering_windows(i, self.options)) >= self.collected_until:
                 return
             self.next_output += 1
             if not self._wanted(i):
