@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -201,10 +202,15 @@ class JsonReporter(Reporter):
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None):
         super().__init__(stdout, stderr)
         self._last_percent = -1.0
+        # A warning can come from the thread filling a window while this one reports
+        # progress: each line is written whole.
+        self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.out.write(json.dumps({"event": event, **fields}, default=str) + "\n")
-        self.out.flush()
+        line = json.dumps({"event": event, **fields}, default=str) + "\n"
+        with self._lock:
+            self.out.write(line)
+            self.out.flush()
 
     def started(self, event: ProgressEvent) -> None:
         self.emit("started", total=event.total, **event.stats)
