@@ -18,6 +18,8 @@ import scipy.sparse.linalg as sparse_linalg
 DIRECT_SOLVE_LIMIT = 1_000
 # Conjugate-gradient steps per level of the coarse-to-fine solve.
 REFINEMENT_STEPS = 16
+# Known pixels kept around the unknowns' bounding box when solving on that box.
+_BOX_MARGIN = 8
 # Tiny diagonal term: keeps the system non-singular for a hole with no known border
 # (which then fills with zeros) without changing bordered solutions measurably.
 _REGULARISATION = 1e-6
@@ -105,6 +107,18 @@ def harmonic_fill(
         return filled
     if n == unknown.size:
         filled[:] = 0.0
+        return filled
+    # Only the unknowns and the known pixels around them take part: solve on their
+    # bounding box (grown so that the coarse levels see the same border), not the field.
+    rows = np.flatnonzero(unknown.any(axis=1))
+    cols = np.flatnonzero(unknown.any(axis=0))
+    h, w = unknown.shape
+    y0, x0 = max(rows[0] - _BOX_MARGIN, 0) & ~1, max(cols[0] - _BOX_MARGIN, 0) & ~1
+    y1, x1 = min(rows[-1] + 1 + _BOX_MARGIN, h), min(cols[-1] + 1 + _BOX_MARGIN, w)
+    if (y1 - y0) * (x1 - x0) < h * w:
+        filled[y0:y1, x0:x1] = harmonic_fill(
+            filled[y0:y1, x0:x1], unknown[y0:y1, x0:x1], refine_steps
+        )
         return filled
     if n <= DIRECT_SOLVE_LIMIT:
         matrix, rhs, ys, xs = _laplace_system(unknown, filled)
