@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import av
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from temporaltest_helpers import (
     panning,
 )
 
+from moebius_video.flow.estimate import make_flow_estimator
 from moebius_video.temporal import (
     OpenCVFiller,
     TemporalOptions,
@@ -234,3 +238,29 @@ def test_debug_preview_is_not_left_behind_on_error(clip, tmp_path):
     with pytest.raises(RuntimeError, match="flow failed"):
         list(iter_patches(frames, track, OpenCVFiller(), options, estimator=BrokenFlow()))
     assert not target.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_stream_closed_early_leaves_no_window_being_filled(clip):
+    """Windows are filled on a worker thread; closing the stream (a cancelled run) waits
+    for the window in flight, so no native code runs on after the caller has gone."""
+    _, dirty, track = clip
+
+    class SlowFlow:
+        name = "slow"
+
+        def __init__(self):
+            self.inner = make_flow_estimator("fast")
+            self.input_scale = self.inner.input_scale
+            self.footprint = self.inner.footprint
+
+        def neighbour_flows(self, images):
+            time.sleep(0.3)
+            return self.inner.neighbour_flows(images)
+
+    stream = iter_patches(decoded(dirty), track, OpenCVFiller(), SMALL, estimator=SlowFlow())
+    next(stream)
+    running = [t for t in threading.enumerate() if t.name.startswith("fill-window")]
+    assert running, "expected the next window to be filling while the first one comes out"
+    stream.close()
+    alive = [t.name for t in running if t.is_alive()]
+    assert not alive, f"still filling after close: {alive}"
