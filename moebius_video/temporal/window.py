@@ -3,6 +3,13 @@
 1. flow both ways between neighbouring frames, on a crop around the masks
    (flow/estimate.py; the holes are hidden from the estimator first);
 2. flow completion inside and around the holes (flow/complete.py);
+2b. a second flow pass: the holes are filled roughly with what that flow propagates
+   (a membrane where nothing is seen), and the flow is estimated again on those frames
+   (DIS, fast preset), keeping only vectors that pass the forward-backward check near
+   the holes. The completed flow of step 2 is a smooth guess from around the hole, wrong
+   wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
+   the second estimate follows what the rough fill shows, which is mostly the real
+   background, motion edges included;
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
@@ -23,16 +30,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..flow.complete import complete_flows
+from ..flow.complete import complete_flows, complete_inconsistent_flows
 from ..flow.estimate import (
+    DISFlowEstimator,
     FlowEstimator,
+    NeighbourFlows,
     downscale_mask,
     estimate_neighbour_flows,
     make_flow_estimator,
 )
 from ..patches import FramePatch, mask_box
 from .fillers import Filler
-from .keyframes import fill_frames
+from .keyframes import fill_frames, rough_fill
 from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
 
@@ -41,6 +50,15 @@ PATCH_MERGE_GAP = 16
 # Passes of smoothing along the flow over the filled pixels (weights 1/4, 1/2, 1/4 per
 # pass: two passes average over 5 frames); see propagate.smooth_in_time.
 SMOOTHING_PASSES = 2
+# Step 2b estimates the flow a second time with the fast preset (a third of the cost of
+# the balanced one), or the balanced one on crops whose short side is under this (where
+# the fast one's quarter-resolution grid would be under 32 pixels).
+SMALL_CROP_SIDE = 128
+_FAST_DIS = DISFlowEstimator("fast")
+_BALANCED_DIS = DISFlowEstimator("balanced")
+# Flow pixels around the holes (at the flow's resolution) whose second estimate must
+# pass the forward-backward check to be kept.
+REFINING_CHECK_GROW = 2
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,10 @@ def fill_window(
         coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
         footprint = getattr(estimator, "footprint", 8)
         flows = complete_flows(flows, coarse_regions, grow=-(-footprint // flows.scale))
+        completed = np.stack(
+            [_grow_mask(region, -(-footprint // flows.scale)) for region in coarse_regions]
+        )
+        flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
@@ -142,6 +164,48 @@ def fill_window(
         sources,
         [alpha[y0:y1, x0:x1] for alpha in alphas],
     )
+
+
+def _refined_flows(crops, holes, regions, flows, is_key, completed):
+    """Step 2b: the flow estimated again on the crops with their holes roughly filled.
+
+    completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate; the
+    second estimate replaces it there (elsewhere the first estimate saw the real frames,
+    at a finer resolution).
+    """
+    guess = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
+    refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2]))
+    small = refined.forward.shape[1:3]
+    coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
+    refined = complete_inconsistent_flows(refined, coarse_regions, REFINING_CHECK_GROW)
+    h, w = flows.forward.shape[1:3]
+    ratio = np.array([w / small[1], h / small[0]], np.float32)
+
+    def merge(first, second, where):
+        if second.shape[:2] != (h, w):
+            second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+        return np.where(where[..., None], second, first)
+
+    pairs = range(flows.forward.shape[0])
+    forward = np.stack([merge(flows.forward[k], refined.forward[k], completed[k]) for k in pairs])
+    backward = np.stack(
+        [merge(flows.backward[k], refined.backward[k], completed[k + 1]) for k in pairs]
+    )
+    return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def refining_estimator(crop_shape: tuple[int, int]) -> DISFlowEstimator:
+    """The estimator of step 2b for a crop of (height, width): the fast preset, or the
+    balanced one for small crops, where the fast one's quarter-resolution grid is too
+    coarse (a 64-pixel crop is a 16-pixel grid) and the finer one costs little."""
+    if min(crop_shape) < SMALL_CROP_SIDE:
+        return _BALANCED_DIS
+    return _FAST_DIS
+
+
+def _grow_mask(mask: np.ndarray, by: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * by + 1, 2 * by + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
 def _untrusted(holes: np.ndarray, edge: int) -> np.ndarray:
