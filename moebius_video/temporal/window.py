@@ -14,7 +14,8 @@
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
    (keyframes.py);
-5. smoothing of the filled pixels along the flow over +-2 frames (propagate.py).
+5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
+   edges (propagate.py).
 
 This is the temporal wrapper of the design notes for a run of consecutive frames that
 fits in memory; `segment.py` cuts a clip into such windows. The crop is the union of
@@ -48,8 +49,11 @@ from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_
 # Pixels within this distance belong to one patch (fewer, larger patches).
 PATCH_MERGE_GAP = 16
 # Passes of smoothing along the flow over the filled pixels (weights 1/4, 1/2, 1/4 per
-# pass: two passes average over 5 frames); see propagate.smooth_in_time.
-SMOOTHING_PASSES = 2
+# pass: four passes average over 9 frames); see propagate.smooth_in_time.
+SMOOTHING_PASSES = 4
+# RGB distance (8-bit levels) at which a neighbour's share in the smoothing falls to 0.6:
+# colours that far apart are two surfaces the flow confused, not one surface's flicker.
+SMOOTHING_COLOUR_SCALE = 80.0
 # Step 2b estimates the flow a second time with the fast preset (a third of the cost of
 # the balanced one), or the balanced one on crops whose short side is under this (where
 # the fast one's quarter-resolution grid would be under 32 pixels).
@@ -155,7 +159,9 @@ def fill_window(
         crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
     )
     if flows is not None:
-        filled = smooth_in_time(filled, holes, flows, SMOOTHING_PASSES)
+        filled = smooth_in_time(
+            filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
+        )
     ox, oy = origin
     return FilledWindow(
         first_index,
