@@ -9,7 +9,7 @@
    the holes. The completed flow of step 2 is a smooth guess from around the hole, wrong
    wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
    the second estimate follows what the rough fill shows, which is mostly the real
-   background, motion edges included;
+   background, motion edges included (skipped with flow quality 'fast');
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
@@ -150,7 +150,8 @@ def fill_window(
         completed = np.stack(
             [_grow_mask(region, -(-footprint // flows.scale)) for region in coarse_regions]
         )
-        flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
+        if options.flow_quality != "fast":
+            flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
@@ -187,16 +188,15 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
     h, w = flows.forward.shape[1:3]
     ratio = np.array([w / small[1], h / small[0]], np.float32)
 
-    def merge(first, second, where):
-        if second.shape[:2] != (h, w):
-            second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
-        return np.where(where[..., None], second, first)
-
-    pairs = range(flows.forward.shape[0])
-    forward = np.stack([merge(flows.forward[k], refined.forward[k], completed[k]) for k in pairs])
-    backward = np.stack(
-        [merge(flows.backward[k], refined.backward[k], completed[k + 1]) for k in pairs]
-    )
+    forward, backward = flows.forward.copy(), flows.backward.copy()
+    for k in range(forward.shape[0]):
+        for merged, second, where in (
+            (forward[k], refined.forward[k], completed[k]),
+            (backward[k], refined.backward[k], completed[k + 1]),
+        ):
+            if second.shape[:2] != (h, w):
+                second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+            merged[where] = second[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
 
