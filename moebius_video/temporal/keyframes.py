@@ -14,11 +14,12 @@ key frame after the first, the previous key frame's fill carried to this frame, 
 generative model can start from it and keep consecutive key fills alike.
 
 Pixels whose flow cannot be trusted (`rejected` by propagation: fast motion along the
-hole) are filled on every non-key frame by a membrane (the smoothest surface that meets
-the filled pixels around them, Laplace's equation) instead: carrying a painting along a
-wrong flow would misplace it. The membrane depends only on the border, which is itself
-steady from frame to frame, so it flickers less than a per-frame inpainting (Telea),
-whose marching order changes with every small change of the region.
+hole) are filled on every frame, key frames included, by a membrane (the smoothest
+surface that meets the filled pixels around them, Laplace's equation) instead: carrying
+a painting along a wrong flow would misplace it. The membrane depends only on the
+border, which is itself steady from frame to frame, so it flickers less than a
+per-frame inpainting (Telea), whose marching order changes with every small change of
+the region.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ UNTOUCHED = 0
 PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
-FALLBACK = 4  # painted on a non-key frame (flow untrusted, or no key frame reachable)
+FALLBACK = 4  # membrane fill on one frame (flow untrusted, or no key frame reachable)
 
 
 def filler_supports_init(filler: Filler) -> bool:
@@ -108,8 +109,10 @@ def fill_frames(
     key_images: dict[int, np.ndarray] = {}
     for k in (k for k in range(len(frames)) if is_key[k]):
         here = propagated[k]
-        # A key frame paints its rejected pixels too (they are unknown like the unseen).
-        unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        in_hole = holes[k][here.pixels.ys, here.pixels.xs]
+        # Rejected pixels get the membrane here too (below), as on every other frame: a
+        # painting on key frames only would jump in and out every keyframe_interval frames.
+        unseen_rows = np.flatnonzero(~here.seen & ~here.rejected & in_hole)
         if unseen_rows.size:
             init = None
             carried = unseen_rows[here.previous_key.found[unseen_rows]]
@@ -122,6 +125,12 @@ def fill_frames(
             unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
             filled[k] = _paint(filler, filled[k], unseen, init, context, k, context_offset)
             sources[k][unseen] = GENERATED
+        rejected_rows = np.flatnonzero(here.rejected & in_hole)
+        if rejected_rows.size:
+            lost = np.zeros(holes[k].shape, bool)
+            lost[here.pixels.ys[rejected_rows], here.pixels.xs[rejected_rows]] = True
+            filled[k] = membrane_fill(filled[k], lost)
+            sources[k][lost] = FALLBACK
         key_images[k] = filled[k]
 
     for k in range(len(frames)):
