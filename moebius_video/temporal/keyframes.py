@@ -169,21 +169,25 @@ def membrane_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def rough_fill(
     frames: Sequence[np.ndarray], holes: np.ndarray, propagated: Sequence[Propagated]
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames with their holes filled cheaply: propagated colours where some frame shows
     the point, a membrane elsewhere. No filler, no colour match: a guess of what the
-    holes hide, good enough to estimate the flow through them (window.py)."""
+    holes hide, good enough to estimate the flow through them (window.py).
+
+    Returns the filled frames and (T, H, W) bool, True where the membrane guessed.
+    """
     result = []
+    guessed = np.zeros(holes.shape, bool)
     for k, frame in enumerate(frames):
         here = propagated[k]
         in_hole = holes[k][here.pixels.ys, here.pixels.xs]
         image = frame.copy()
         seen = here.seen & in_hole
         image[here.pixels.ys[seen], here.pixels.xs[seen]] = to_dtype(here.values[seen], frame.dtype)
-        rest = np.zeros(holes[k].shape, bool)
-        rest[here.pixels.ys[in_hole & ~seen], here.pixels.xs[in_hole & ~seen]] = True
-        result.append(membrane_fill(image, rest) if rest.any() else image)
-    return result
+        rest = in_hole & ~seen
+        guessed[k, here.pixels.ys[rest], here.pixels.xs[rest]] = True
+        result.append(membrane_fill(image, guessed[k]) if rest.any() else image)
+    return result, guessed
 
 
 def _match_edges(frame: np.ndarray, hole: np.ndarray, here: Propagated) -> np.ndarray:

@@ -60,6 +60,9 @@ SMOOTHING_COLOUR_SCALE = 80.0
 SMALL_CROP_SIDE = 128
 _FAST_DIS = DISFlowEstimator("fast")
 _BALANCED_DIS = DISFlowEstimator("balanced")
+# Crop pixels from real or propagated content beyond which the rough fill's membrane is
+# too blank to estimate flow on (step 2b keeps the completed flow there).
+MEMBRANE_REACH = 10.0
 # Flow pixels around the holes (at the flow's resolution) whose second estimate must
 # pass the forward-backward check to be kept.
 REFINING_CHECK_GROW = 2
@@ -178,14 +181,17 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
 
     completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate; the
     second estimate replaces it there (elsewhere the first estimate saw the real frames,
-    at a finer resolution).
+    at a finer resolution), except deep inside a membrane of the rough fill: across a
+    wire the membrane joins the two sides and shows their motion, but the middle of a
+    large one (a ball over a moving body) is a blank the estimator can only guess at.
     """
-    guess = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
+    guess, guessed = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
     refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2]))
     small = refined.forward.shape[1:3]
     coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
     refined = complete_inconsistent_flows(refined, coarse_regions, REFINING_CHECK_GROW)
     h, w = flows.forward.shape[1:3]
+    completed = completed & ~np.stack([_deep_inside(g, (h, w)) for g in guessed])
     ratio = np.array([w / small[1], h / small[0]], np.float32)
 
     forward, backward = flows.forward.copy(), flows.backward.copy()
@@ -198,6 +204,15 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
                 second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
             merged[where] = second[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow-grid pixels (size h, w) covering a guessed pixel farther than
+    MEMBRANE_REACH crop pixels from any pixel that is not guessed."""
+    if not guessed.any():
+        return np.zeros(size, bool)
+    distance = cv2.distanceTransform(guessed.astype(np.uint8), cv2.DIST_L2, 3)
+    return downscale_mask(distance > MEMBRANE_REACH, size)
 
 
 def refining_estimator(crop_shape: tuple[int, int]) -> DISFlowEstimator:
