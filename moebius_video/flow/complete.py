@@ -89,6 +89,29 @@ def complete_flows(
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
 
+def complete_inconsistent_flows(
+    flows: NeighbourFlows, regions: np.ndarray, grow: int = 2
+) -> NeighbourFlows:
+    """Flows with the vectors in and near the regions that fail the forward-backward check
+    replaced by a harmonic fill of the vectors around them.
+
+    For flow estimated on frames whose holes are already filled (a second pass): the fill
+    moves with the background almost everywhere, but where it does not (a fill that
+    differs from frame to frame) the estimate is noise, and the surroundings know better.
+    regions: (T, h, w) bool at the flow's resolution; grow: pixels around them checked too.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * grow + 1, 2 * grow + 1))
+    forward = np.empty_like(flows.forward)
+    backward = np.empty_like(flows.backward)
+    for k in range(flows.forward.shape[0]):
+        fwd, bwd = flows.forward[k], flows.backward[k]
+        near0 = cv2.dilate(regions[k].astype(np.uint8), kernel).astype(bool)
+        near1 = cv2.dilate(regions[k + 1].astype(np.uint8), kernel).astype(bool)
+        forward[k] = harmonic_fill(fwd, near0 & ~consistent(fwd, bwd), refine_steps=0)
+        backward[k] = harmonic_fill(bwd, near1 & ~consistent(bwd, fwd), refine_steps=0)
+    return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
 def _unknown(
     flow: np.ndarray,
     reverse: np.ndarray,

@@ -14,8 +14,12 @@ key frame after the first, the previous key frame's fill carried to this frame, 
 generative model can start from it and keep consecutive key fills alike.
 
 Pixels whose flow cannot be trusted (`rejected` by propagation: fast motion along the
-hole) are painted on every non-key frame by a fast classical fill instead: carrying a
-painting along a wrong flow would misplace it.
+hole) are filled on every frame, key frames included, by a membrane (the smoothest
+surface that meets the filled pixels around them, Laplace's equation) instead: carrying
+a painting along a wrong flow would misplace it. The membrane depends only on the
+border, which is itself steady from frame to frame, so it flickers less than a
+per-frame inpainting (Telea), whose marching order changes with every small change of
+the region.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import numpy as np
 
 from ..flow.estimate import bilinear
 from ..flow.smooth import harmonic_fill
-from .fillers import Filler, OpenCVFiller
+from ..patches import mask_box
+from .fillers import Filler
 from .propagate import Pointers, Propagated
 
 # Codes of the source map (debug preview, tests).
@@ -35,11 +40,7 @@ UNTOUCHED = 0
 PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
-FALLBACK = 4  # painted on a non-key frame (flow untrusted, or no key frame reachable)
-
-# Paints pixels whose flow cannot be trusted, on every frame where that happens; those
-# regions are thin and in fast motion, where a classical fill is good enough and cheap.
-FAST_FILLER = OpenCVFiller("telea", radius=3)
+FALLBACK = 4  # membrane fill on one frame (flow untrusted, or no key frame reachable)
 
 
 def filler_supports_init(filler: Filler) -> bool:
@@ -108,8 +109,10 @@ def fill_frames(
     key_images: dict[int, np.ndarray] = {}
     for k in (k for k in range(len(frames)) if is_key[k]):
         here = propagated[k]
-        # A key frame paints its rejected pixels too (they are unknown like the unseen).
-        unseen_rows = np.flatnonzero(~here.seen & holes[k][here.pixels.ys, here.pixels.xs])
+        in_hole = holes[k][here.pixels.ys, here.pixels.xs]
+        # Rejected pixels get the membrane here too (below), as on every other frame: a
+        # painting on key frames only would jump in and out every keyframe_interval frames.
+        unseen_rows = np.flatnonzero(~here.seen & ~here.rejected & in_hole)
         if unseen_rows.size:
             init = None
             carried = unseen_rows[here.previous_key.found[unseen_rows]]
@@ -122,6 +125,12 @@ def fill_frames(
             unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
             filled[k] = _paint(filler, filled[k], unseen, init, context, k, context_offset)
             sources[k][unseen] = GENERATED
+        rejected_rows = np.flatnonzero(here.rejected & in_hole)
+        if rejected_rows.size:
+            lost = np.zeros(holes[k].shape, bool)
+            lost[here.pixels.ys[rejected_rows], here.pixels.xs[rejected_rows]] = True
+            filled[k] = membrane_fill(filled[k], lost)
+            sources[k][lost] = FALLBACK
         key_images[k] = filled[k]
 
     for k in range(len(frames)):
@@ -134,15 +143,51 @@ def fill_frames(
         sources[k][here.pixels.ys[rows[reached]], here.pixels.xs[rows[reached]]] = CARRIED
         # Left to paint on this frame: pixels whose flow is wrong (fast motion along the
         # hole), where neither propagating nor carrying is safe, and the rare chains that
-        # left the crop before reaching a key frame. Cheaply, and after the carries, so
-        # the painting sees filled surroundings.
+        # left the crop before reaching a key frame. After the carries, so the membrane
+        # meets filled surroundings.
         lost_rows = np.concatenate([np.flatnonzero(here.rejected & in_hole), rows[~reached]])
         if lost_rows.size:
             lost = np.zeros(holes[k].shape, bool)
             lost[here.pixels.ys[lost_rows], here.pixels.xs[lost_rows]] = True
-            filled[k] = _paint(FAST_FILLER, filled[k], lost, None, context, k, context_offset)
+            filled[k] = membrane_fill(filled[k], lost)
             sources[k][lost] = FALLBACK
     return filled, sources
+
+
+def membrane_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The image with its hole pixels replaced by the harmonic fill of the pixels around."""
+    box = mask_box(hole, margin=1)
+    out = image.copy()
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
+    part = hole[y0:y1, x0:x1]
+    values = harmonic_fill(image[y0:y1, x0:x1].astype(np.float32), part, refine_steps=0)
+    out[y0:y1, x0:x1][part] = to_dtype(values[part], image.dtype)
+    return out
+
+
+def rough_fill(
+    frames: Sequence[np.ndarray], holes: np.ndarray, propagated: Sequence[Propagated]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames with their holes filled cheaply: propagated colours where some frame shows
+    the point, a membrane elsewhere. No filler, no colour match: a guess of what the
+    holes hide, good enough to estimate the flow through them (window.py).
+
+    Returns the filled frames and (T, H, W) bool, True where the membrane guessed.
+    """
+    result = []
+    guessed = np.zeros(holes.shape, bool)
+    for k, frame in enumerate(frames):
+        here = propagated[k]
+        in_hole = holes[k][here.pixels.ys, here.pixels.xs]
+        image = frame.copy()
+        seen = here.seen & in_hole
+        image[here.pixels.ys[seen], here.pixels.xs[seen]] = to_dtype(here.values[seen], frame.dtype)
+        rest = in_hole & ~seen
+        guessed[k, here.pixels.ys[rest], here.pixels.xs[rest]] = True
+        result.append(membrane_fill(image, guessed[k]) if rest.any() else image)
+    return result, guessed
 
 
 def _match_edges(frame: np.ndarray, hole: np.ndarray, here: Propagated) -> np.ndarray:

@@ -19,7 +19,8 @@ class TemporalOptions:
       window); None picks min(4, context, window // 2).
     keyframe_interval: the filler paints never-seen pixels on frames whose index is a
       multiple of this; other frames carry those fills along the flow.
-    flow_quality: 'fast', 'balanced' or 'high' (OpenCV DIS presets and flow resolution).
+    flow_quality: 'fast', 'balanced' or 'high' (OpenCV DIS presets and flow resolution;
+      'fast' also skips the second flow pass through the roughly filled holes).
     margin: pixels around the masks on which flow is computed and sources are searched.
     fill_context: pixels around the masks the filler sees when it paints a key frame.
     edge: pixels around alpha > 0 that are never used as a source (anti-aliased or

@@ -265,6 +265,7 @@ def smooth_in_time(
     flows: NeighbourFlows,
     passes: int = 2,
     self_weight: float = 0.5,
+    colour_scale: float | None = None,
 ) -> list[np.ndarray]:
     """Average each filled hole pixel with the same point in the neighbouring frames.
 
@@ -273,9 +274,17 @@ def smooth_in_time(
     frames each way). Errors of a fill differ from frame to frame (each frame reads
     other frames' noise); averaging along the motion makes them agree, which is what the
     eye sees as flicker.
+
+    colour_scale: if given, a neighbour's share is scaled by exp(-d^2 / (2 colour_scale^2)),
+    d the RGB distance (8-bit levels) between its colour and the pixel's: where the flow
+    lands on another surface (a motion edge the flow misses), the colours differ and the
+    two are not mixed.
     """
     count = len(filled)
     share = (1.0 - self_weight) / 2
+    top = np.iinfo(filled[0].dtype).max
+    # RGB distances are measured in 8-bit levels whatever the image depth.
+    level = top / 255.0
     # Where each hole pixel lands in the previous and next frames, found once.
     targets = []
     for k in range(count):
@@ -291,12 +300,19 @@ def smooth_in_time(
     for _ in range(passes):
         result = []
         for k, (ys, xs, landings) in enumerate(targets):
-            total = self_weight * filled[k][ys, xs].astype(np.float32)
+            own = filled[k][ys, xs].astype(np.float32)
+            total = self_weight * own
+            weight = np.full((ys.size, 1), self_weight, np.float32)
             for j, x, y in landings:
-                total += share * bilinear(filled[j], x, y)
-            weight = self_weight + share * len(landings)
+                other = bilinear(filled[j], x, y)
+                if colour_scale is None:
+                    other_weight = np.full((ys.size, 1), share, np.float32)
+                else:
+                    distance = (((other - own) / level) ** 2).sum(axis=1, keepdims=True)
+                    other_weight = share * np.exp(distance / (-2.0 * colour_scale**2))
+                total += other_weight * other
+                weight += other_weight
             image = filled[k].copy()
-            top = np.iinfo(image.dtype).max
             image[ys, xs] = np.clip(np.rint(total / weight), 0, top).astype(image.dtype)
             result.append(image)
         filled = result

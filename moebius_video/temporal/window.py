@@ -3,11 +3,19 @@
 1. flow both ways between neighbouring frames, on a crop around the masks
    (flow/estimate.py; the holes are hidden from the estimator first);
 2. flow completion inside and around the holes (flow/complete.py);
+2b. a second flow pass: the holes are filled roughly with what that flow propagates
+   (a membrane where nothing is seen), and the flow is estimated again on those frames
+   (DIS, fast preset), keeping only vectors that pass the forward-backward check near
+   the holes. The completed flow of step 2 is a smooth guess from around the hole, wrong
+   wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
+   the second estimate follows what the rough fill shows, which is mostly the real
+   background, motion edges included (skipped with flow quality 'fast');
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
    (keyframes.py);
-5. smoothing of the filled pixels along the flow over +-2 frames (propagate.py).
+5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
+   edges (propagate.py).
 
 This is the temporal wrapper of the design notes for a run of consecutive frames that
 fits in memory; `segment.py` cuts a clip into such windows. The crop is the union of
@@ -23,24 +31,41 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..flow.complete import complete_flows
+from ..flow.complete import complete_flows, complete_inconsistent_flows
 from ..flow.estimate import (
+    DISFlowEstimator,
     FlowEstimator,
+    NeighbourFlows,
     downscale_mask,
     estimate_neighbour_flows,
     make_flow_estimator,
 )
 from ..patches import FramePatch, mask_box
 from .fillers import Filler
-from .keyframes import fill_frames
+from .keyframes import fill_frames, rough_fill
 from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
 
 # Pixels within this distance belong to one patch (fewer, larger patches).
 PATCH_MERGE_GAP = 16
 # Passes of smoothing along the flow over the filled pixels (weights 1/4, 1/2, 1/4 per
-# pass: two passes average over 5 frames); see propagate.smooth_in_time.
-SMOOTHING_PASSES = 2
+# pass: four passes average over 9 frames); see propagate.smooth_in_time.
+SMOOTHING_PASSES = 4
+# RGB distance (8-bit levels) at which a neighbour's share in the smoothing falls to 0.6:
+# colours that far apart are two surfaces the flow confused, not one surface's flicker.
+SMOOTHING_COLOUR_SCALE = 80.0
+# Step 2b estimates the flow a second time with the fast preset (a third of the cost of
+# the balanced one), or the balanced one on crops whose short side is under this (where
+# the fast one's quarter-resolution grid would be under 32 pixels).
+SMALL_CROP_SIDE = 128
+_FAST_DIS = DISFlowEstimator("fast")
+_BALANCED_DIS = DISFlowEstimator("balanced")
+# Crop pixels from real or propagated content beyond which the rough fill's membrane is
+# too blank to estimate flow on (step 2b keeps the completed flow there).
+MEMBRANE_REACH = 10.0
+# Flow pixels around the holes (at the flow's resolution) whose second estimate must
+# pass the forward-backward check to be kept.
+REFINING_CHECK_GROW = 2
 
 
 @dataclass(frozen=True)
@@ -125,6 +150,11 @@ def fill_window(
         coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
         footprint = getattr(estimator, "footprint", 8)
         flows = complete_flows(flows, coarse_regions, grow=-(-footprint // flows.scale))
+        completed = np.stack(
+            [_grow_mask(region, -(-footprint // flows.scale)) for region in coarse_regions]
+        )
+        if options.flow_quality != "fast":
+            flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
@@ -133,7 +163,9 @@ def fill_window(
         crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
     )
     if flows is not None:
-        filled = smooth_in_time(filled, holes, flows, SMOOTHING_PASSES)
+        filled = smooth_in_time(
+            filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
+        )
     ox, oy = origin
     return FilledWindow(
         first_index,
@@ -142,6 +174,59 @@ def fill_window(
         sources,
         [alpha[y0:y1, x0:x1] for alpha in alphas],
     )
+
+
+def _refined_flows(crops, holes, regions, flows, is_key, completed):
+    """Step 2b: the flow estimated again on the crops with their holes roughly filled.
+
+    completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate; the
+    second estimate replaces it there (elsewhere the first estimate saw the real frames,
+    at a finer resolution), except deep inside a membrane of the rough fill: across a
+    wire the membrane joins the two sides and shows their motion, but the middle of a
+    large one (a ball over a moving body) is a blank the estimator can only guess at.
+    """
+    guess, guessed = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
+    refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2]))
+    small = refined.forward.shape[1:3]
+    coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
+    refined = complete_inconsistent_flows(refined, coarse_regions, REFINING_CHECK_GROW)
+    h, w = flows.forward.shape[1:3]
+    completed = completed & ~np.stack([_deep_inside(g, (h, w)) for g in guessed])
+    ratio = np.array([w / small[1], h / small[0]], np.float32)
+
+    forward, backward = flows.forward.copy(), flows.backward.copy()
+    for k in range(forward.shape[0]):
+        for merged, second, where in (
+            (forward[k], refined.forward[k], completed[k]),
+            (backward[k], refined.backward[k], completed[k + 1]),
+        ):
+            if second.shape[:2] != (h, w):
+                second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+            merged[where] = second[where]
+    return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Flow-grid pixels (size h, w) covering a guessed pixel farther than
+    MEMBRANE_REACH crop pixels from any pixel that is not guessed."""
+    if not guessed.any():
+        return np.zeros(size, bool)
+    distance = cv2.distanceTransform(guessed.astype(np.uint8), cv2.DIST_L2, 3)
+    return downscale_mask(distance > MEMBRANE_REACH, size)
+
+
+def refining_estimator(crop_shape: tuple[int, int]) -> DISFlowEstimator:
+    """The estimator of step 2b for a crop of (height, width): the fast preset, or the
+    balanced one for small crops, where the fast one's quarter-resolution grid is too
+    coarse (a 64-pixel crop is a 16-pixel grid) and the finer one costs little."""
+    if min(crop_shape) < SMALL_CROP_SIDE:
+        return _BALANCED_DIS
+    return _FAST_DIS
+
+
+def _grow_mask(mask: np.ndarray, by: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * by + 1, 2 * by + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 
 
 def _untrusted(holes: np.ndarray, edge: int) -> np.ndarray:
