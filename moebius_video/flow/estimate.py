@@ -191,6 +191,10 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # Images given to an estimator keep at least this many pixels on their short side.
 MIN_FLOW_SIDE = 16
+# Crops up to this many pixels (a small mask, SD footage) get their flow at full
+# resolution, not the estimator's coarser `input_scale` grid: it costs little there, and
+# a coarse grid of a small crop loses the motion edges that matter under the mask.
+FULL_RESOLUTION_PIXELS = 256 * 192
 
 
 def flow_scale(width: int, height: int, max_pixels: int) -> int:
@@ -234,7 +238,9 @@ def estimate_neighbour_flows(
     h, w = images[0].shape[:2]
     if max_pixels is None:
         max_pixels = getattr(estimator, "max_pixels", w * h)
-    scale = flow_scale(w, h, max_pixels) * getattr(estimator, "input_scale", 1)
+    scale = flow_scale(w, h, max_pixels)
+    if w * h > FULL_RESOLUTION_PIXELS:
+        scale *= getattr(estimator, "input_scale", 1)
     while scale > 1 and min(w, h) // scale < MIN_FLOW_SIDE:
         scale //= 2  # a sliver of a crop: keep enough pixels for the estimator's patches
     small = []

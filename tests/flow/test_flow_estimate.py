@@ -12,7 +12,12 @@ from moebius_video.flow import (
     estimate_neighbour_flows,
     make_flow_estimator,
 )
-from moebius_video.flow.estimate import NeighbourFlows, bilinear, flow_scale
+from moebius_video.flow.estimate import (
+    FULL_RESOLUTION_PIXELS,
+    NeighbourFlows,
+    bilinear,
+    flow_scale,
+)
 
 H, W = 72, 96
 
@@ -48,14 +53,24 @@ def test_translation_is_measured(quality, tolerance):
 
 
 def test_flow_is_kept_on_the_estimators_own_grid():
-    big = texture(1)
-    images = [shifted(big, k, 0) for k in range(3)]
+    big = np.tile(texture(1), (4, 4, 1))  # larger than FULL_RESOLUTION_PIXELS
+    images = [np.ascontiguousarray(big[:, k : k + 4 * W]) for k in range(3)]
+    h, w = images[0].shape[:2]
+    assert h * w > FULL_RESOLUTION_PIXELS
     flows = estimate_neighbour_flows(images, DISFlowEstimator("balanced"))
-    assert flows.forward.shape == (2, H // 2, W // 2, 2) and flows.scale == 2
+    assert flows.forward.shape == (2, h // 2, w // 2, 2) and flows.scale == 2
     # Sampling at crop pixels gives crop-pixel displacements.
-    ys, xs = np.mgrid[20:50, 20:70]
+    ys, xs = np.mgrid[20 : h - 20, 20 : w - 20]
     sampled = flows.sample(flows.forward[1], xs.ravel(), ys.ravel())
     assert np.abs(sampled - (-1, 0)).mean() < 0.05
+
+
+def test_small_crops_get_their_flow_at_full_resolution():
+    images = [shifted(texture(1), k, 0) for k in range(3)]
+    assert H * W <= FULL_RESOLUTION_PIXELS
+    flows = estimate_neighbour_flows(images, DISFlowEstimator("balanced"))
+    assert flows.forward.shape == (2, H, W, 2) and flows.scale == 1
+    assert np.abs(flows.forward[1, 20:50, 20:70] - (-1, 0)).mean() < 0.05
 
 
 def test_a_static_hole_does_not_drag_the_flow_around_it():
