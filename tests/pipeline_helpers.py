@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from fractions import Fraction
 
 import av
@@ -118,3 +120,14 @@ def outside_mask(alpha: np.ndarray, plane: np.ndarray) -> np.ndarray:
     sy, sx = alpha.shape[0] // plane.shape[0], alpha.shape[1] // plane.shape[1]
     touched = (alpha > 0).reshape(plane.shape[0], sy, plane.shape[1], sx).any(axis=(1, 3))
     return ~touched
+
+
+def narrow_pipe() -> tuple[int, int]:
+    """(read fd, write fd) of a pipe that holds one page (4 KiB): a child writing progress
+    lines into it stalls until the test reads them, so it cannot run to the end while the
+    test is not looking (on a loaded machine a short run would finish before the test
+    could interrupt it)."""
+    read_fd, write_fd = os.pipe()
+    size = fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+    assert size == 4096, f"pipe size {size}"
+    return read_fd, write_fd

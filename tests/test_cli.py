@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 # Shared clip makers (tests/ is on sys.path under pytest's default import mode).
-from pipeline_helpers import FRAMES, audio_packets, decoded, make_clip, wire_track
+from pipeline_helpers import FRAMES, audio_packets, decoded, make_clip, narrow_pipe, wire_track
 
 REPO = Path(__file__).resolve().parents[1]
 # The classical filler by name: no model registry lookup, so no torch import per run.
@@ -191,6 +191,9 @@ def test_interrupt_leaves_no_output(tmp_path, sig):
     output = tmp_path / "out" / "o.mp4"
     output.parent.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # 200 progress lines (12 KB) cannot fit in the pipe (4 KB) plus one read (4 KB): the
+    # run is still going, stalled on its progress output, when the signal arrives.
+    read_fd, write_fd = narrow_pipe()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -204,17 +207,20 @@ def test_interrupt_leaves_no_output(tmp_path, sig):
             "--progress",
             "json",
         ],
-        stdout=subprocess.PIPE,
+        stdout=write_fd,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    # Wait until frames are being written, then interrupt.
-    for line in process.stdout:
-        if json.loads(line)["event"] == "progress":
-            break
-    process.send_signal(sig)
-    rest, stderr = process.communicate(timeout=60)
+    os.close(write_fd)
+    with open(read_fd) as stdout:
+        # Wait until frames are being written, then interrupt.
+        for line in stdout:
+            if json.loads(line)["event"] == "progress":
+                break
+        process.send_signal(sig)
+        rest = stdout.read()
+    stderr = process.communicate(timeout=60)[1]
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "interrupted" in stderr, stderr
     assert '"event": "error"' in rest and '"code": "interrupted"' in rest

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -147,27 +149,33 @@ def test_inline_track_that_does_not_fit_the_clip(shot):
 
 
 def test_sigterm_cancels_and_leaves_no_output(tmp_path):
-    write_clip(tmp_path / "long.mp4", width=160, height=120, frames=150)
-    (tmp_path / "box.json").write_text(json.dumps(box_track(160, 120, frames=150)))
+    write_clip(tmp_path / "long.mp4", width=160, height=120, frames=250)
+    (tmp_path / "box.json").write_text(json.dumps(box_track(160, 120, frames=250)))
     request = {"input": "long.mp4", "mask_track": "box.json", "output": "long_clean.mp4", **FILLER}
     before = sorted(p.name for p in tmp_path.iterdir())
+    # 250 progress lines (15 KB) cannot fit in the pipe (4 KB) plus one read (4 KB): the
+    # hook is still working, stalled on its output, when the cancel arrives.
+    read_fd, write_fd = os.pipe()
+    assert fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096) == 4096
     process = subprocess.Popen(
         [sys.executable, "-m", "moebius_video.cli", "hook", "-"],
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
+        stdout=write_fd,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
         env=hook_env(),
     )
+    os.close(write_fd)
     process.stdin.write(json.dumps(request).encode())
     process.stdin.close()
     events = []
-    for line in process.stdout:
-        events.append(json.loads(line))
-        if events[-1]["event"] == "progress":
-            process.send_signal(signal.SIGTERM)
-            break
-    events.extend(json.loads(line) for line in process.stdout)
+    with open(read_fd) as stdout:
+        for line in stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "progress":
+                process.send_signal(signal.SIGTERM)
+                break
+        events.extend(json.loads(line) for line in stdout)
     returncode = process.wait(timeout=60)
     process.stderr.close()
     assert events[-1]["event"] == "error", events[-3:]
