@@ -12,16 +12,18 @@ windows that cover it. A farm chunk or a Ray task that is given the frames
 returns for [start, stop).
 
 Each window is filled on a worker thread while the caller reads the next window's frames
-and writes the previous window's results, so decoding, encoding and filling overlap.
+and writes the previous window's results, so decoding, encoding and filling overlap; up
+to WINDOWS_IN_FLIGHT windows are filled side by side when their crops are small.
 
-Memory: at most two windows plus their context are held, each frame cropped to the area
-around the masks that any window containing it needs, so it does not grow with clip
-length.
+Memory: at most WINDOWS_IN_FLIGHT + 1 windows plus their context are held, each frame
+cropped to the area around the masks that any window containing it needs, so it does not
+grow with clip length.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -37,6 +39,11 @@ from .options import TemporalOptions
 from .window import FilledWindow, crop_margin, fill_window, window_patches
 
 Box = tuple[int, int, int, int]
+# Windows filled at once, each on its own thread (NumPy, OpenCV and SciPy release the
+# GIL), as long as their crops hold at most BYTES_IN_FLIGHT (large masks on 4K frames
+# are filled one window at a time, so memory stays about one window's worth).
+WINDOWS_IN_FLIGHT = 2
+BYTES_IN_FLIGHT = 512 * 2**20
 
 
 class AlphaTrack(Protocol):
@@ -161,13 +168,15 @@ class _Running:
     """One window being filled on a worker thread.
 
     The caller goes on decoding the next window's frames and encoding the previous
-    window's results meanwhile (OpenCV, NumPy and PyAV release the GIL). Results are the
-    same as filling in the caller's thread, since only one window runs at a time. A
-    cancelled run waits for the window to finish (`iter_patches` does so on exit).
+    window's results meanwhile (OpenCV, NumPy and PyAV release the GIL). A window's
+    result depends only on its own frames, so results are the same as filling the windows
+    one after another in the caller's thread; they are collected in order. A cancelled
+    run waits for the windows in flight to finish (`iter_patches` does so on exit).
     """
 
     def __init__(self, window: int, first: int, stop: int):
         self.window, self.first, self.stop = window, first, stop
+        self.bytes = 0  # of the crops it reads
         self._thread: threading.Thread | None = None
         self._result: FilledWindow | None = None
         self._error: BaseException | None = None
@@ -269,7 +278,7 @@ class _Stream:
         self.next_window: int | None = None
         self.next_output: int | None = None
         self.collected_until: int | None = None  # windows before this one are in `pending`
-        self.running: _Running | None = None
+        self.running: deque[_Running] = deque()  # windows being filled, oldest first
         self.bounds: dict[int, Box | None] = {}
 
     # Which frames count -------------------------------------------------------------
@@ -372,14 +381,15 @@ class _Stream:
     # Processing -----------------------------------------------------------------------
 
     def _process(self, w: int, hi: int) -> None:
-        """Start filling window w on the worker thread (after collecting the one before)."""
-        self._collect()
+        """Start filling window w on a worker thread (after collecting the oldest windows
+        in flight while WINDOWS_IN_FLIGHT are, or while they hold too many bytes)."""
         self.next_window = w + 1
+        a, b = window_span(w, self.options, self.first, hi)
+        running = _Running(w, a, b)
         if not self._window_needed(w, hi):
-            self.collected_until = w + 1
+            self.running.append(running)
             self._forget()
             return
-        a, b = window_span(w, self.options, self.first, hi)
         box = self._window_box(w) if self.frame_count is not None else None
         if box is None:
             box = (0, 0, self.size[1], self.size[0])
@@ -391,26 +401,31 @@ class _Stream:
                 hx, hy = held.box[:2]
                 crops.append(held.rgb[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
                 alphas.append(held.alpha[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
-        self.running = _Running(w, a, b)
+        running.bytes = sum(crop.nbytes for crop in crops)
+        while self.running and (
+            len(self.running) >= WINDOWS_IN_FLIGHT
+            or running.bytes + sum(r.bytes for r in self.running) > BYTES_IN_FLIGHT
+        ):
+            self._take(self.running.popleft())
+        self.running.append(running)
         if crops:
-            self.running.start(
+            running.start(
                 fill_window, crops, alphas, self.filler, self.options, a, (x0, y0), self.estimator
             )
         self._forget()
 
     def abandon(self) -> None:
-        """Wait for the running window, if any, and drop its result."""
-        running, self.running = self.running, None
-        if running is not None:
-            running.wait()
+        """Wait for the windows in flight, if any, and drop their results."""
+        while self.running:
+            self.running.popleft().wait()
 
     def _collect(self, wait: bool = True) -> None:
-        """Take the running window's result into the pending outputs (waits unless told
-        not to; then only a finished window is taken)."""
-        running = self.running
-        if running is None or (not wait and not running.done()):
-            return
-        self.running = None
+        """Take finished windows, oldest first, into the pending outputs; with `wait`,
+        wait for every window in flight."""
+        while self.running and (wait or self.running[0].done()):
+            self._take(self.running.popleft())
+
+    def _take(self, running: _Running) -> None:
         filled = running.result()
         start, stop = window_core(running.window, self.options)
         b_ = self.options.blend

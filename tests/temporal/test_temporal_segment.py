@@ -25,8 +25,13 @@ from moebius_video.temporal import (
     fill_range,
     fill_segment,
     iter_patches,
+    segment,
 )
-from moebius_video.temporal.segment import blend_weight, covering_windows
+from moebius_video.temporal.segment import (
+    WINDOWS_IN_FLIGHT,
+    blend_weight,
+    covering_windows,
+)
 
 H, W, COUNT = 48, 80, 30
 SMALL = TemporalOptions(window=8, context=4, blend=2, keyframe_interval=6)
@@ -165,9 +170,9 @@ def test_memory_holds_one_window_not_the_clip(clip):
     lag = 0
     for index, _ in iter_patches(frames(), track, OpenCVFiller(), SMALL):
         lag = max(lag, read[-1] - index)
-    # One window is filled on a worker thread while the next one's frames are read: at
-    # worst the whole next window is read before the first one's results come out.
-    bound = 2 * SMALL.window + SMALL.context + SMALL.blend
+    # Windows are filled on worker threads while the next one's frames are read: at worst
+    # the windows in flight and the next one are read before the first one comes out.
+    bound = (WINDOWS_IN_FLIGHT + 1) * SMALL.window + SMALL.context + SMALL.blend
     assert lag <= bound, f"read {lag} frames ahead of the output (bound {bound})"
 
 
@@ -264,3 +269,17 @@ def test_a_stream_closed_early_leaves_no_window_being_filled(clip):
     stream.close()
     alive = [t.name for t in running if t.is_alive()]
     assert not alive, f"still filling after close: {alive}"
+
+
+@pytest.mark.parametrize("in_flight, budget", [(1, 1 << 40), (3, 1 << 40), (3, 0)])
+def test_windows_filled_side_by_side_or_one_by_one_agree(clip, monkeypatch, in_flight, budget):
+    _, dirty, track = clip
+    expected = _stream(dirty, track)
+    monkeypatch.setattr(segment, "WINDOWS_IN_FLIGHT", in_flight)
+    monkeypatch.setattr(segment, "BYTES_IN_FLIGHT", budget)
+    got = _stream(dirty, track)
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    for (index, ours), (_, theirs) in zip(got, expected, strict=True):
+        assert len(ours) == len(theirs), f"frame {index}"
+        for a, b in zip(ours, theirs, strict=True):
+            assert (a.x0, a.y0) == (b.x0, b.y0) and np.array_equal(a.rgb, b.rgb), f"frame {index}"
