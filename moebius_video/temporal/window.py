@@ -42,6 +42,7 @@ from ..flow.estimate import (
 )
 from ..patches import FramePatch, mask_box
 from .fillers import Filler
+from .flow_in_time import complete_flows_in_time
 from .keyframes import fill_frames, rough_fill
 from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
@@ -66,6 +67,9 @@ MEMBRANE_REACH = 10.0
 # Flow pixels around the holes (at the flow's resolution) whose second estimate must
 # pass the forward-backward check to be kept.
 REFINING_CHECK_GROW = 2
+# Step 2c carries measured flow in time into the holes where a disk of this radius (crop
+# pixels) fits: a ball, not a wire.
+WIDE_HOLE_RADIUS = 8
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,8 @@ def fill_window(
         )
         if options.flow_quality != "fast":
             flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
+            wide = _near_wide_holes(holes, small, -(-footprint // flows.scale))
+            flows = complete_flows_in_time(flows, completed & wide)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
@@ -204,6 +210,22 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
                 second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
             merged[where] = second[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def _near_wide_holes(holes: np.ndarray, size: tuple[int, int], grow: int) -> np.ndarray:
+    """(T, h, w) bool on the flow's grid (size h, w): the parts of the holes that a disk
+    of WIDE_HOLE_RADIUS crop pixels fits into, grown by `grow` flow pixels.
+
+    Across a thin hole (a wire) steps 2 and 2b see both sides close by and are right;
+    flow completion in time is kept for wide holes (a ball), where they guess.
+    """
+    size_px = 2 * WIDE_HOLE_RADIUS + 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size_px, size_px))
+    wide = []
+    for hole in holes:
+        opened = cv2.morphologyEx(hole.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
+        wide.append(_grow_mask(downscale_mask(opened, size), grow))
+    return np.stack(wide)
 
 
 def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
