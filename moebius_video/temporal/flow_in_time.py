@@ -45,6 +45,8 @@ def complete_flows_in_time(flows: NeighbourFlows, unknown: np.ndarray) -> Neighb
       forward flow k -> k+1 and the backward flow k -> k-1) are a guess, not a measurement.
       Chains follow the flows as they are (the guesses inside the holes included).
     """
+    if not unknown.any():
+        return flows
     count, h, w = unknown.shape
     # The flow's grid as a crop of its own: chains are traced in flow-grid pixels.
     grid = NeighbourFlows(flows.forward, flows.backward, 1, (w, h))
