@@ -10,6 +10,12 @@
    wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
    the second estimate follows what the rough fill shows, which is mostly the real
    background, motion edges included (skipped with flow quality 'fast');
+2c. flow completion in time, in and around wide holes (a ball, not a wire): each flow
+   pixel there follows the flow chain into the past and the future to the nearest frame
+   that saw the point, and the flow measured there is blended in (flow_in_time.py).
+   A moving object hides a point for a few frames only, and the flow measured just
+   before and after follows a leg or a body under it, where steps 2 and 2b see only a
+   border or a blank membrane (skipped with flow quality 'fast');
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
