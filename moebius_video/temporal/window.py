@@ -10,6 +10,12 @@
    wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
    the second estimate follows what the rough fill shows, which is mostly the real
    background, motion edges included (skipped with flow quality 'fast');
+2c. flow completion in time, in and around wide holes (a ball, not a wire): each flow
+   pixel there follows the flow chain into the past and the future to the nearest frame
+   that saw the point, and the flow measured there is blended in (flow_in_time.py).
+   A moving object hides a point for a few frames only, and the flow measured just
+   before and after follows a leg or a body under it, where steps 2 and 2b see only a
+   border or a blank membrane (skipped with flow quality 'fast');
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
@@ -42,6 +48,7 @@ from ..flow.estimate import (
 )
 from ..patches import FramePatch, mask_box
 from .fillers import Filler
+from .flow_in_time import complete_flows_in_time
 from .keyframes import fill_frames, rough_fill
 from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
@@ -66,6 +73,9 @@ MEMBRANE_REACH = 10.0
 # Flow pixels around the holes (at the flow's resolution) whose second estimate must
 # pass the forward-backward check to be kept.
 REFINING_CHECK_GROW = 2
+# Step 2c carries measured flow in time into the holes where a disk of this radius (crop
+# pixels) fits: a ball, not a wire.
+WIDE_HOLE_RADIUS = 8
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,8 @@ def fill_window(
         )
         if options.flow_quality != "fast":
             flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
+            wide = _near_wide_holes(holes, small, -(-footprint // flows.scale))
+            flows = complete_flows_in_time(flows, completed & wide)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
@@ -204,6 +216,22 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
                 second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
             merged[where] = second[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
+
+
+def _near_wide_holes(holes: np.ndarray, size: tuple[int, int], grow: int) -> np.ndarray:
+    """(T, h, w) bool on the flow's grid (size h, w): the parts of the holes that a disk
+    of WIDE_HOLE_RADIUS crop pixels fits into, grown by `grow` flow pixels.
+
+    Across a thin hole (a wire) steps 2 and 2b see both sides close by and are right;
+    flow completion in time is kept for wide holes (a ball), where they guess.
+    """
+    size_px = 2 * WIDE_HOLE_RADIUS + 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size_px, size_px))
+    wide = []
+    for hole in holes:
+        opened = cv2.morphologyEx(hole.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
+        wide.append(_grow_mask(downscale_mask(opened, size), grow))
+    return np.stack(wide)
 
 
 def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
