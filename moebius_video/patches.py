@@ -8,6 +8,7 @@ Sending patches instead of whole frames keeps the data moved small and makes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,20 @@ class FramePatch:
     @property
     def nbytes(self) -> int:
         return int(self.rgb.nbytes + self.alpha.nbytes)
+
+
+def enclosing_box(
+    boxes: Sequence[tuple[int, int, int, int]],
+) -> tuple[int, int, int, int] | None:
+    """The smallest box (x0, y0, x1, y1) holding every box; None for none."""
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def mask_box(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:

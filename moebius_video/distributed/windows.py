@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..patches import FramePatch
+from ..patches import FramePatch, enclosing_box
 from .transfer import PackedPatch, pack, unpack
 
 Box = tuple[int, int, int, int]
@@ -113,15 +113,11 @@ def fill_windows(
 def _window_box(track, frames: range, margin: int, shape) -> Box:
     """Union of the mask bounds (grown by margin) over a window's frames; whole frame if none."""
     height, width = shape[:2]
-    boxes = [b for b in (track.box(i, margin=margin) for i in frames) if b is not None]
-    if not boxes:
+    box = enclosing_box([b for b in (track.box(i, margin=margin) for i in frames) if b])
+    if box is None:
         return 0, 0, width, height
-    return (
-        max(min(b[0] for b in boxes), 0),
-        max(min(b[1] for b in boxes), 0),
-        min(max(b[2] for b in boxes), width),
-        min(max(b[3] for b in boxes), height),
-    )
+    x0, y0, x1, y1 = box
+    return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
 
 
 class FrameAssembler:

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import MaskTrackError
+from ..patches import enclosing_box
 from .interpolate import KeyframeCurve, catmull_rom_path
 from .raster import (
     Canvas,
@@ -122,8 +123,7 @@ class MaskTrack:
                 boxes.append(window)
         if not boxes:
             return None
-        x0, y0, x1, y1 = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                          max(b[2] for b in boxes), max(b[3] for b in boxes))  # fmt: skip
+        x0, y0, x1, y1 = enclosing_box(boxes)
         return (
             max(x0 - margin, 0),
             max(y0 - margin, 0),

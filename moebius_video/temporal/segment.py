@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..flow.estimate import FlowEstimator, make_flow_estimator
-from ..patches import FramePatch, mask_box
+from ..patches import FramePatch, enclosing_box, mask_box
 from .debug import DebugPreview
 from .fillers import Filler
 from .options import TemporalOptions
@@ -319,7 +319,7 @@ class _Stream:
         """Union of the bounds over window w's whole span (unclipped at the clip end)."""
         a, b = window_span(w, self.options, self.first, self.frame_count or 1 << 62)
         boxes = [bx for bx in (self._bound(i) for i in range(a, b)) if bx is not None]
-        return _enclosing(boxes)
+        return enclosing_box(boxes)
 
     def _storage_box(self, index: int) -> Box | None:
         h, w = self.size
@@ -332,7 +332,7 @@ class _Stream:
                 box = self._window_box(win)
                 if box is not None:
                     boxes.append(box)
-        return _enclosing(boxes)
+        return enclosing_box(boxes)
 
     def push(self, frame, preview) -> Iterator[tuple[int, list[FramePatch]]]:
         index = int(frame.index)
@@ -493,15 +493,3 @@ def blend_patches(parts) -> list[FramePatch]:
         rgb = np.clip(np.rint(rgb), 0, top).astype(first.rgb.dtype)
         blended.append(FramePatch(first.index, first.x0, first.y0, rgb, first.alpha))
     return blended
-
-
-def _enclosing(boxes: list[Box]) -> Box | None:
-    """The smallest box holding every box; None for none."""
-    if not boxes:
-        return None
-    return (
-        min(bx[0] for bx in boxes),
-        min(bx[1] for bx in boxes),
-        max(bx[2] for bx in boxes),
-        max(bx[3] for bx in boxes),
-    )

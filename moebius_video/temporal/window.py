@@ -46,7 +46,7 @@ from ..flow.estimate import (
     estimate_neighbour_flows,
     make_flow_estimator,
 )
-from ..patches import FramePatch, mask_box
+from ..patches import FramePatch, enclosing_box, mask_box
 from .fillers import Filler
 from .flow_in_time import complete_flows_in_time
 from .keyframes import fill_frames, rough_fill
@@ -115,15 +115,7 @@ def _grow(box, by: int, width: int, height: int) -> tuple[int, int, int, int]:
 
 def union_box(alphas: Sequence[np.ndarray]) -> tuple[int, int, int, int] | None:
     """Bounding box of alpha > 0 over all frames, or None when every alpha is zero."""
-    boxes = [b for b in (mask_box(alpha) for alpha in alphas) if b is not None]
-    if not boxes:
-        return None
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+    return enclosing_box([b for b in (mask_box(alpha) for alpha in alphas) if b is not None])
 
 
 def fill_window(
