@@ -125,12 +125,7 @@ def fill_frames(
             unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
             filled[k] = _paint(filler, filled[k], unseen, init, context, k, context_offset)
             sources[k][unseen] = GENERATED
-        rejected_rows = np.flatnonzero(here.rejected & in_hole)
-        if rejected_rows.size:
-            lost = np.zeros(holes[k].shape, bool)
-            lost[here.pixels.ys[rejected_rows], here.pixels.xs[rejected_rows]] = True
-            filled[k] = membrane_fill(filled[k], lost)
-            sources[k][lost] = FALLBACK
+        filled[k] = _membrane_rows(filled[k], sources[k], here, here.rejected & in_hole)
         key_images[k] = filled[k]
 
     for k in range(len(frames)):
@@ -145,13 +140,23 @@ def fill_frames(
         # hole), where neither propagating nor carrying is safe, and the rare chains that
         # left the crop before reaching a key frame. After the carries, so the membrane
         # meets filled surroundings.
-        lost_rows = np.concatenate([np.flatnonzero(here.rejected & in_hole), rows[~reached]])
-        if lost_rows.size:
-            lost = np.zeros(holes[k].shape, bool)
-            lost[here.pixels.ys[lost_rows], here.pixels.xs[lost_rows]] = True
-            filled[k] = membrane_fill(filled[k], lost)
-            sources[k][lost] = FALLBACK
+        lost = here.rejected & in_hole
+        lost[rows[~reached]] = True
+        filled[k] = _membrane_rows(filled[k], sources[k], here, lost)
     return filled, sources
+
+
+def _membrane_rows(
+    image: np.ndarray, source: np.ndarray, here: Propagated, rows: np.ndarray
+) -> np.ndarray:
+    """`image` with the region pixels selected by `rows` (bool, one per region pixel)
+    filled by the membrane and marked FALLBACK in `source`."""
+    if not rows.any():
+        return image
+    lost = np.zeros(source.shape, bool)
+    lost[here.pixels.ys[rows], here.pixels.xs[rows]] = True
+    source[lost] = FALLBACK
+    return membrane_fill(image, lost)
 
 
 def membrane_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:

@@ -150,14 +150,13 @@ def fill_window(
         flows = estimate_neighbour_flows(crops, estimator, holes=regions)
         small = flows.forward.shape[1:3]
         coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
-        footprint = getattr(estimator, "footprint", 8)
-        flows = complete_flows(flows, coarse_regions, grow=-(-footprint // flows.scale))
-        completed = np.stack(
-            [_grow_mask(region, -(-footprint // flows.scale)) for region in coarse_regions]
-        )
+        # Flow pixels the estimator's footprint spoiled around each hole.
+        grow = -(-getattr(estimator, "footprint", 8) // flows.scale)
+        flows = complete_flows(flows, coarse_regions, grow=grow)
+        completed = np.stack([_grow_mask(region, grow) for region in coarse_regions])
         if options.flow_quality != "fast":
             flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
-            wide = _near_wide_holes(holes, small, -(-footprint // flows.scale))
+            wide = _near_wide_holes(holes, small, grow)
             flows = complete_flows_in_time(flows, completed & wide)
     else:
         flows = None
@@ -252,9 +251,7 @@ def _grow_mask(mask: np.ndarray, by: int) -> np.ndarray:
 def _untrusted(holes: np.ndarray, edge: int) -> np.ndarray:
     """The hole grown by `edge` + 1 pixels: a bilinear sample taken outside it never
     touches the hole's `edge`-pixel border."""
-    size = 2 * (edge + 1) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    return np.stack([cv2.dilate(h.astype(np.uint8), kernel).astype(bool) for h in holes])
+    return np.stack([_grow_mask(hole, edge + 1) for hole in holes])
 
 
 def _key_frames(count: int, first_index: int, options: TemporalOptions) -> list[bool]:
