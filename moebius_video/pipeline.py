@@ -74,6 +74,9 @@ class InpaintOptions:
     window / context / keyframe_interval / flow_quality: temporal core knobs;
         None = the temporal core's default.
     temporal: False = the simple per-frame fill (`--temporal off`).
+    shot_cuts: where the footage cuts to another shot; nothing is carried across a cut.
+        None or "auto" = found in the footage, "none" = the clip is one shot, or the clip
+        frame numbers (like `frames`) that start a new shot.
     save_debug: write a debug preview to this path.
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
     """
@@ -90,6 +93,7 @@ class InpaintOptions:
     context: int | None = None
     keyframe_interval: int | None = None
     flow_quality: str | None = None
+    shot_cuts: str | tuple[int, ...] | None = None
     save_debug: str | os.PathLike | None = None
     workers: int = 1
     ray_address: str | None = None
@@ -133,6 +137,8 @@ class InpaintOptions:
             value = getattr(self, name)
             if value is not None:
                 _check_int(_cli_name(name), value, low, None)
+        if self.shot_cuts is not None:
+            object.__setattr__(self, "shot_cuts", parse_shot_cuts(self.shot_cuts))
         _check_int("--workers", self.workers, 1, None)
         _check_type("--temporal", self.temporal, bool)
         if self.save_debug is not None and not self.temporal:
@@ -381,8 +387,12 @@ def _fill_path(
     frame_range: tuple[int, int],
 ) -> _FillPath:
     """The per-frame fill (`--temporal off`), the temporal core, or segments on Ray workers."""
+    if options.temporal:
+        temporal = temporal_options(options, track.frame_base, info.frame_count)
     if options.workers > 1 or options.ray_address is not None:
-        return _ray_path(input_path, mask_track, options, frame_range, info.frame_count)
+        return _ray_path(
+            input_path, mask_track, options, frame_range, info.frame_count, track.frame_base
+        )
     filler = make_filler(options, report)
     name = getattr(filler, "name", type(filler).__name__)
     if not options.temporal:
@@ -395,7 +405,6 @@ def _fill_path(
 
     from .temporal import context_span, iter_patches
 
-    temporal = temporal_options(options)
     start, stop = frame_range
 
     def temporal_core(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
@@ -416,13 +425,13 @@ def _fill_path(
     return _FillPath(name, read_range, temporal_core)
 
 
-def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _FillPath:
+def _ray_path(input_path, mask_track, options, frame_range, frame_count, frame_base) -> _FillPath:
     """Segments filled by Ray workers, which decode their own frames (with context) and
     send back only the pixels that differ from the source; this process decodes the
     output range once more, rebuilds the patches from it and composites."""
     from .distributed import clip_job, iter_patched_frames
 
-    job = clip_job(input_path, mask_track, options)
+    job = clip_job(input_path, mask_track, options, frame_base)
     start, stop = frame_range
 
     def from_workers(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
@@ -439,8 +448,12 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count) -> _Fil
     return _FillPath(f"{options.model or 'default'} on Ray", frame_range, from_workers)
 
 
-def temporal_options(options: InpaintOptions):
-    """The temporal core's options: the knobs the user set, its own defaults for the rest."""
+def temporal_options(options: InpaintOptions, frame_base: int = 0, frame_count: int | None = None):
+    """The temporal core's options: the knobs the user set, its own defaults for the rest.
+
+    frame_base: the mask track's, to turn the frame numbers of `shot_cuts` into indices;
+    frame_count: the clip's, to refuse cuts after its last frame (a frame_base mix-up).
+    """
     from .temporal import TemporalOptions
 
     knobs = {
@@ -448,6 +461,19 @@ def temporal_options(options: InpaintOptions):
         for name in ("window", "context", "keyframe_interval", "flow_quality", "save_debug")
         if getattr(options, name) is not None
     }
+    if isinstance(options.shot_cuts, tuple):
+        knobs["shot_cuts"] = tuple(sorted({number - frame_base for number in options.shot_cuts}))
+        cuts = knobs["shot_cuts"]
+        last = None if frame_count is None else frame_count - 1
+        if cuts and (cuts[0] < 0 or (last is not None and cuts[-1] > last)):
+            bad = cuts[0] if cuts[0] < 0 else cuts[-1]
+            span = f"{frame_base}-{frame_base + last}" if last is not None else f">= {frame_base}"
+            raise UsageError(
+                f"--shot-cuts: frame {bad + frame_base} is outside the clip's frames {span}"
+                + (f" (frame_base {frame_base})" if frame_base else "")
+            )
+    elif options.shot_cuts is not None:
+        knobs["shot_cuts"] = options.shot_cuts
     defaults = TemporalOptions()
     # The cross-fade at window borders must fit the context and half the window the user
     # chose; without this a small --context would be refused for a knob they never set.
@@ -614,6 +640,24 @@ def index_range(
     return start, stop
 
 
+def parse_shot_cuts(value: Any) -> str | tuple[int, ...]:
+    """`--shot-cuts`: "auto", "none", or frame numbers ("1012,1100" or a list of ints)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("auto", "none"):
+            return text
+        if re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*,?\s*", value):
+            return tuple(int(part) for part in value.split(",") if part.strip())
+        raise UsageError(
+            f"--shot-cuts: expected auto, none or frame numbers like 1012,1100, got {value!r}"
+        )
+    if isinstance(value, (tuple, list)) and all(_is_int(v) and v >= 0 for v in value):
+        return tuple(int(v) for v in value)
+    raise UsageError(
+        f"--shot-cuts: expected auto, none or a list of frame numbers >= 0, got {value!r}"
+    )
+
+
 def parse_frame_range(text: str) -> tuple[int, int]:
     """'1001-1100' -> (1001, 1100); '1001' -> (1001, 1001). Inclusive, clip frame numbers."""
     match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", str(text))
@@ -657,6 +701,8 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
+    if name == "shot_cuts" and isinstance(value, list):
+        return tuple(value)
     if name == "temporal" and isinstance(value, str):
         if value.lower() in ("on", "true", "yes"):
             return True

@@ -55,9 +55,12 @@ def wire_track(first: int = 2, last: int = 9, frame_base: int = 0) -> dict:
     }
 
 
-def make_clip(path, frames: int = FRAMES, audio: bool = True, track: dict | None = None) -> str:
+def make_clip(
+    path, frames: int = FRAMES, audio: bool = True, track: dict | None = None, scene=background
+) -> str:
     """H.264 yuv420p, BT.709 tags, 25 fps in a 1/12800 time base, AAC audio; the wire of
-    `track` painted dark where its mask is, so a fill has something to remove."""
+    `track` painted dark where its mask is, so a fill has something to remove.
+    scene: index -> the clean RGB frame."""
     mask = load_mask_track(track, WIDTH, HEIGHT, frames) if track is not None else None
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=25)
@@ -71,7 +74,7 @@ def make_clip(path, frames: int = FRAMES, audio: bool = True, track: dict | None
         if sound is not None:
             sound.layout = "mono"
         for i in range(frames):
-            rgb = background(i).astype(np.float32)
+            rgb = scene(i).astype(np.float32)
             if mask is not None:
                 alpha = mask.alpha(i)[..., None]
                 rgb = rgb * (1 - alpha) + 20 * alpha

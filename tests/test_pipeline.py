@@ -29,6 +29,7 @@ from pipeline_helpers import (
 )
 
 from moebius_video import InpaintOptions, inpaint_video
+from moebius_video.commands.run import build_parser, options_from_args
 from moebius_video.errors import UsageError
 from moebius_video.masks import load_mask_track
 from moebius_video.patches import mask_box
@@ -111,6 +112,44 @@ def test_frame_range_uses_the_track_frame_base(tmp_path):
         keep = outside_mask(alpha, luma_in)
         assert np.array_equal(luma_in[keep], luma_out[keep]), f"frame {index}"
         assert not np.array_equal(luma_in[~keep], luma_out[~keep]), f"frame {index} not filled"
+
+
+def _cut_scene(index: int) -> np.ndarray:
+    """Ten frames of a static shot, then another (the picture flipped, colours inverted)."""
+    return background(0) if index < 10 else 255 - background(0)[::-1]
+
+
+def test_nothing_crosses_a_shot_cut_found_or_given(tmp_path):
+    square = [[40, 20], [60, 20], [60, 44], [40, 44]]
+    track = {
+        "schema": "moebius.masktrack/1",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "frame_base": 1001,
+        "tracks": [
+            {
+                "id": "logo",
+                "shape": "polygon",
+                "range": [1001, 1020],
+                "keyframes": [{"frame": 1001, "points": square}],
+            }
+        ],
+    }
+    source = make_clip(tmp_path / "cut.mp4", 20, audio=False, track=track, scene=_cut_scene)
+    outputs = {}
+    for name, cuts in (("auto", "auto"), ("given", "1011"), ("none", "none")):
+        ns = build_parser().parse_args(
+            [source, "--mask-track", "t.json", "-o", "x.mkv", "--shot-cuts", cuts]
+        )
+        options = options_from_args(ns).replace(codec="ffv1")
+        inpaint_video(source, track, tmp_path / f"{name}.mkv", options)
+        outputs[name] = [f.to_ndarray(format="rgb24") for f in decoded(tmp_path / f"{name}.mkv")]
+    assert all(np.array_equal(a, b) for a, b in zip(outputs["auto"], outputs["given"], strict=True))
+    # As one shot, the frames next to the cut take the other shot's pixels or painting.
+    changed = [
+        not np.array_equal(a, b) for a, b in zip(outputs["none"], outputs["auto"], strict=True)
+    ]
+    assert any(changed[6:10]), "without the cut, the frames before it show the other shot"
 
 
 def test_a_chunk_equals_the_same_frames_of_a_whole_clip_run(clip, tmp_path):

@@ -81,6 +81,12 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         "--keyframe-interval", type=int, metavar="N", help="frames between generated fills"
     )
     fill.add_argument("--flow-quality", metavar="QUALITY", help="optical flow quality preset")
+    fill.add_argument(
+        "--shot-cuts",
+        metavar="auto|none|N,N",
+        help="shot cuts: found in the footage (auto, default), none, or the frame numbers"
+        " that start a new shot; nothing is carried across a cut",
+    )
     fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
 
     scale = parser.add_argument_group("scale out")

@@ -196,11 +196,12 @@ PER_FRAME_SEGMENT = 32
 SEGMENT_WINDOWS = 4
 
 
-def clip_job(input, mask_track, options) -> ClipJob:
+def clip_job(input, mask_track, options, frame_base: int = 0) -> ClipJob:
     """The `ClipJob` for one run of `inpaint_video(input, mask_track, ..., options)`.
 
     Paths become absolute, so workers started elsewhere open the same files; an inline
     track (a dict) resolves its raster paths from the current folder, as in the driver.
+    frame_base: the mask track's (turns frame numbers in `options.shot_cuts` into indices).
     """
     import functools
     import os
@@ -211,7 +212,7 @@ def clip_job(input, mask_track, options) -> ClipJob:
     if options.temporal:
         from ..pipeline import temporal_options
 
-        temporal = temporal_options(options)
+        temporal = temporal_options(options, frame_base)
         # A segment spans several windows: its two border windows are also filled by the
         # neighbouring segments (for the cross-fade), so longer segments waste less.
         length, context = SEGMENT_WINDOWS * temporal.window, temporal.context

@@ -25,6 +25,9 @@ class TemporalOptions:
     fill_context: pixels around the masks the filler sees when it paints a key frame.
     edge: pixels around alpha > 0 that are never used as a source (anti-aliased or
       motion-blurred edges of the removed thing).
+    shot_cuts: 'auto' (find cuts in each window's crops, see cuts.py), 'none' (the clip is
+      one shot), or the clip frame indices where a new shot starts; nothing is carried
+      across a cut.
     save_debug: path of a preview video (input with mask | source map | result), or None.
     """
 
@@ -36,6 +39,7 @@ class TemporalOptions:
     margin: int = 32
     fill_context: int = 96
     edge: int = 1
+    shot_cuts: str | tuple[int, ...] = "auto"
     save_debug: str | None = None
 
     def __post_init__(self) -> None:
@@ -59,6 +63,18 @@ class TemporalOptions:
             raise UsageError(
                 f"temporal option blend ({self.blend}) must be at most half the window"
                 f" ({self.window})"
+            )
+        if isinstance(self.shot_cuts, list):
+            object.__setattr__(self, "shot_cuts", tuple(self.shot_cuts))
+        if self.shot_cuts not in ("auto", "none") and not (
+            isinstance(self.shot_cuts, tuple)
+            and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in self.shot_cuts
+            )
+        ):
+            raise UsageError(
+                "temporal option shot_cuts must be 'auto', 'none' or frame indices >= 0,"
+                f" got {self.shot_cuts!r}"
             )
         if self.flow_quality not in FLOW_QUALITIES:
             raise UsageError(

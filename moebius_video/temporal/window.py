@@ -1,5 +1,7 @@
 """One window of frames, filled. The steps, in the order `fill_window` runs them:
 
+0. shot cuts: the frames on each side of a cut are filled separately, since nothing
+   can be carried across one (cuts.py; found in the crops, or given);
 1. flow both ways between neighbouring frames, on a crop around the masks
    (flow/estimate.py; the holes are hidden from the estimator first);
 2. flow completion inside and around the holes (flow/complete.py);
@@ -47,6 +49,7 @@ from ..flow.estimate import (
     make_flow_estimator,
 )
 from ..patches import FramePatch, enclosing_box, mask_box
+from .cuts import find_cuts, shot_runs
 from .fillers import Filler
 from .flow_in_time import complete_flows_in_time
 from .keyframes import fill_frames, rough_fill
@@ -144,9 +147,39 @@ def fill_window(
     crops = [frame[y0:y1, x0:x1] for frame in frames]
     holes = np.stack([alpha[y0:y1, x0:x1] > 0 for alpha in alphas])
     regions = _untrusted(holes, options.edge)
-    is_key = _key_frames(len(frames), first_index, options)
+    context = [frame[cy0:cy1, cx0:cx1] for frame in frames]
+    filled, sources = [], []
+    for start, stop in shot_runs(len(frames), window_cuts(crops, regions, options, first_index)):
+        run = slice(start, stop)
+        is_key = _key_frames(stop - start, first_index + start, options)
+        run_filled, run_sources = _fill_shot(
+            crops[run],
+            holes[run],
+            regions[run],
+            is_key,
+            estimator,
+            filler,
+            context[run],
+            (x0 - cx0, y0 - cy0),
+            options,
+        )
+        filled += run_filled
+        sources += run_sources
+    ox, oy = origin
+    return FilledWindow(
+        first_index,
+        (x0 + ox, y0 + oy, x1 + ox, y1 + oy),
+        filled,
+        sources,
+        [alpha[y0:y1, x0:x1] for alpha in alphas],
+    )
 
-    if len(frames) > 1:
+
+def _fill_shot(crops, holes, regions, is_key, estimator, filler, context, context_offset, options):
+    """Steps 1-5 on consecutive frames of one shot; returns (filled crops, source maps)."""
+    if not holes.any():
+        return [crop.copy() for crop in crops], [np.zeros(h.shape, np.uint8) for h in holes]
+    if len(crops) > 1:
         flows = estimate_neighbour_flows(crops, estimator, holes=regions)
         small = flows.forward.shape[1:3]
         coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
@@ -161,22 +194,24 @@ def fill_window(
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
-    context = [frame[cy0:cy1, cx0:cx1] for frame in frames]
-    filled, sources = fill_frames(
-        crops, holes, propagated, is_key, filler, context, (x0 - cx0, y0 - cy0)
-    )
+    filled, sources = fill_frames(crops, holes, propagated, is_key, filler, context, context_offset)
     if flows is not None:
         filled = smooth_in_time(
             filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
         )
-    ox, oy = origin
-    return FilledWindow(
-        first_index,
-        (x0 + ox, y0 + oy, x1 + ox, y1 + oy),
-        filled,
-        sources,
-        [alpha[y0:y1, x0:x1] for alpha in alphas],
-    )
+    return filled, sources
+
+
+def window_cuts(crops, regions, options: TemporalOptions, first_index: int) -> list[int]:
+    """Local indices where a new shot starts in this window: found in the crops
+    (shot_cuts 'auto'), none ('none'), or the given clip indices that fall inside."""
+    if options.shot_cuts == "none":
+        return []
+    if options.shot_cuts == "auto":
+        return find_cuts(crops, regions)
+    return [
+        index - first_index for index in options.shot_cuts if 0 < index - first_index < len(crops)
+    ]
 
 
 def _refined_flows(crops, holes, regions, flows, is_key, completed):
