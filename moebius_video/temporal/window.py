@@ -7,11 +7,12 @@
 2. flow completion inside and around the holes (flow/complete.py);
 2b. a second flow pass: the holes are filled roughly with what that flow propagates
    (a membrane where nothing is seen), and the flow is estimated again on those frames
-   (DIS, fast preset), keeping only vectors that pass the forward-backward check near
-   the holes. The completed flow of step 2 is a smooth guess from around the hole, wrong
-   wherever a motion edge crosses it (a leg behind a wire, a head swaying under it);
-   the second estimate follows what the rough fill shows, which is mostly the real
-   background, motion edges included (skipped with flow quality 'fast');
+   (DIS, fast preset, or the plugged-in estimator), keeping only vectors that pass the
+   forward-backward check near the holes. The completed flow of step 2 is a smooth guess
+   from around the hole, wrong wherever a motion edge crosses it (a leg behind a wire,
+   a head swaying under it); the second estimate follows what the rough fill shows,
+   which is mostly the real background, motion edges included (skipped with flow
+   quality 'fast');
 2c. flow completion in time, in and around wide holes (a ball, not a wire): each flow
    pixel there follows the flow chain into the past and the future to the nearest frame
    that saw the point, and the flow measured there is blended in (flow_in_time.py).
@@ -188,7 +189,7 @@ def _fill_shot(crops, holes, regions, is_key, estimator, filler, context, contex
         flows = complete_flows(flows, coarse_regions, grow=grow)
         completed = np.stack([_grow_mask(region, grow) for region in coarse_regions])
         if options.flow_quality != "fast":
-            flows = _refined_flows(crops, holes, regions, flows, is_key, completed)
+            flows = _refined_flows(crops, holes, regions, flows, is_key, completed, estimator)
             wide = _near_wide_holes(holes, small, grow)
             flows = complete_flows_in_time(flows, completed & wide)
     else:
@@ -214,7 +215,7 @@ def window_cuts(crops, regions, options: TemporalOptions, first_index: int) -> l
     ]
 
 
-def _refined_flows(crops, holes, regions, flows, is_key, completed):
+def _refined_flows(crops, holes, regions, flows, is_key, completed, estimator=None):
     """Step 2b: the flow estimated again on the crops with their holes roughly filled.
 
     completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate; the
@@ -224,7 +225,7 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed):
     large one (a ball over a moving body) is a blank the estimator can only guess at.
     """
     guess, guessed = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
-    refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2]))
+    refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2], estimator))
     small = refined.forward.shape[1:3]
     coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
     refined = complete_inconsistent_flows(refined, coarse_regions, REFINING_CHECK_GROW)
@@ -269,10 +270,17 @@ def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return downscale_mask(distance > MEMBRANE_REACH, size)
 
 
-def refining_estimator(crop_shape: tuple[int, int]) -> DISFlowEstimator:
-    """The estimator of step 2b for a crop of (height, width): the fast preset, or the
+def refining_estimator(
+    crop_shape: tuple[int, int], estimator: FlowEstimator | None = None
+) -> FlowEstimator:
+    """The estimator of step 2b for a crop of (height, width).
+
+    A plugged-in estimator (a learned flow) runs again. For DIS: the fast preset, or the
     balanced one for small crops, where the fast one's quarter-resolution grid is too
-    coarse (a 64-pixel crop is a 16-pixel grid) and the finer one costs little."""
+    coarse (a 64-pixel crop is a 16-pixel grid) and the finer one costs little.
+    """
+    if estimator is not None and not isinstance(estimator, DISFlowEstimator):
+        return estimator
     if min(crop_shape) < SMALL_CROP_SIDE:
         return _BALANCED_DIS
     return _FAST_DIS

@@ -3,6 +3,7 @@ painted on key frames only and carried, so a static hole does not flicker."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from temporaltest_helpers import BoxTrack, composite, masked_error, painted, panning, texture
@@ -221,3 +222,43 @@ def test_same_input_gives_identical_patches():
     assert len(first) == len(second)
     for a, b in zip(first, second, strict=True):
         assert a.box == b.box and np.array_equal(a.rgb, b.rgb) and np.array_equal(a.alpha, b.alpha)
+
+
+class FarnebackFlow:
+    """A flow estimator other than DIS (OpenCV's Farneback), as a learned one would plug
+    in; it keeps the images of each call."""
+
+    name = "farneback"
+
+    def __init__(self):
+        self.calls = []
+
+    def neighbour_flows(self, images):
+        self.calls.append([image.copy() for image in images])
+        grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in images]
+        forward, backward = [], []
+        for a, b in zip(grey[:-1], grey[1:], strict=True):
+            forward.append(cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0))
+            backward.append(cv2.calcOpticalFlowFarneback(b, a, None, 0.5, 3, 15, 3, 5, 1.2, 0))
+        return np.stack(forward), np.stack(backward)
+
+
+@pytest.mark.parametrize("quality, passes", [("balanced", 2), ("fast", 1)])
+def test_a_plugged_in_estimator_runs_both_flow_passes(quality, passes):
+    clean = panning(10, H, W, step=(2, 0))
+    track = BoxTrack([(40, 10, 52, 50)] * 10, H, W)
+    frames = painted(clean, track)
+    estimator = FarnebackFlow()
+    alphas = [track.alpha(t) for t in range(10)]
+    options = TemporalOptions(flow_quality=quality)
+    window = fill_window(frames, alphas, OpenCVFiller(), options, 0, estimator=estimator)
+    assert len(estimator.calls) == passes, "one call per flow pass"
+    x0, y0, x1, y1 = window.box
+    holes = [alpha[y0:y1, x0:x1] > 0 for alpha in alphas]
+    if passes == 2:
+        # The second pass sees the roughly filled holes, not the painted magenta.
+        distance = np.abs(estimator.calls[1][0][holes[0]].astype(int) - (255, 0, 255)).sum(1)
+        assert distance.min() > 60, "the second pass was given the painted frames"
+    for t in (3, 6):
+        error, _ = masked_error(window.filled[t], clean[t][y0:y1, x0:x1], holes[t])
+        assert error < 6.0, f"frame {t}: mean error in the hole {error:.1f}"
