@@ -68,3 +68,50 @@ def mask_box(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | 
         min(int(cols[-1]) + 1 + margin, w),
         min(int(rows[-1]) + 1 + margin, h),
     )
+
+
+# Rows per band of a banded patch; a multiple of every chroma subsampling, so no chroma
+# sample straddles two bands.
+BAND_ROWS = 128
+# Pixels of context (alpha 0) kept around each band: the colour conversion of a crop
+# filters chroma over a few neighbours, which must be the real ones, not a replicated edge.
+BAND_CONTEXT = 4
+
+
+def banded_patches(
+    index: int, x0: int, y0: int, rgb: np.ndarray, alpha: np.ndarray, rows: int = BAND_ROWS
+) -> list[FramePatch]:
+    """One filled crop as patches that each change at most `rows` frame rows (bands start
+    at frame rows that are multiples of `rows`), cut to the box of their alpha > 0 plus
+    BAND_CONTEXT pixels of alpha 0 (within the crop).
+
+    A diagonal wire fills a tenth of its bounding box; its bands cover little more than
+    the wire, so compositing (colour conversion and blending of whole boxes) and sending
+    patches from workers cost that much less. Every window cuts the same alpha the same
+    way, so the windows' patches of one frame still match box for box. `rgb` must hold
+    the frame's own pixels where alpha is 0 (every filler's result does).
+    """
+    height, width = alpha.shape
+    patches = []
+    for top in range(y0 // rows * rows, y0 + height, rows):
+        a, b = max(top - y0, 0), min(top + rows - y0, height)
+        box = mask_box(alpha[a:b])
+        if box is None:
+            continue
+        bx0, by0, bx1, by1 = box
+        # The band's box in crop rows, grown by the context and kept inside the crop.
+        cx0, cx1 = max(bx0 - BAND_CONTEXT, 0), min(bx1 + BAND_CONTEXT, width)
+        cy0, cy1 = max(a + by0 - BAND_CONTEXT, 0), min(a + by1 + BAND_CONTEXT, height)
+        band_alpha = np.zeros((cy1 - cy0, cx1 - cx0), np.float32)
+        ra, rb = max(a, cy0), min(b, cy1)  # the band's own rows: the others stay 0
+        band_alpha[ra - cy0 : rb - cy0] = alpha[ra:rb, cx0:cx1]
+        patches.append(
+            FramePatch(
+                index,
+                x0 + cx0,
+                y0 + cy0,
+                np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1]),
+                band_alpha,
+            )
+        )
+    return patches

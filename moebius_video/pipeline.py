@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, MediaError, UsageError
-from .patches import FramePatch, mask_box
+from .patches import FramePatch, banded_patches, mask_box
 from .progress import ProgressCallback, ProgressEvent
 from .temporal.fillers import Filler, OpenCVFiller
 
@@ -528,15 +528,13 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
     m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
     filled = filler.fill(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1] > 0)
-    return [
-        FramePatch(
-            index=index,
-            x0=tx0,
-            y0=ty0,
-            rgb=np.ascontiguousarray(filled[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0]),
-            alpha=np.ascontiguousarray(alpha[ty0:ty1, tx0:tx1], dtype=np.float32),
-        )
-    ]
+    return banded_patches(
+        index,
+        tx0,
+        ty0,
+        filled[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0],
+        alpha[ty0:ty1, tx0:tx1],
+    )
 
 
 def make_filler(options: InpaintOptions, report: ProgressCallback) -> Filler:

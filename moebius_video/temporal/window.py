@@ -49,7 +49,7 @@ from ..flow.estimate import (
     estimate_neighbour_flows,
     make_flow_estimator,
 )
-from ..patches import FramePatch, enclosing_box, mask_box
+from ..patches import FramePatch, banded_patches, enclosing_box, mask_box
 from .cuts import find_cuts, shot_runs
 from .fillers import Filler
 from .flow_in_time import complete_flows_in_time
@@ -349,13 +349,7 @@ def window_patches(window: FilledWindow, frames_index: int) -> list[FramePatch]:
     patches = []
     for (x0, y0, x1, y1), part in patch_boxes(alpha > 0):
         part_alpha = np.where(part[y0:y1, x0:x1], alpha[y0:y1, x0:x1], 0.0).astype(np.float32)
-        patches.append(
-            FramePatch(
-                window.first_index + frames_index,
-                bx + x0,
-                by + y0,
-                filled[y0:y1, x0:x1].copy(),
-                part_alpha,
-            )
+        patches += banded_patches(
+            window.first_index + frames_index, bx + x0, by + y0, filled[y0:y1, x0:x1], part_alpha
         )
     return patches

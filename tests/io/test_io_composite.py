@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import av
+import cv2
 import numpy as np
 import pytest
 from iotest_helpers import picture, planes
 
 from moebius_video.io import DecodedFrame, composite
 from moebius_video.io.pixels import Conversion, from_rgb, plane_layouts, rgb_format, to_rgb
-from moebius_video.patches import FramePatch
+from moebius_video.patches import FramePatch, banded_patches, mask_box
 
 FORMATS = [
     "yuv420p",
@@ -178,3 +179,32 @@ def test_bad_patches_are_refused():
         composite(frame, [FramePatch(9, 0, 0, np.zeros((4, 4, 3), np.uint8), ok_alpha)])
     with pytest.raises(ValueError, match="uint16"):
         composite(frame, [FramePatch(frame.index, 0, 0, np.zeros((4, 4, 3), np.uint16), ok_alpha)])
+
+
+def test_banded_patches_composite_like_one_patch():
+    """A diagonal line cut into bands of rows: fewer pixels, the same luma, and chroma
+    within two levels (the colour conversion of a crop rounds differently at its edges).
+    As the fillers do, the fill keeps the frame's own pixels where alpha is 0."""
+    frame = decoded_frame("yuv420p", width=96, height=128)
+    height, width = frame.rgb.shape[:2]
+    alpha = np.zeros((height, width), np.float32)
+    cv2.line(alpha, (2, 0), (width - 3, height - 1), 1.0, 3, cv2.LINE_AA)
+    x0, y0, x1, y1 = mask_box(alpha)
+    fill = frame.rgb[y0:y1, x0:x1].copy()
+    fill[alpha[y0:y1, x0:x1] > 0] = (200, 30, 60)
+    whole = FramePatch(frame.index, x0, y0, fill, alpha[y0:y1, x0:x1])
+    bands = banded_patches(frame.index, x0, y0, fill, alpha[y0:y1, x0:x1], rows=32)
+    assert len(bands) == -(-height // 32)
+    assert sum(p.alpha.size for p in bands) < 0.6 * whole.alpha.size
+    covered = np.zeros_like(alpha)
+    for p in bands:
+        bx0, by0, bx1, by1 = p.box
+        rows = np.flatnonzero(p.alpha.any(axis=1)) + by0
+        assert rows[0] // 32 == rows[-1] // 32, f"band {p.box} changes rows of two bands"
+        covered[by0:by1, bx0:bx1] += p.alpha
+    assert np.array_equal(covered, alpha), "the bands must hold every alpha value once"
+    one, many = planes(composite(frame, [whole])), planes(composite(frame, bands))
+    assert np.array_equal(one[0], many[0]), "luma differs"
+    for plane in (1, 2):
+        difference = np.abs(one[plane].astype(int) - many[plane])
+        assert difference.max() <= 2, f"chroma plane {plane}: up to {difference.max()} levels apart"
