@@ -4,6 +4,8 @@ Speed: the same clip, the same codec settings (libx264, crf 16), measured side b
 in one run, alternating, best of --repeat:
 
     plain     decode -> encode (the floor for any pipeline)
+    masks     decode -> mask track -> composite -> encode, the fill being the source's own
+              pixels: what any masked fill costs here before it fills anything
     temporal  decode -> mask track -> temporal core -> composite -> encode
 
 Target (issue 3): temporal <= 1.5 x plain.
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from moebius_video.io import VideoWriter, composite, open_video  # noqa: E402
 from moebius_video.masks import load_mask_track  # noqa: E402
+from moebius_video.patches import banded_patches, mask_box  # noqa: E402
 from moebius_video.temporal import OpenCVFiller, TemporalOptions, iter_patches  # noqa: E402
 
 
@@ -43,6 +46,25 @@ def plain(clip: Path, output: Path) -> tuple[float, float]:
     with open_video(clip) as video, VideoWriter(output, video.info, crf=16, overwrite=True) as out:
         for frame in video.frames():
             out.write(composite(frame, []))
+    return time.perf_counter() - began, time.process_time() - cpu
+
+
+def masks_only(clip: Path, track_path: Path, output: Path) -> tuple[float, float]:
+    began, cpu = time.perf_counter(), time.process_time()
+    with open_video(clip) as video, VideoWriter(output, video.info, crf=16, overwrite=True) as out:
+        info = video.info
+        track = load_mask_track(
+            track_path, width=info.width, height=info.height, frame_count=info.frame_count
+        )
+        for frame in video.frames():
+            alpha = track.alpha(frame.index)
+            box = mask_box(alpha)
+            patches = []
+            if box is not None:
+                x0, y0, x1, y1 = box
+                rgb, part = frame.rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
+                patches = banded_patches(frame.index, x0, y0, rgb, part)
+            out.write(composite(frame, patches))
     return time.perf_counter() - began, time.process_time() - cpu
 
 
@@ -131,10 +153,11 @@ def main() -> None:
     with open_video(args.clip) as video:
         info = video.info
     print(f"clip: {args.clip.name} {info.width}x{info.height}, {info.frame_count} frames")
-    times = {"plain": [], "temporal": []}
+    times = {"plain": [], "masks": [], "temporal": []}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.repeat):
             times["plain"].append(plain(args.clip, Path(folder) / "plain.mp4"))
+            times["masks"].append(masks_only(args.clip, args.track, Path(folder) / "masks.mp4"))
             times["temporal"].append(
                 temporal(args.clip, args.track, Path(folder) / "temporal.mp4", options)
             )
@@ -143,7 +166,12 @@ def main() -> None:
     cpu = {name: min(t[1] for t in values) for name, values in times.items()}
     ratio = wall["temporal"] / wall["plain"]
     frames = info.frame_count
-    for name, label in (("plain", "plain decode+encode"), ("temporal", "temporal pipeline")):
+    labels = (
+        ("plain", "plain decode+encode"),
+        ("masks", "masks, no fill"),
+        ("temporal", "temporal pipeline"),
+    )
+    for name, label in labels:
         print(
             f"{label:20s} wall {wall[name]:6.2f} s ({frames / wall[name]:5.1f} fps)  "
             f"cpu {cpu[name]:6.2f} s"
@@ -152,7 +180,15 @@ def main() -> None:
         f"ratio: wall {ratio:.2f}, cpu {cpu['temporal'] / cpu['plain']:.2f} (target wall <= 1.5)"
         f"  {'PASS' if ratio <= 1.5 else 'FAIL'}"
     )
-    result = {"frames": frames, "wall_s": wall, "cpu_s": cpu, "ratio": ratio}
+    floor = wall["masks"] / wall["plain"]
+    print(f"masks without a fill: wall {floor:.2f}, cpu {cpu['masks'] / cpu['plain']:.2f}")
+    result = {
+        "frames": frames,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "ratio": ratio,
+        "masks_ratio": floor,
+    }
     if args.memory:
         for count in (int(c) for c in args.memory.split(",")):
             peak = peak_memory(count, args.flow_quality)
