@@ -22,13 +22,13 @@
    (keyframes.py);
 4b. a third flow pass, for the smoothing only: the flow is estimated again on the
    filled frames (same estimator as 2b) and replaces the flow of steps 2-2c where step 2
-   completed it, except on membranes (fallback fills) where the estimate is read off a
-   blank: deep inside any membrane, and anywhere on one in a wide hole. The filled
-   frames show real background in the holes, a better picture than 2b's rough fill,
-   and the smoothing of step 5 is only as steady as the flow it follows: where that
-   flow misses a motion edge under a wire, the smoothing either mixes two surfaces or
-   (colour guard) does not smooth at all. Propagation is not redone with this flow: it
-   did not pay (skipped with flow quality 'fast');
+   completed it and the two differ by more than half a pixel, except on membranes
+   (fallback fills), where the estimate is read off a blank: deep inside any membrane,
+   and anywhere on one in a wide hole. The smoothing of step 5 is only as steady as the
+   flow it follows: where that flow misses a motion edge under a wire, it mixes two
+   surfaces or (colour guard) does not smooth at all; the filled frames show real
+   background in the holes, a better picture than 2b's rough fill. Propagating again
+   along this flow did not pay (skipped with flow quality 'fast');
 5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
    edges (propagate.py).
 
@@ -85,6 +85,11 @@ REFINING_CHECK_GROW = 2
 # Step 2c carries measured flow in time into the holes where a disk of this radius (crop
 # pixels) fits: a ball, not a wire.
 WIDE_HOLE_RADIUS = 8
+# Step 4b keeps the flow of steps 2-2c where the new estimate is within this many crop
+# pixels of it: smaller differences are the estimator's noise (where the completed flow
+# is right, as under a pan, replacing it made the smoothing worse), larger ones a motion
+# edge the completion missed.
+SMOOTHING_FLOW_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -211,24 +216,27 @@ def _smoothing_flows(filled, sources, regions, flows, completed, wide):
 
     completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate;
     wide: the same grid's pixels in and around wide holes (`_near_wide_holes`). The new
-    estimate replaces the flow in `completed`, except where it would be read off a
-    membrane (FALLBACK pixels of `sources`): deep inside one anywhere, and anywhere on
-    one in a wide hole, whose blank middle and edges drag the estimate (step 2c's flow,
-    carried in time, knows better there).
+    estimate replaces the flow in `completed` where it differs by more than
+    SMOOTHING_FLOW_TOLERANCE, except where it would be read off a membrane (FALLBACK
+    pixels of `sources`): deep inside one anywhere, and anywhere on one in a wide hole,
+    whose blank middle and edges drag the estimate (step 2c's flow, carried in time,
+    knows better there).
     """
     size = flows.forward.shape[1:3]
     membranes = [source == FALLBACK for source in sources]
     untrusted = np.stack([_deep_inside(membrane, size) for membrane in membranes])
     untrusted |= wide & np.stack([downscale_mask(membrane, size) for membrane in membranes])
     estimator = refining_estimator(filled[0].shape[:2])
-    return _merge_estimate(filled, regions, flows, completed & ~untrusted, estimator)
+    replace = completed & ~untrusted
+    return _merge_estimate(filled, regions, flows, replace, estimator, SMOOTHING_FLOW_TOLERANCE)
 
 
-def _merge_estimate(images, regions, flows, replace, estimator):
+def _merge_estimate(images, regions, flows, replace, estimator, tolerance=0.0):
     """The flows with their vectors at `replace` ((T, h, w) bool on their grid) taken
-    from a new estimate on `images` (crops whose holes are filled); the new estimate's
-    vectors in and near the holes that fail the forward-backward check are first filled
-    from the vectors around them (regions: the holes, crop-sized)."""
+    from a new estimate on `images` (crops whose holes are filled), where the two differ
+    by more than `tolerance` crop pixels. The new estimate's vectors in and near the
+    holes (regions, crop-sized) that fail the forward-backward check are first filled
+    from the vectors around them."""
     second = estimate_neighbour_flows(images, estimator)
     small = second.forward.shape[1:3]
     coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
@@ -244,6 +252,9 @@ def _merge_estimate(images, regions, flows, replace, estimator):
         ):
             if new.shape[:2] != (h, w):
                 new = cv2.resize(new, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+            if tolerance > 0:
+                apart = np.hypot(*(new - merged).transpose(2, 0, 1)) * flows.scale
+                where = where & (apart > tolerance)
             merged[where] = new[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
