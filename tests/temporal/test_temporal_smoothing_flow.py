@@ -94,8 +94,8 @@ def test_a_completed_flow_that_is_already_right_is_kept():
     frames, holes, regions, sources, completed, wide = _scene()
     right = _flows(None)
     after = _smoothing_flows(frames, sources, regions, right, completed, wide)
-    # The new estimate is within a tenth of a pixel of the pan, not bit-exact: only the
-    # tolerance keeps the flow as it was.
+    # The new estimate is off the pan by 0.005 px on average (0.4 at most), not zero:
+    # only the tolerance keeps the flow as it was.
     assert np.array_equal(after.forward, right.forward), (
         f"forward changed at {int((after.forward != right.forward).any(axis=3).sum())} px"
     )
