@@ -23,6 +23,15 @@
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
    (keyframes.py);
+4b. a third flow pass, for the smoothing only: the flow is estimated again on the
+   filled frames (same estimator as 2b) and replaces the flow of steps 2-2c where step 2
+   completed it and the two differ by more than half a pixel, except on membranes
+   (fallback fills), where the estimate is read off a blank: deep inside any membrane,
+   and anywhere on one in a wide hole. The smoothing of step 5 is only as steady as the
+   flow it follows: where that flow misses a motion edge under a wire, it mixes two
+   surfaces or (colour guard) does not smooth at all; the filled frames show real
+   background in the holes, a better picture than 2b's rough fill. Propagating again
+   along this flow did not pay (skipped with flow quality 'fast');
 5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
    edges (propagate.py).
 
@@ -53,7 +62,7 @@ from ..patches import FramePatch, banded_patches, enclosing_box, mask_box
 from .cuts import find_cuts, shot_runs
 from .fillers import Filler
 from .flow_in_time import complete_flows_in_time
-from .keyframes import fill_frames, rough_fill
+from .keyframes import FALLBACK, fill_frames, rough_fill
 from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
 
@@ -65,7 +74,7 @@ SMOOTHING_PASSES = 4
 # RGB distance (8-bit levels) at which a neighbour's share in the smoothing falls to 0.6:
 # colours that far apart are two surfaces the flow confused, not one surface's flicker.
 SMOOTHING_COLOUR_SCALE = 80.0
-# Step 2b estimates the flow a second time with the fast preset (a third of the cost of
+# Steps 2b and 4b estimate the flow again with the fast preset (a third of the cost of
 # the balanced one), or the balanced one on crops whose short side is under this (where
 # the fast one's quarter-resolution grid would be under 32 pixels).
 SMALL_CROP_SIDE = 128
@@ -80,6 +89,11 @@ REFINING_CHECK_GROW = 2
 # Step 2c carries measured flow in time into the holes where a disk of this radius (crop
 # pixels) fits: a ball, not a wire.
 WIDE_HOLE_RADIUS = 8
+# Step 4b keeps the flow of steps 2-2c where the new estimate is within this many crop
+# pixels of it: smaller differences are the estimator's noise (where the completed flow
+# is right, as under a pan, replacing it made the smoothing worse), larger ones a motion
+# edge the completion missed.
+SMOOTHING_FLOW_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,8 @@ def _fill_shot(crops, holes, regions, is_key, estimator, filler, context, contex
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
     filled, sources = fill_frames(crops, holes, propagated, is_key, filler, context, context_offset)
     if flows is not None:
+        if options.flow_quality != "fast":
+            flows = _smoothing_flows(filled, sources, regions, flows, completed, wide, estimator)
         filled = smooth_in_time(
             filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
         )
@@ -225,23 +241,57 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed, estimator=No
     large one (a ball over a moving body) is a blank the estimator can only guess at.
     """
     guess, guessed = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
-    refined = estimate_neighbour_flows(guess, refining_estimator(crops[0].shape[:2], estimator))
-    small = refined.forward.shape[1:3]
+    size = flows.forward.shape[1:3]
+    replace = completed & ~np.stack([_deep_inside(g, size) for g in guessed])
+    estimator = refining_estimator(crops[0].shape[:2], estimator)
+    return _merge_estimate(guess, regions, flows, replace, estimator)
+
+
+def _smoothing_flows(filled, sources, regions, flows, completed, wide, estimator=None):
+    """Step 4b: the flow the smoothing follows, estimated again on the filled frames.
+
+    completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate;
+    wide: the same grid's pixels in and around wide holes (`_near_wide_holes`). The new
+    estimate replaces the flow in `completed` where it differs by more than
+    SMOOTHING_FLOW_TOLERANCE, except where it would be read off a membrane (FALLBACK
+    pixels of `sources`): deep inside one anywhere, and anywhere on one in a wide hole,
+    whose blank middle and edges drag the estimate (step 2c's flow, carried in time,
+    knows better there).
+    """
+    size = flows.forward.shape[1:3]
+    membranes = [source == FALLBACK for source in sources]
+    untrusted = np.stack([_deep_inside(membrane, size) for membrane in membranes])
+    untrusted |= wide & np.stack([downscale_mask(membrane, size) for membrane in membranes])
+    estimator = refining_estimator(filled[0].shape[:2], estimator)
+    replace = completed & ~untrusted
+    return _merge_estimate(filled, regions, flows, replace, estimator, SMOOTHING_FLOW_TOLERANCE)
+
+
+def _merge_estimate(images, regions, flows, replace, estimator, tolerance=0.0):
+    """The flows with their vectors at `replace` ((T, h, w) bool on their grid) taken
+    from a new estimate on `images` (crops whose holes are filled), where the two differ
+    by more than `tolerance` crop pixels. The new estimate's vectors in and near the
+    holes (regions, crop-sized) that fail the forward-backward check are first filled
+    from the vectors around them."""
+    second = estimate_neighbour_flows(images, estimator)
+    small = second.forward.shape[1:3]
     coarse_regions = np.stack([downscale_mask(region, small) for region in regions])
-    refined = complete_inconsistent_flows(refined, coarse_regions, REFINING_CHECK_GROW)
+    second = complete_inconsistent_flows(second, coarse_regions, REFINING_CHECK_GROW)
     h, w = flows.forward.shape[1:3]
-    completed = completed & ~np.stack([_deep_inside(g, (h, w)) for g in guessed])
     ratio = np.array([w / small[1], h / small[0]], np.float32)
 
     forward, backward = flows.forward.copy(), flows.backward.copy()
     for k in range(forward.shape[0]):
-        for merged, second, where in (
-            (forward[k], refined.forward[k], completed[k]),
-            (backward[k], refined.backward[k], completed[k + 1]),
+        for merged, new, where in (
+            (forward[k], second.forward[k], replace[k]),
+            (backward[k], second.backward[k], replace[k + 1]),
         ):
-            if second.shape[:2] != (h, w):
-                second = cv2.resize(second, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
-            merged[where] = second[where]
+            if new.shape[:2] != (h, w):
+                new = cv2.resize(new, (w, h), interpolation=cv2.INTER_LINEAR) * ratio
+            if tolerance > 0:
+                apart = np.hypot(*(new - merged).transpose(2, 0, 1)) * flows.scale
+                where = where & (apart > tolerance)
+            merged[where] = new[where]
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
 
@@ -273,7 +323,7 @@ def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def refining_estimator(
     crop_shape: tuple[int, int], estimator: FlowEstimator | None = None
 ) -> FlowEstimator:
-    """The estimator of step 2b for a crop of (height, width).
+    """The estimator of steps 2b and 4b for a crop of (height, width).
 
     A plugged-in estimator (a learned flow) runs again. For DIS: the fast preset, or the
     balanced one for small crops, where the fast one's quarter-resolution grid is too
