@@ -136,20 +136,28 @@ def test_nothing_crosses_a_shot_cut_found_or_given(tmp_path):
         ],
     }
     source = make_clip(tmp_path / "cut.mp4", 20, audio=False, track=track, scene=_cut_scene)
-    outputs = {}
+    outputs, warnings = {}, {}
     for name, cuts in (("auto", "auto"), ("given", "1011"), ("none", "none")):
         ns = build_parser().parse_args(
             [source, "--mask-track", "t.json", "-o", "x.mkv", "--shot-cuts", cuts]
         )
         options = options_from_args(ns).replace(codec="ffv1")
-        inpaint_video(source, track, tmp_path / f"{name}.mkv", options)
+        events = []
+        inpaint_video(source, track, tmp_path / f"{name}.mkv", options, progress=events.append)
         outputs[name] = [f.to_ndarray(format="rgb24") for f in decoded(tmp_path / f"{name}.mkv")]
+        warnings[name] = [e.message for e in events if e.kind == "warning"]
     assert all(np.array_equal(a, b) for a, b in zip(outputs["auto"], outputs["given"], strict=True))
     # As one shot, the frames next to the cut take the other shot's pixels or painting.
     changed = [
         not np.array_equal(a, b) for a, b in zip(outputs["none"], outputs["auto"], strict=True)
     ]
     assert any(changed[6:10]), "without the cut, the frames before it show the other shot"
+    # A cut found is reported once, in the clip's frame numbers; a given one is not.
+    assert [w for w in warnings["auto"] if "shot cut" in w] == [
+        "shot cut found before frame 1011: nothing is carried across it (--shot-cuts gives"
+        " the cuts by hand, --shot-cuts none turns this off)"
+    ]
+    assert not [w for w in warnings["given"] + warnings["none"] if "shot cut" in w]
 
 
 def test_a_chunk_equals_the_same_frames_of_a_whole_clip_run(clip, tmp_path):

@@ -23,6 +23,7 @@ grow with clip length.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -280,6 +281,7 @@ class _Stream:
         self.collected_until: int | None = None  # windows before this one are in `pending`
         self.running: deque[_Running] = deque()  # windows being filled, oldest first
         self.bounds: dict[int, Box | None] = {}
+        self.reported_cuts: set[int] = set()
 
     # Which frames count -------------------------------------------------------------
 
@@ -427,6 +429,8 @@ class _Stream:
 
     def _take(self, running: _Running) -> None:
         filled = running.result()
+        if filled is not None and self.options.shot_cuts == "auto":
+            self._report_cuts(filled.cuts)
         start, stop = window_core(running.window, self.options)
         b_ = self.options.blend
         for i in range(max(start - b_, running.first), min(stop + b_, running.stop)):
@@ -437,6 +441,20 @@ class _Stream:
                 continue
             self.pending.setdefault(i, _Pending()).parts.append(_result(filled, i, weight))
         self.collected_until = running.window + 1
+
+    def _report_cuts(self, cuts) -> None:
+        """Say where shot cuts were found (once each, in the frames written), so that a
+        wrong one can be seen and overridden with --shot-cuts."""
+        base = getattr(self.track, "frame_base", 0)
+        for index in cuts:
+            if index in self.reported_cuts or not self._wanted(index):
+                continue
+            self.reported_cuts.add(index)
+            warnings.warn(
+                f"shot cut found before frame {index + base}: nothing is carried across it"
+                " (--shot-cuts gives the cuts by hand, --shot-cuts none turns this off)",
+                stacklevel=2,
+            )
 
     def _forget(self) -> None:
         """Drop buffered frames that no later window reads."""

@@ -105,6 +105,7 @@ class FilledWindow:
     filled: list[np.ndarray]  # per frame: crop with the hole pixels filled
     sources: list[np.ndarray]  # per frame: uint8 source map (keyframes.UNTOUCHED, ...)
     alphas: list[np.ndarray]  # per frame: float32 alpha of the crop
+    cuts: tuple[int, ...] = ()  # clip indices of the frames that start a new shot
 
 
 def flow_margin(options: TemporalOptions, estimator: FlowEstimator) -> int:
@@ -164,7 +165,8 @@ def fill_window(
     regions = _untrusted(holes, options.edge)
     context = [frame[cy0:cy1, cx0:cx1] for frame in frames]
     filled, sources = [], []
-    for start, stop in shot_runs(len(frames), window_cuts(crops, regions, options, first_index)):
+    cuts = window_cuts(crops, regions, options, first_index)
+    for start, stop in shot_runs(len(frames), cuts):
         run = slice(start, stop)
         is_key = _key_frames(stop - start, first_index + start, options)
         run_filled, run_sources = _fill_shot(
@@ -187,6 +189,7 @@ def fill_window(
         filled,
         sources,
         [alpha[y0:y1, x0:x1] for alpha in alphas],
+        tuple(first_index + k for k in cuts),
     )
 
 
