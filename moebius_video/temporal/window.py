@@ -174,11 +174,11 @@ def fill_window(
             holes[run],
             regions[run],
             is_key,
-            estimator,
-            filler,
-            context[run],
-            (x0 - cx0, y0 - cy0),
-            options,
+            filler=filler,
+            estimator=estimator,
+            options=options,
+            context=context[run],
+            context_offset=(x0 - cx0, y0 - cy0),
         )
         filled += run_filled
         sources += run_sources
@@ -193,8 +193,14 @@ def fill_window(
     )
 
 
-def _fill_shot(crops, holes, regions, is_key, estimator, filler, context, context_offset, options):
-    """Steps 1-5 on consecutive frames of one shot; returns (filled crops, source maps)."""
+def _fill_shot(
+    crops, holes, regions, is_key, *, filler, estimator, options, context, context_offset
+):
+    """Steps 1-5 on consecutive frames of one shot; returns (filled crops, source maps).
+
+    crops, holes, regions, is_key: per frame of the shot; context: the larger crops the
+    filler sees, with `crops` at context_offset (x, y) inside them.
+    """
     if not holes.any():
         return [crop.copy() for crop in crops], [np.zeros(h.shape, np.uint8) for h in holes]
     if len(crops) > 1:
