@@ -247,11 +247,25 @@ def bbb_wire() -> dict:
     }
 
 
+def montage_logo() -> dict:
+    # A station logo, static in the corner, over an edited montage (two shot cuts).
+    logo = {"center": [586.5, 238.5], "axes": [34, 16], "angle": 0}
+    return {
+        "id": "logo",
+        "shape": "ellipse",
+        "expand": 2,
+        "feather": 1,
+        "keyframes": [{"frame": 0, **logo}, {"frame": 79, **logo}],
+    }
+
+
 SAMPLES = {
     # name: (cut, mask track, painter, crf, artefact kind)
     "carphone": (Cut("carphone_pristine.mp4", 0, 120, False), carphone_wire, draw_wire, 18, "wire"),
     "bikes": (Cut("bikes.mp4", 187, 242, False), bikes_blob, draw_blob, 24, "object"),
     "bbb": (Cut("bigbuckbunny.mp4", 0, 75, True), bbb_wire, draw_wire, 27, "wire"),
+    # Three shots of bikes.mp4: cuts before source frames 76 and 137 (frames 12 and 73).
+    "montage": (Cut("bikes.mp4", 64, 144, False), montage_logo, draw_blob, 24, "logo"),
 }
 
 

@@ -319,7 +319,7 @@ def test_options_from_mapping_rejects_with_the_option_named(mapping, message):
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_clips"
 
 
-@pytest.mark.parametrize("name", ["carphone_wire", "bikes_object", "bbb_wire"])
+@pytest.mark.parametrize("name", ["carphone_wire", "bikes_object", "bbb_wire", "montage_logo"])
 def test_sample_tracks_fit_their_clips_and_cover_the_drawn_artefact(name):
     sys.path.insert(0, str(SAMPLES))
     try:

@@ -11,6 +11,7 @@ from temporaltest_helpers import BoxTrack, painted, panning
 
 from moebius_video.errors import UsageError
 from moebius_video.io import open_video
+from moebius_video.masks import load_mask_track
 from moebius_video.pipeline import InpaintOptions, temporal_options
 from moebius_video.temporal import OpenCVFiller, TemporalOptions
 from moebius_video.temporal.cuts import MIN_CUT_DIFFERENCE, find_cuts, frame_differences, shot_runs
@@ -34,6 +35,21 @@ def test_a_cut_in_real_footage_is_found_and_its_pan_is_not_one(bikes):
     assert find_cuts(bikes) == [], "a pan with a walking person is one shot"
     upside_down = [np.ascontiguousarray(f[::-1]) for f in bikes[35:]]
     assert find_cuts(bikes[:20] + upside_down) == [20]
+
+
+def test_real_cuts_of_an_edited_clip_are_found_around_its_logo():
+    """sample_clips/montage_*: three shots of bikes.mp4 under a static logo. The first cut
+    leads into a shot of moving traffic, which in the logo's corner changes as much two
+    frames later as at the cut."""
+    with open_video(SAMPLES / "montage_logo.mp4") as video:
+        frames = [frame.rgb for frame in video.frames()]
+    h, w = frames[0].shape[:2]
+    track = load_mask_track(SAMPLES / "montage_logo.json", w, h, len(frames))
+    alphas = [track.alpha(t) for t in range(len(frames))]
+    assert find_cuts(frames) == [12, 73]
+    window = fill_window(frames, alphas, OpenCVFiller(), TemporalOptions(), 0)
+    assert window.box[2] - window.box[0] < w / 3, "expected a crop around the logo"
+    assert window.cuts == (12, 73)
 
 
 def test_a_cut_to_another_shot_is_found_around_a_hole_that_stays(bikes):
