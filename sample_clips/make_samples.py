@@ -253,8 +253,10 @@ def montage_logo() -> dict:
     return {
         "id": "logo",
         "shape": "ellipse",
-        "expand": 2,
-        "feather": 1,
+        # Wider than the drawn edge: H.264's 4:2:0 chroma bleeds the saturated orange a
+        # few pixels out, and a fill that sees it repaints it.
+        "expand": 5,
+        "feather": 2,
         "keyframes": [{"frame": 0, **logo}, {"frame": 79, **logo}],
     }
 

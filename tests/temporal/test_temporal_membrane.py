@@ -7,7 +7,14 @@ import numpy as np
 from temporaltest_helpers import texture
 
 from moebius_video.flow.estimate import NeighbourFlows
-from moebius_video.temporal.keyframes import membrane_fill, rough_fill
+from moebius_video.temporal import OpenCVFiller
+from moebius_video.temporal.keyframes import (
+    FALLBACK,
+    GENERATED,
+    fill_frames,
+    membrane_fill,
+    rough_fill,
+)
 from moebius_video.temporal.propagate import Pointers, Propagated, RegionPixels, smooth_in_time
 
 
@@ -72,3 +79,31 @@ def test_smoothing_mixes_one_surface_but_not_two():
     assert guarded[1][2, 5, 0] >= 249, f"two surfaces mixed: {guarded[1][2, 5]}"
     plain = smooth_in_time(frames, holes, flows, passes=1)
     assert plain[1][2, 5, 0] == 175, f"without the guard expected 175, got {plain[1][2, 5]}"
+
+
+def test_a_key_frame_painting_never_sees_the_removed_thing():
+    """On a key frame, pixels nobody saw are painted and rejected ones (sources found,
+    none trusted) get a membrane afterwards; until then they still show the logo, which
+    the filler must not take for the background."""
+    frame = np.full((40, 60, 3), 90, np.uint8)
+    frame[:, :, 1] = 140
+    hole = np.zeros((40, 60), bool)
+    hole[10:30, 15:45] = True
+    dirty = frame.copy()
+    dirty[hole] = (255, 120, 0)  # an orange logo
+    pixels = RegionPixels.of(hole)
+    n = len(pixels)
+    rejected = pixels.ys < 20  # the top half: chains found, none trusted
+    propagated = Propagated(
+        pixels,
+        np.zeros((n, 3), np.float32),
+        np.zeros(n, bool),
+        rejected,
+        Pointers.nowhere(n),
+        Pointers.nowhere(n),
+    )
+    (filled,), (sources,) = fill_frames([dirty], hole[None], [propagated], [True], OpenCVFiller())
+    assert np.all(sources[hole & (np.arange(40)[:, None] >= 20)] == GENERATED)
+    assert np.all(sources[hole & (np.arange(40)[:, None] < 20)] == FALLBACK)
+    error = np.abs(filled.astype(int) - frame)[hole].max()
+    assert error <= 3, f"the fill is up to {error} levels off the plain background"
