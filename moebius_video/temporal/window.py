@@ -168,7 +168,13 @@ def fill_window(
     cuts = window_cuts(crops, regions, options, first_index)
     for start, stop in shot_runs(len(frames), cuts):
         run = slice(start, stop)
-        is_key = _key_frames(stop - start, first_index + start, options)
+        is_key = _key_frames(
+            stop - start,
+            first_index + start,
+            options,
+            cut_before=start in cuts,
+            cut_after=stop in cuts,
+        )
         run_filled, run_sources = _fill_shot(
             crops[run],
             holes[run],
@@ -356,11 +362,27 @@ def _untrusted(holes: np.ndarray, edge: int) -> np.ndarray:
     return np.stack([_grow_mask(hole, edge + 1) for hole in holes])
 
 
-def _key_frames(count: int, first_index: int, options: TemporalOptions) -> list[bool]:
+def _key_frames(
+    count: int,
+    first_index: int,
+    options: TemporalOptions,
+    cut_before: bool = False,
+    cut_after: bool = False,
+) -> list[bool]:
+    """Which frames of a run are painted: every keyframe_interval-th frame of the clip;
+    next to a shot cut also the shot's first or last frame, when the nearest key frame
+    inside the shot is more than half an interval away (a painting carried that far
+    through a moving shot goes stale, and none can come from across the cut)."""
     is_key = [is_key_frame(first_index + k, options) for k in range(count)]
     if not any(is_key):
-        # A window shorter than the key-frame interval: paint its middle frame.
+        # A window (or shot) shorter than the key-frame interval: paint its middle frame.
         is_key[count // 2] = True
+    keys = [k for k, key in enumerate(is_key) if key]
+    reach = options.keyframe_interval // 2
+    if cut_before and keys[0] > reach:
+        is_key[0] = True
+    if cut_after and count - 1 - keys[-1] > reach:
+        is_key[count - 1] = True
     return is_key
 
 

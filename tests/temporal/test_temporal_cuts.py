@@ -15,7 +15,7 @@ from moebius_video.masks import load_mask_track
 from moebius_video.pipeline import InpaintOptions, temporal_options
 from moebius_video.temporal import OpenCVFiller, TemporalOptions
 from moebius_video.temporal.cuts import MIN_CUT_DIFFERENCE, find_cuts, frame_differences, shot_runs
-from moebius_video.temporal.window import fill_window
+from moebius_video.temporal.window import _key_frames, fill_window
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_clips"
 
@@ -92,7 +92,9 @@ def _two_shots(cut: int, count: int):
 
 
 def test_nothing_is_carried_across_a_cut():
-    cut, count, first_index = 9, 20, 100
+    # Key frames 102, 108, 114: each shot's nearest one is within half an interval of
+    # the cut, so no extra painting makes the shots differ from shots filled alone.
+    cut, count, first_index = 11, 20, 100
     frames, alphas = _two_shots(cut, count)
     options = TemporalOptions(keyframe_interval=6)
     filler = OpenCVFiller()
@@ -104,7 +106,7 @@ def test_nothing_is_carried_across_a_cut():
     for k in range(count):
         assert np.array_equal(whole.filled[k], alone[k]), f"frame {k} differs from its shot alone"
     given = fill_window(
-        frames, alphas, filler, TemporalOptions(keyframe_interval=6, shot_cuts=(109,)), 100
+        frames, alphas, filler, TemporalOptions(keyframe_interval=6, shot_cuts=(111,)), 100
     )
     assert all(np.array_equal(a, b) for a, b in zip(given.filled, whole.filled, strict=False))
 
@@ -134,3 +136,17 @@ def test_shot_cut_options_are_checked_and_take_frame_numbers():
         temporal_options(InpaintOptions(shot_cuts=(1050, 1300)), 1001, 200)
     with pytest.raises(UsageError, match=r"frame 12 is outside"):
         temporal_options(InpaintOptions(shot_cuts=(12,)), 1001, 200)
+
+
+def test_a_shot_next_to_a_cut_is_painted_at_its_end_too():
+    options = TemporalOptions(keyframe_interval=12)
+    # Frames 100..111 of a shot that ends in a cut: key frame 108 is within half an
+    # interval of its end, so nothing is added; a shot 96..107 gets its last frame.
+    assert [k for k, key in enumerate(_key_frames(12, 100, options, cut_after=True)) if key] == [8]
+    keys = _key_frames(12, 96, options, cut_after=True)
+    assert [k for k, key in enumerate(keys) if key] == [0, 11]
+    # A shot that starts after a cut at 101: its first key frame (108) is 7 frames in.
+    keys = _key_frames(10, 101, options, cut_before=True)
+    assert [k for k, key in enumerate(keys) if key] == [0, 7]
+    # Without cuts, only the clip's key frames.
+    assert [k for k, key in enumerate(_key_frames(12, 96, options)) if key] == [0]
