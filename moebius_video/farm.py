@@ -168,7 +168,7 @@ def _render_frames(
             )
         # Farm outputs go to per-shot folders that may not exist yet (as Nuke's Write does).
         pattern.parent.mkdir(parents=True, exist_ok=True)
-        job = clip_job(input_path, mask_track, options, base)
+        job = clip_job(input_path, mask_track, options, base, info.frame_count)
         written = 0
         for run_start, run_stop in _runs(todo):
             frames = video.frames(run_start, run_stop)

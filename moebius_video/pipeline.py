@@ -387,8 +387,6 @@ def _fill_path(
     frame_range: tuple[int, int],
 ) -> _FillPath:
     """The per-frame fill (`--temporal off`), the temporal core, or segments on Ray workers."""
-    if options.temporal:
-        temporal = temporal_options(options, track.frame_base, info.frame_count)
     if options.workers > 1 or options.ray_address is not None:
         return _ray_path(
             input_path, mask_track, options, frame_range, info.frame_count, track.frame_base
@@ -405,6 +403,7 @@ def _fill_path(
 
     from .temporal import context_span, iter_patches
 
+    temporal = temporal_options(options, track.frame_base, info.frame_count)
     start, stop = frame_range
 
     def temporal_core(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
@@ -431,7 +430,7 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count, frame_b
     output range once more, rebuilds the patches from it and composites."""
     from .distributed import clip_job, iter_patched_frames
 
-    job = clip_job(input_path, mask_track, options, frame_base)
+    job = clip_job(input_path, mask_track, options, frame_base, frame_count)
     start, stop = frame_range
 
     def from_workers(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
@@ -462,16 +461,16 @@ def temporal_options(options: InpaintOptions, frame_base: int = 0, frame_count: 
         if getattr(options, name) is not None
     }
     if isinstance(options.shot_cuts, tuple):
-        knobs["shot_cuts"] = tuple(sorted({number - frame_base for number in options.shot_cuts}))
-        cuts = knobs["shot_cuts"]
-        last = None if frame_count is None else frame_count - 1
-        if cuts and (cuts[0] < 0 or (last is not None and cuts[-1] > last)):
-            bad = cuts[0] if cuts[0] < 0 else cuts[-1]
+        cuts = sorted({number - frame_base for number in options.shot_cuts})
+        last = frame_count - 1 if frame_count is not None else None
+        outside = [c for c in cuts if c < 0 or (last is not None and c > last)]
+        if outside:
             span = f"{frame_base}-{frame_base + last}" if last is not None else f">= {frame_base}"
             raise UsageError(
-                f"--shot-cuts: frame {bad + frame_base} is outside the clip's frames {span}"
+                f"--shot-cuts: frame {outside[0] + frame_base} is outside the clip's frames {span}"
                 + (f" (frame_base {frame_base})" if frame_base else "")
             )
+        knobs["shot_cuts"] = tuple(cuts)
     elif options.shot_cuts is not None:
         knobs["shot_cuts"] = options.shot_cuts
     defaults = TemporalOptions()
@@ -699,8 +698,6 @@ def _coerce(name: str, value: Any) -> Any:
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
-    if name == "shot_cuts" and isinstance(value, list):
-        return tuple(value)
     if name == "temporal" and isinstance(value, str):
         if value.lower() in ("on", "true", "yes"):
             return True

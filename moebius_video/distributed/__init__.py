@@ -196,12 +196,15 @@ PER_FRAME_SEGMENT = 32
 SEGMENT_WINDOWS = 4
 
 
-def clip_job(input, mask_track, options, frame_base: int = 0) -> ClipJob:
+def clip_job(
+    input, mask_track, options, frame_base: int = 0, frame_count: int | None = None
+) -> ClipJob:
     """The `ClipJob` for one run of `inpaint_video(input, mask_track, ..., options)`.
 
     Paths become absolute, so workers started elsewhere open the same files; an inline
     track (a dict) resolves its raster paths from the current folder, as in the driver.
-    frame_base: the mask track's (turns frame numbers in `options.shot_cuts` into indices).
+    frame_base, frame_count: the mask track's and the clip's (`options.shot_cuts` holds
+    frame numbers; they become indices, and a cut outside the clip is refused).
     """
     import functools
     import os
@@ -212,7 +215,7 @@ def clip_job(input, mask_track, options, frame_base: int = 0) -> ClipJob:
     if options.temporal:
         from ..pipeline import temporal_options
 
-        temporal = temporal_options(options, frame_base)
+        temporal = temporal_options(options, frame_base, frame_count)
         # A segment spans several windows: its two border windows are also filled by the
         # neighbouring segments (for the cross-fade), so longer segments waste less.
         length, context = SEGMENT_WINDOWS * temporal.window, temporal.context

@@ -56,10 +56,7 @@ def frame_differences(frames: Sequence[np.ndarray], holes: np.ndarray | None = N
     frames: T images (H x W x 3, uint8 or uint16); holes: (T, H, W) bool or None.
     Returns T - 1 float values; NaN where too few pixels are visible in both frames.
     """
-    thumbs, visible = _thumbnails(frames, holes)
-    return np.array(
-        [_difference(thumbs, visible, k, k + 1) for k in range(len(frames) - 1)], dtype=float
-    )
+    return _neighbour_differences(*_thumbnails(frames, holes))
 
 
 def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> list[int]:
@@ -70,7 +67,7 @@ def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> 
     """
     thumbs, visible = _thumbnails(frames, holes)
     count = len(frames)
-    differences = [_difference(thumbs, visible, k, k + 1) for k in range(count - 1)]
+    differences = _neighbour_differences(thumbs, visible)
     cuts = []
     for k, difference in enumerate(differences):
         near = range(max(k - CUT_NEIGHBOURS, 0), min(k + 1 + CUT_NEIGHBOURS, count - 1))
@@ -107,6 +104,12 @@ def _thumbnails(frames, holes):
             for hole in holes
         ]
     return thumbs, visible
+
+
+def _neighbour_differences(thumbs, visible) -> np.ndarray:
+    return np.array(
+        [_difference(thumbs, visible, k, k + 1) for k in range(len(thumbs) - 1)], dtype=float
+    )
 
 
 def _difference(thumbs, visible, i: int, j: int) -> float:

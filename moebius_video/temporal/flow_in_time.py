@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..flow.estimate import NeighbourFlows, bilinear
-from .propagate import Pointers, RegionPixels, trace
+from .propagate import Pointers, RegionPixels, chain_reliability, trace
 
 # Scale (flow-grid pixels) of a chain's forward-backward mismatch, and of the disagreement
 # between a candidate's flows to the next and to the previous frame, at which its weight
@@ -84,10 +84,8 @@ def complete_flows_in_time(flows: NeighbourFlows, unknown: np.ndarray) -> Neighb
 
 
 def _chain_weight(pointers: Pointers) -> np.ndarray:
-    distance = np.maximum(pointers.distance, 1).astype(np.float32)
-    weight = 1.0 / (distance * (1.0 + (pointers.mismatch / MISMATCH_SCALE) ** 2))
     used = pointers.found & (pointers.distance <= MAX_DISTANCE)
-    return np.where(used, weight, 0.0).astype(np.float32)
+    return np.where(used, chain_reliability(pointers, MISMATCH_SCALE), 0.0).astype(np.float32)
 
 
 def _measured(flows: NeighbourFlows, pointers: Pointers, count: int):

@@ -125,9 +125,9 @@ def fill_frames(
             unseen[here.pixels.ys[unseen_rows], here.pixels.xs[unseen_rows]] = True
             # The filler must not see what the hole hides: the rejected pixels still hold
             # it (the wire, the logo) until their membrane below, so it paints them too.
-            rejected_rows = np.flatnonzero(here.rejected & in_hole)
-            painted = unseen.copy()
-            painted[here.pixels.ys[rejected_rows], here.pixels.xs[rejected_rows]] = True
+            unfilled = ~here.seen & in_hole
+            painted = np.zeros(holes[k].shape, bool)
+            painted[here.pixels.ys[unfilled], here.pixels.xs[unfilled]] = True
             filled[k] = _paint(filler, filled[k], painted, init, context, k, context_offset)
             sources[k][unseen] = GENERATED
         filled[k] = _membrane_rows(filled[k], sources[k], here, here.rejected & in_hole)

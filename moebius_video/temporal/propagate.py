@@ -206,13 +206,18 @@ def sample_sources(frames: Sequence[np.ndarray], pointers: Pointers) -> np.ndarr
     return values
 
 
-def source_weight(pointers: Pointers) -> np.ndarray:
-    """Reliability of each source: near in time and consistent flow weigh more; 0 if none
-    or if its chain disagrees by more than MAX_MISMATCH."""
+def chain_reliability(pointers: Pointers, mismatch_scale: float = MISMATCH_SCALE) -> np.ndarray:
+    """1 / (distance * (1 + (mismatch / mismatch_scale)^2)) for each pointer: near in time
+    and consistent chains weigh more (whether anything was found is not looked at)."""
     distance = np.maximum(pointers.distance, 1).astype(np.float32)
-    weight = 1.0 / (distance * (1.0 + (pointers.mismatch / MISMATCH_SCALE) ** 2))
+    return 1.0 / (distance * (1.0 + (pointers.mismatch / mismatch_scale) ** 2))
+
+
+def source_weight(pointers: Pointers) -> np.ndarray:
+    """Reliability of each source (`chain_reliability`); 0 if none or if its chain
+    disagrees by more than MAX_MISMATCH."""
     trusted = pointers.found & (pointers.mismatch <= MAX_MISMATCH)
-    return np.where(trusted, weight, 0.0).astype(np.float32)
+    return np.where(trusted, chain_reliability(pointers), 0.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
