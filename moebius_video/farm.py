@@ -124,7 +124,7 @@ def _render_frames(
 ) -> ChunkResult:
     from .distributed import clip_job, iter_patched_frames
     from .io import DecodedFrame, composite, open_video
-    from .pipeline import index_range, load_track_for
+    from .pipeline import index_range, load_track_for, warnings_as_events
 
     began = time.perf_counter()
     encoder = IMAGE_FORMATS.get(pattern.suffix.lower())
@@ -137,7 +137,8 @@ def _render_frames(
     if not input_path.exists() and "%" not in input_path.name:
         raise InputError(f"{input_path}: no such file")
 
-    with open_video(input_path) as video:
+    # Warnings (a shot cut found in this chunk, a format note) become warning events.
+    with warnings_as_events(report), open_video(input_path) as video:
         info = video.info
         track = load_track_for(mask_track, info)
         base = track.frame_base

@@ -145,6 +145,13 @@ class InpaintOptions:
             raise UsageError(
                 "--save-debug: the preview comes from the temporal core; drop --temporal off"
             )
+        if self.shot_cuts not in (None, "auto") and not self.temporal:
+            # Per-frame fill carries nothing from frame to frame, so cuts change nothing;
+            # say so rather than silently ignore a cut the user took care to give.
+            raise UsageError(
+                "--shot-cuts: shot cuts split the temporal core's windows, and --temporal off"
+                " fills each frame alone; drop --temporal off or --shot-cuts"
+            )
         if self.save_debug is not None and (self.workers > 1 or self.ray_address is not None):
             raise UsageError(
                 "--save-debug: one process writes the preview; not with --workers or --ray-address"
@@ -244,7 +251,7 @@ def inpaint_video(
     input_path = _check_input(input)
     codec = _check_codec(options.codec, output)
     output_path = _check_output(output, input_path, options, codec)
-    with _warnings_as_events(report), open_video(input_path) as video:
+    with warnings_as_events(report), open_video(input_path) as video:
         info = video.info
         track = load_track_for(mask_track, info)
         start, stop = index_range(options.frames, track.frame_base, info.frame_count)
@@ -347,7 +354,7 @@ def _open_writer(output_path, info, input_path, options, codec, frame_range):
 
 
 @contextlib.contextmanager
-def _warnings_as_events(report: ProgressCallback) -> Iterator[None]:
+def warnings_as_events(report: ProgressCallback) -> Iterator[None]:
     """Python warnings raised during the run (a pixel format ffv1 cannot keep, timestamps
     a container rounds) become warning events, so hook and farm readers see them too."""
 

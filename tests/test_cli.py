@@ -172,6 +172,23 @@ def test_existing_output_needs_y(shot, tmp_path):
     assert len(decoded(output)) == FRAMES
 
 
+def test_shot_cuts_with_temporal_off_is_a_usage_error(shot, tmp_path):
+    # The per-frame fill never carries anything between frames: a cut given by hand would
+    # be ignored, so it is refused (exit 2) before any output exists. The default is fine.
+    clip, track = shot
+    output = tmp_path / "o.mkv"
+    per_frame = (clip, "--mask-track", track, "-o", output, *FAST, "--temporal", "off")
+    for cuts in ("5", "none"):
+        refused = moebius_video(*per_frame, "--shot-cuts", cuts)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith("moebius-video: error: --shot-cuts: "), refused.stderr
+        assert "drop --temporal off or --shot-cuts" in refused.stderr, refused.stderr
+        assert not output.exists() and not list(tmp_path.iterdir())
+    default = moebius_video(*per_frame, "--shot-cuts", "auto", "-c:v", "ffv1")
+    assert default.returncode == 0, default.stderr
+    assert len(decoded(output)) == FRAMES
+
+
 def test_help_version_and_usage():
     top = moebius_video("--help")
     assert top.returncode == 0 and "run" in top.stdout and "hook" in top.stdout

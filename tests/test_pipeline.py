@@ -306,6 +306,8 @@ def test_options_from_mapping_takes_cli_spellings():
         ({"overwrite": "yes"}, "-y/--overwrite: expected true or false"),
         ({"crf": 3, "--crf": 4}, "option '--crf' is given twice"),
         ({"save-debug": "d.mp4", "temporal": "off"}, "--save-debug: the preview comes from"),
+        ({"shot-cuts": "1012", "temporal": "off"}, "--shot-cuts: shot cuts split the temporal"),
+        ({"shot-cuts": "none", "temporal": "off"}, "drop --temporal off or --shot-cuts"),
     ],
 )
 def test_options_from_mapping_rejects_with_the_option_named(mapping, message):

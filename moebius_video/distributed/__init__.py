@@ -126,14 +126,23 @@ def iter_frame_parts(
     """(index, parts) for every frame of [start, stop), in frame order.
 
     A frame's parts are the (weight, patches) shares of the windows covering it; turn
-    them into the frame's FramePatches with `frame_patches(parts, frame.rgb)`.
+    them into the frame's FramePatches with `frame_patches(parts, frame.rgb)`. Shot cuts
+    that the workers found in [start, stop) are reported here, in the driver, as the
+    streaming path reports them (a warning per cut, once).
     """
     stop = frame_count if stop is None else stop
     assembler = FrameAssembler(start, stop, job.covering(frame_count))
     segments = job.segments_for(frame_count, start, stop)
+    cut_report = None
+    if job.temporal is not None and job.temporal.shot_cuts == "auto":
+        from ..temporal.cut_report import CutReport
+
+        cut_report = CutReport(job.frame_base, (start, stop))
     for result in fill_segments(
         job, segments, (start, stop), workers, ray_address, ray_options, on_result, pack_patches
     ):
+        if cut_report is not None:
+            cut_report.add(result.cuts)
         yield from assembler.add(result.parts, result.done_through)
     yield from assembler.finish()
 
@@ -231,4 +240,5 @@ def clip_job(
         context=context,
         filler_factory=functools.partial(filler_for_options, options),
         device=options.device,
+        frame_base=frame_base,
     )

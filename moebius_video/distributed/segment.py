@@ -60,6 +60,8 @@ class ClipJob:
         that builds the filler; called once per worker process, never per segment.
     device: where the filler runs ("auto", "cpu", "cuda[:N]"); decides whether Ray
         workers ask for a GPU.
+    frame_base: the mask track's, so the driver reports shot cuts in the clip's frame
+        numbers.
     """
 
     source: str
@@ -70,6 +72,7 @@ class ClipJob:
     mask_base_dir: str | None = None
     filler_factory: Callable[[], Filler] = field(default=opencv_filler)
     device: str = "auto"
+    frame_base: int = 0
 
     def plan(self, frame_count: int) -> list[Segment]:
         """The clip's segments, each with the frames it reads."""
@@ -125,6 +128,8 @@ class SegmentResult:
     done_through: the last window filled (temporal) or the last frame (per-frame).
     decoded_bytes: RGB bytes this segment decoded (context included).
     patch_bytes: size of its FramePatches; sent_bytes: of what it sends back instead.
+    cuts: shot cuts its windows used (clip indices of frames that start a new shot, found
+        or given; context frames included), so the driver can report the ones found.
     """
 
     segment: Segment
@@ -135,6 +140,7 @@ class SegmentResult:
     sent_bytes: int
     seconds: float
     worker_pid: int
+    cuts: tuple[int, ...] = ()
 
 
 class SegmentFiller:
@@ -183,6 +189,7 @@ class SegmentFiller:
         began = time.perf_counter()
         filler = _smaller_tiles(self.filler, attempt)
         stats = {"decoded": 0, "patches": 0, "sent": 0}
+        cuts: set[int] = set()
         with open_video(self.job.source) as video:
             frame_count = video.info.frame_count
             keep = keep or (0, frame_count)
@@ -203,6 +210,7 @@ class SegmentFiller:
                     keep,
                     pack_patches,
                     stats,
+                    cuts,
                 )
                 done_through = windows[-1]
             try:
@@ -224,6 +232,7 @@ class SegmentFiller:
             sent_bytes=stats["sent"] if pack_patches else stats["patches"],
             seconds=time.perf_counter() - began,
             worker_pid=os.getpid(),
+            cuts=tuple(sorted(cuts)),
         )
 
     def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):

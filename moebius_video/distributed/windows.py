@@ -51,11 +51,13 @@ def fill_windows(
     wanted: tuple[int, int],
     pack_patches: bool,
     stats: dict,
+    cuts: set[int] | None = None,
 ) -> Iterator[Part]:
     """Fill consecutive `windows` of the clip; yield their parts for frames in `wanted`.
 
     Frames are decoded once, in order, from the first window's span to the last's; a
-    window's span is held while it is filled (window + 2 * context frames).
+    window's span is held while it is filled (window + 2 * context frames). `cuts`, if
+    given, collects the shot cuts the windows used (clip indices), for the driver to report.
     """
     from ..temporal.segment import blend_weight, window_core, window_span
     from ..temporal.window import crop_margin, fill_window, window_patches
@@ -97,6 +99,8 @@ def fill_windows(
                 (x0, y0),
                 estimator,
             )
+            if cuts is not None:
+                cuts.update(filled.cuts)
         start, stop = window_core(w, options)
         for i in range(max(start - options.blend, a, lo), min(stop + options.blend, b, hi)):
             weight = blend_weight(i, w, options)

@@ -7,6 +7,10 @@ panel shows the input dimmed, with masked pixels coloured by their source:
     red     painted by the filler on a key frame
     orange  a key frame's painting carried along the flow
     magenta painted by the filler on a non-key frame (no key frame reachable)
+
+A frame that starts a new shot (a cut found in the footage or given with --shot-cuts)
+has a yellow bar across the top of all three panels with "CUT" written on it, so a
+wrong cut, or a missed one, shows where the fill changes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ SOURCE_COLOURS = {
     FALLBACK: (255, 0, 255),
 }
 MASK_COLOUR = np.array([255, 0, 0], np.float32)
+CUT_COLOUR = (255, 220, 0)  # the bar on a frame that starts a new shot
+CUT_TEXT_COLOUR = (0, 0, 0)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -63,8 +69,16 @@ class DebugPreview:
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": "20", "preset": "veryfast"}
 
-    def write(self, frame: np.ndarray, alpha: np.ndarray, parts, patches: list[FramePatch]):
-        """One preview frame. parts: (weight, patches, source map, box) per window."""
+    def write(
+        self,
+        frame: np.ndarray,
+        alpha: np.ndarray,
+        parts,
+        patches: list[FramePatch],
+        shot_start: bool = False,
+    ) -> None:
+        """One preview frame. parts: (weight, patches, source map, box) per window;
+        shot_start: the frame starts a new shot (drawn with the cut bar)."""
         frame8 = _to_uint8(frame)
         masked = alpha > 0
         overlay = frame8.astype(np.float32)
@@ -81,7 +95,10 @@ class DebugPreview:
             cv2.resize(image, self.panel, interpolation=cv2.INTER_AREA)
             for image in (overlay.astype(np.uint8), sources, result)
         ]
-        video_frame = av.VideoFrame.from_ndarray(np.hstack(panels), format="rgb24")
+        image = np.hstack(panels)
+        if shot_start:
+            draw_cut_bar(image, self.panel[0])
+        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
 
@@ -94,3 +111,18 @@ class DebugPreview:
     def abort(self) -> None:
         self._container.close()
         self._temp.unlink(missing_ok=True)
+
+
+def cut_bar_height(panel_height: int) -> int:
+    """Rows of the cut bar: a tenth of the panel, at least 8 (even, for 4:2:0 chroma)."""
+    return max(8, panel_height // 10) // 2 * 2
+
+
+def draw_cut_bar(image: np.ndarray, panel_width: int) -> None:
+    """Mark a preview frame (the panels side by side, RGB) as the first of a new shot."""
+    bar = cut_bar_height(image.shape[0])
+    image[:bar] = CUT_COLOUR
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = cv2.getFontScaleFromHeight(font, max(bar - 4, 4), 1)
+    for left in range(0, image.shape[1], panel_width):
+        cv2.putText(image, "CUT", (left + 4, bar - 2), font, scale, CUT_TEXT_COLOUR, 1, cv2.LINE_AA)

@@ -23,7 +23,6 @@ grow with clip length.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from ..flow.estimate import FlowEstimator, make_flow_estimator
 from ..patches import FramePatch, enclosing_box, mask_box
+from .cut_report import CutReport
 from .debug import DebugPreview
 from .fillers import Filler
 from .options import TemporalOptions
@@ -213,6 +213,7 @@ class _Pending:
     parts: list[tuple[float, list[FramePatch], np.ndarray | None, Box | None]] = field(
         default_factory=list
     )
+    shot_start: bool = False  # the frame starts a new shot (marked in the debug preview)
 
 
 def iter_patches(
@@ -281,7 +282,7 @@ class _Stream:
         self.collected_until: int | None = None  # windows before this one are in `pending`
         self.running: deque[_Running] = deque()  # windows being filled, oldest first
         self.bounds: dict[int, Box | None] = {}
-        self.reported_cuts: set[int] = set()
+        self.cut_report = CutReport(getattr(track, "frame_base", 0), output_range)
 
     # Which frames count -------------------------------------------------------------
 
@@ -431,6 +432,7 @@ class _Stream:
         filled = running.result()
         if filled is not None and self.options.shot_cuts == "auto":
             self._report_cuts(filled.cuts)
+        shot_starts = self._shot_starts(filled)
         start, stop = window_core(running.window, self.options)
         b_ = self.options.blend
         for i in range(max(start - b_, running.first), min(stop + b_, running.stop)):
@@ -439,22 +441,21 @@ class _Stream:
             weight = blend_weight(i, running.window, self.options)
             if weight <= 0:
                 continue
-            self.pending.setdefault(i, _Pending()).parts.append(_result(filled, i, weight))
+            pending = self.pending.setdefault(i, _Pending())
+            pending.parts.append(_result(filled, i, weight))
+            pending.shot_start = pending.shot_start or i in shot_starts
         self.collected_until = running.window + 1
 
     def _report_cuts(self, cuts) -> None:
         """Say where shot cuts were found (once each, in the frames written), so that a
         wrong one can be seen and overridden with --shot-cuts."""
-        base = getattr(self.track, "frame_base", 0)
-        for index in cuts:
-            if index in self.reported_cuts or not self._wanted(index):
-                continue
-            self.reported_cuts.add(index)
-            warnings.warn(
-                f"shot cut found before frame {index + base}: nothing is carried across it"
-                " (--shot-cuts gives the cuts by hand, --shot-cuts none turns this off)",
-                stacklevel=2,
-            )
+        self.cut_report.add(cuts)
+
+    def _shot_starts(self, filled: FilledWindow | None) -> set[int]:
+        """Frames the debug preview marks as starting a new shot: the cuts given, and those
+        found by the windows covering the frame (so the marks do not depend on timing)."""
+        given = self.options.shot_cuts if isinstance(self.options.shot_cuts, tuple) else ()
+        return set(given) | set(filled.cuts if filled is not None else ())
 
     def _forget(self) -> None:
         """Drop buffered frames that no later window reads."""
@@ -475,10 +476,17 @@ class _Stream:
             if not self._wanted(i):
                 self.pending.pop(i, None)
                 continue
-            parts = self.pending.pop(i, _Pending()).parts
+            pending = self.pending.pop(i, _Pending())
+            parts = pending.parts
             patches = blend_patches(parts)
             if preview is not None:
-                preview.write(self.held[i].full, self.track.alpha(i), parts, patches)
+                preview.write(
+                    self.held[i].full,
+                    self.track.alpha(i),
+                    parts,
+                    patches,
+                    shot_start=pending.shot_start,
+                )
             yield i, patches
 
 

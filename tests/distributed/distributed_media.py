@@ -15,24 +15,34 @@ import numpy as np
 WIDTH, HEIGHT, FRAMES, FRAME_BASE = 96, 64, 30, 1001
 
 
-def _texture(width: int, height: int) -> np.ndarray:
-    rng = np.random.default_rng(7)
+def _texture(width: int, height: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, size=(height // 4 + 1, width // 4 + 1, 3), dtype=np.uint8)
     big = np.repeat(np.repeat(base, 4, axis=0), 4, axis=1)[:height, :width]
     ramp = np.linspace(0, 60, width, dtype=np.float32)[None, :, None]
     return np.clip(big.astype(np.float32) * 0.7 + ramp, 0, 255).astype(np.uint8)
 
 
-def write_clip(path: Path, frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT) -> Path:
-    """A clip that pans right 2 px per frame over a blocky texture."""
+def write_clip(
+    path: Path,
+    frames: int = FRAMES,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    cut: int | None = None,
+) -> Path:
+    """A clip that pans right 2 px per frame over a blocky texture; from frame `cut` (an
+    index) on, over another texture: an edited clip with a shot cut before that frame."""
     texture = _texture(width + 2 * frames, height)
+    if cut is not None:
+        other = 255 - _texture(width + 2 * frames, height, seed=11)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.gop_size = 8
         stream.options = {"crf": "18", "preset": "ultrafast", "bframes": "0"}
         for i in range(frames):
-            rgb = np.ascontiguousarray(texture[:, 2 * i : 2 * i + width])
+            shot = other if cut is not None and i >= cut else texture
+            rgb = np.ascontiguousarray(shot[:, 2 * i : 2 * i + width])
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             for packet in stream.encode(frame):

@@ -7,6 +7,7 @@ runs, even on an actor that Ray restarted after its process was killed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed_media import FRAMES
+from distributed_media import FRAME_BASE, FRAMES, wire_track, write_clip
 
 from moebius_video.distributed import ClipJob, fill_segments, plan_segments
 from moebius_video.farm import render_chunk
@@ -138,3 +139,60 @@ def test_out_of_memory_is_retried_with_smaller_tiles(shot, ray_cluster):
     one_retry = RayOptions(workers=2, oom_retries=1)  # 512 -> 256 still does not fit
     with pytest.raises(RetryableError, match="out of memory"):
         list(fill_segments(job, segments, ray_options=one_retry))
+
+
+# Index of the first frame of the second shot in the clip below: on the border between
+# segments 1 and 2 (8 frames each), so windows of both, on different workers, find it.
+CUT = 16
+
+
+def _cut_warnings(events) -> list[str]:
+    return [e.message for e in events if e.kind == "warning" and "shot cut" in e.message]
+
+
+def test_the_driver_reports_a_cut_a_worker_found(ray_cluster, tmp_path):
+    clip = write_clip(tmp_path / "edited.mp4", cut=CUT)
+    track = tmp_path / "wire.json"
+    track.write_text(json.dumps(wire_track()))
+    expected = [
+        f"shot cut found before frame {FRAME_BASE + CUT}: nothing is carried across it"
+        " (--shot-cuts gives the cuts by hand, --shot-cuts none turns this off)"
+    ]
+    # The one-process streaming path reports it once; 2 Ray workers say the same, once,
+    # although windows in two segments found it.
+    lossless = OPTIONS.replace(codec="ffv1")
+    one, two = [], []
+    inpaint_video(clip, track, tmp_path / "one.mkv", lossless, progress=one.append)
+    inpaint_video(
+        clip, track, tmp_path / "two.mkv", lossless.replace(workers=2), progress=two.append
+    )
+    assert _cut_warnings(one) == expected, f"one process: {_cut_warnings(one)}"
+    assert _cut_warnings(two) == expected, f"2 Ray workers: {_cut_warnings(two)}"
+
+    # A farm chunk that writes the cut reports it, and it was found on a worker.
+    events, results = [], []
+    render_chunk(
+        clip,
+        track,
+        tmp_path / "chunk" / "clean.%04d.png",
+        OPTIONS.replace(workers=2, frames=(FRAME_BASE + 9, FRAME_BASE + 20)),
+        progress=events.append,
+        on_segment=results.append,
+    )
+    assert _cut_warnings(events) == expected, f"chunk with the cut: {_cut_warnings(events)}"
+    found_in = [(r.segment.index, r.worker_pid) for r in results if CUT in r.cuts]
+    assert len(found_in) == 2, f"expected segments 1 and 2 to find the cut: {found_in}"
+    assert os.getpid() not in {pid for _, pid in found_in}, "the cut was found in the driver"
+
+    # A chunk that ends just before it reads the cut as context but does not write it.
+    events, results = [], []
+    render_chunk(
+        clip,
+        track,
+        tmp_path / "before" / "clean.%04d.png",
+        OPTIONS.replace(workers=2, frames=(FRAME_BASE, FRAME_BASE + CUT - 1)),
+        progress=events.append,
+        on_segment=results.append,
+    )
+    assert any(CUT in r.cuts for r in results), "the chunk's context did not reach the cut"
+    assert _cut_warnings(events) == [], f"chunk before the cut: {_cut_warnings(events)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -22,6 +23,7 @@ from moebius_video.temporal import (
     OpenCVFiller,
     TemporalOptions,
     context_span,
+    debug,
     fill_range,
     fill_segment,
     iter_patches,
@@ -226,6 +228,46 @@ def test_debug_preview_shows_three_panels_per_frame(clip, tmp_path):
     wire = track.alpha(0) > 0.99
     middle = frames[0][:, W : 2 * W][wire].astype(int).mean(axis=0)
     assert middle[1] > 120 and middle[0] < 90, f"propagated pixels shown as {middle}"
+
+
+def _bar_pixels(frame: np.ndarray) -> np.ndarray:
+    """The rows of a decoded preview frame where a cut bar goes (all three panels)."""
+    return frame[: debug.cut_bar_height(frame.shape[0])].astype(int)
+
+
+def _marked(frame: np.ndarray) -> bool:
+    """True when the cut bar is drawn: most of its rows are the bar colour (H.264 blurs a
+    little), and the dark "CUT" text is written on it."""
+    bar = _bar_pixels(frame)
+    near = np.abs(bar - np.array(debug.CUT_COLOUR)).max(axis=-1) < 40
+    return bool(near.mean() > 0.6 and bar.sum(axis=-1).min() < 300)
+
+
+@pytest.mark.parametrize("shot_cuts, expected", [("auto", [13]), ((20,), [20])])
+def test_debug_preview_marks_the_first_frame_of_each_shot(tmp_path, shot_cuts, expected):
+    # A pan over one texture, then another: a real cut before frame 13 (found), or one
+    # given by hand at frame 20 (given cuts replace the ones found).
+    count, cut = 26, 13
+    clean = panning(cut, H, W, step=(2, 0), seed=1) + panning(count - cut, H, W, (-2, 1), seed=9)
+    track = BoxTrack([(30, 10, 44, 38)] * count, H, W)
+    target = tmp_path / "preview.mp4"
+    options = TemporalOptions(
+        window=8, context=4, blend=2, shot_cuts=shot_cuts, save_debug=str(target)
+    )
+    found = pytest.warns(UserWarning, match=f"before frame {cut}:")
+    with found if shot_cuts == "auto" else contextlib.nullcontext():
+        _stream(painted(clean, track), track, options)
+    with av.open(str(target)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == count
+    marked = [i for i, frame in enumerate(frames) if _marked(frame)]
+    assert marked == expected, f"cut bar on frames {marked}, expected on {expected}"
+    # The text is on the bar of the marked frame only; other frames show the picture there.
+    first = expected[0]
+    text = _bar_pixels(frames[first])[:, 4 : 4 + 3 * debug.cut_bar_height(H)].sum(axis=-1)
+    assert text.min() < 300, "no dark CUT text on the bar"
+    for i in (first - 1, first + 1):
+        assert not _marked(frames[i]), f"frame {i} carries the cut bar"
 
 
 def test_debug_preview_is_not_left_behind_on_error(clip, tmp_path):
