@@ -19,6 +19,7 @@ and never imports Ray.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 
 from ..errors import RetryableError
@@ -128,7 +129,8 @@ def iter_frame_parts(
     A frame's parts are the (weight, patches) shares of the windows covering it; turn
     them into the frame's FramePatches with `frame_patches(parts, frame.rgb)`. Shot cuts
     that the workers found in [start, stop) are reported here, in the driver, as the
-    streaming path reports them (a warning per cut, once).
+    streaming path reports them (a warning per cut, once), and so are the workers' notices
+    (a warning per distinct notice: "Moebius weights not found ...").
     """
     stop = frame_count if stop is None else stop
     assembler = FrameAssembler(start, stop, job.covering(frame_count))
@@ -138,9 +140,14 @@ def iter_frame_parts(
         from ..temporal.cut_report import CutReport
 
         cut_report = CutReport(job.frame_base, (start, stop))
+    notices: set[str] = set()
     for result in fill_segments(
         job, segments, (start, stop), workers, ray_address, ray_options, on_result, pack_patches
     ):
+        for notice in result.notices:
+            if notice not in notices:
+                notices.add(notice)
+                warnings.warn(notice, stacklevel=2)
         if cut_report is not None:
             cut_report.add(result.cuts)
         yield from assembler.add(result.parts, result.done_through)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,14 +36,24 @@ def opencv_filler() -> Filler:
     return OpenCVFiller()
 
 
+class WorkerNotice(UserWarning):
+    """A notice from building a worker's filler ("Moebius weights not found, using OpenCV
+    inpainting"): the worker may be another machine, so `SegmentFiller` records it and
+    every `SegmentResult` carries it back for the driver to show once."""
+
+
 def filler_for_options(options) -> Filler:
     """Filler factory for a run's `InpaintOptions` (bind it with functools.partial).
 
-    Runs in each worker, so a model is loaded there, once per worker process.
+    Runs in each worker, so a model is loaded there, once per worker process. Its
+    notices are raised as `WorkerNotice` warnings.
     """
     from ..pipeline import make_filler
 
-    return make_filler(options, lambda event: None)
+    def notice(event) -> None:
+        warnings.warn(event.message, WorkerNotice, stacklevel=2)
+
+    return make_filler(options, notice)
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,8 @@ class SegmentResult:
     patch_bytes: size of its FramePatches; sent_bytes: of what it sends back instead.
     cuts: shot cuts its windows used (clip indices of frames that start a new shot, found
         or given; context frames included), so the driver can report the ones found.
+    notices: what building the worker's filler said (`WorkerNotice`s), for the driver
+        to show once: which filler a farm run really used is decided on the workers.
     """
 
     segment: Segment
@@ -141,6 +154,7 @@ class SegmentResult:
     seconds: float
     worker_pid: int
     cuts: tuple[int, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 class SegmentFiller:
@@ -148,7 +162,16 @@ class SegmentFiller:
 
     def __init__(self, job: ClipJob):
         self.job = job
-        self.filler = job.filler_factory()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WorkerNotice)
+            self.filler = job.filler_factory()
+        for warning in caught:
+            if not issubclass(warning.category, WorkerNotice):  # not ours: pass it on
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        notices = [str(w.message) for w in caught if issubclass(w.category, WorkerNotice)]
+        self.notices = tuple(dict.fromkeys(notices))
         self.estimator = None
         if job.temporal is not None:
             from ..flow.estimate import make_flow_estimator
@@ -233,6 +256,7 @@ class SegmentFiller:
             seconds=time.perf_counter() - began,
             worker_pid=os.getpid(),
             cuts=tuple(sorted(cuts)),
+            notices=self.notices,
         )
 
     def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):

@@ -196,3 +196,45 @@ def test_the_driver_reports_a_cut_a_worker_found(ray_cluster, tmp_path):
     )
     assert any(CUT in r.cuts for r in results), "the chunk's context did not reach the cut"
     assert _cut_warnings(events) == [], f"chunk before the cut: {_cut_warnings(events)}"
+
+
+def noticing_filler() -> OpenCVFiller:
+    """A filler factory that says something while it builds, as a missing model does."""
+    import warnings
+
+    from moebius_video.distributed.segment import WorkerNotice
+
+    warnings.warn("test notice: weights missing on this worker", WorkerNotice, stacklevel=2)
+    return OpenCVFiller()
+
+
+def test_the_driver_shows_a_workers_notice_once(shot, ray_cluster):
+    import warnings
+
+    from ray import cloudpickle
+
+    from moebius_video.distributed import iter_frame_parts
+    from moebius_video.distributed.ray_runner import RayOptions
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    job = ClipJob(
+        source=str(shot["clip"]),
+        mask_track=str(shot["track"]),
+        temporal=None,
+        segment_length=10,
+        context=0,
+        filler_factory=noticing_filler,
+    )
+    results = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frames = list(
+            iter_frame_parts(
+                job, FRAMES, ray_options=RayOptions(workers=2), on_result=results.append
+            )
+        )
+    assert len(frames) == FRAMES, f"expected {FRAMES} frames, got {len(frames)}"
+    pids = {r.worker_pid for r in results if r.notices}
+    assert len(pids) == 2 and os.getpid() not in pids, f"notices came from {pids}"
+    shown = [str(w.message) for w in caught if "test notice" in str(w.message)]
+    assert shown == ["test notice: weights missing on this worker"], f"driver showed {shown}"
