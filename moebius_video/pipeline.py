@@ -513,26 +513,29 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
     tight box, with the track's (feathered) alpha, so compositing changes only pixels
     where alpha > 0. No mask on this frame: no patches.
     """
-    bound = track.box(index)  # cheap, maybe loose: search the tight box only inside it
-    if bound is None:
+    crop = track.alpha_crop(index)  # drawn around the mask only, never the whole frame
+    if crop is None:
         return []
-    alpha = track.alpha(index)
-    bx0, by0, bx1, by1 = bound
-    inside = mask_box(alpha[by0:by1, bx0:bx1])
+    inside = mask_box(crop.alpha)
     if inside is None:
         return []
-    tx0, ty0, tx1, ty1 = inside[0] + bx0, inside[1] + by0, inside[2] + bx0, inside[3] + by0
-    height, width = alpha.shape
+    tx0, ty0, tx1, ty1 = (
+        inside[0] + crop.x0,
+        inside[1] + crop.y0,
+        inside[2] + crop.x0,
+        inside[3] + crop.y0,
+    )
+    height, width = rgb.shape[:2]
     # A generative filler wants far more context than Telea's ring of known pixels.
     m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
-    filled = filler.fill(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1] > 0)
+    filled = filler.fill(rgb[y0:y1, x0:x1], crop.region((x0, y0, x1, y1)) > 0)
     return banded_patches(
         index,
         tx0,
         ty0,
         filled[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0],
-        alpha[ty0:ty1, tx0:tx1],
+        crop.region((tx0, ty0, tx1, ty1)),
     )
 
 

@@ -14,6 +14,7 @@ whole chroma samples) are converted and blended, never the whole frame.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import av
@@ -21,7 +22,25 @@ import numpy as np
 
 from ..patches import FramePatch
 from .info import DecodedFrame
-from .pixels import Conversion, PlaneLayout, from_rgb, plane_array, plane_layouts
+from .pixels import (
+    Conversion,
+    CropReformatters,
+    PlaneLayout,
+    from_rgb,
+    plane_array,
+    plane_layouts,
+)
+
+
+class _PerThread(threading.local):
+    """swscale set-ups for the patch crops converted on this thread (a reformatter must
+    not be shared between threads; results do not depend on it)."""
+
+    def __init__(self) -> None:
+        self.reformatters = CropReformatters()
+
+
+_per_thread = _PerThread()
 
 
 def composite(frame: DecodedFrame, patches: Sequence[FramePatch]) -> av.VideoFrame | np.ndarray:
@@ -129,7 +148,8 @@ def _blend_patch(
     # only feed the chroma of blocks the patch partly covers.
     crop = frame_rgb[cy0:cy1, cx0:cx1].copy()
     crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = patch.rgb
-    fill = from_rgb(crop, out.format.name, conversion)
+    reformatter = _per_thread.reformatters.for_size(cx1 - cx0, cy1 - cy0)
+    fill = from_rgb(crop, out.format.name, conversion, reformatter)
     for layout in layouts:
         plane_alpha = _pool_max(alpha, layout.x_shift, layout.y_shift)
         px0, py0 = cx0 >> layout.x_shift, cy0 >> layout.y_shift

@@ -10,6 +10,7 @@ AVColorSpace, AVColorRange); names are the ones ffmpeg/ffprobe print.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import av
@@ -193,17 +194,50 @@ def to_rgb(
     return rgb.to_ndarray()
 
 
-def from_rgb(rgb: np.ndarray, pix_fmt: str, conversion: Conversion) -> av.VideoFrame:
-    """H x W x 3 RGB crop (uint8 or uint16) -> a frame in pix_fmt, tagged with the conversion."""
+def from_rgb(
+    rgb: np.ndarray,
+    pix_fmt: str,
+    conversion: Conversion,
+    reformatter: VideoReformatter | None = None,
+) -> av.VideoFrame:
+    """H x W x 3 RGB crop (uint8 or uint16) -> a frame in pix_fmt, tagged with the conversion.
+
+    Pass a `reformatter` kept for crops of this size (see `CropReformatters`): setting up
+    swscale costs more than converting a small crop.
+    """
     rgb = np.ascontiguousarray(rgb)
     source = av.VideoFrame.from_ndarray(rgb, format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
-    return source.reformat(
+    return (reformatter or VideoReformatter()).reformat(
+        source,
         format=pix_fmt,
         src_color_range=2,
         dst_colorspace=conversion.sws_matrix,
         dst_color_range=conversion.color_range,
         interpolation=SWS_CROP_FLAGS,
     )
+
+
+class CropReformatters:
+    """One VideoReformatter per crop size, the most recently used `capacity` of them.
+
+    A reformatter keeps its swscale set-up only while the size and formats stay the same,
+    and setting up swscale (filters for bicubic chroma) takes about ten times as long as
+    converting a 50 x 136 crop. The crops of a moving mask come in a few sizes, so keeping
+    one reformatter per size saves nearly all of it. The result does not depend on which
+    reformatter converts a crop. Not thread-safe: one per thread.
+    """
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._by_size: OrderedDict[tuple[int, int], VideoReformatter] = OrderedDict()
+
+    def for_size(self, width: int, height: int) -> VideoReformatter:
+        key = (width, height)
+        reformatter = self._by_size.pop(key, None) or VideoReformatter()
+        self._by_size[key] = reformatter  # now the most recent
+        if len(self._by_size) > self.capacity:
+            self._by_size.popitem(last=False)
+        return reformatter
 
 
 def convert_frame(

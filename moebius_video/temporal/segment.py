@@ -231,7 +231,9 @@ def iter_patches(
     frames: objects with `.index` (consecutive clip indices) and `.rgb` (H x W x 3),
       such as moebius_video.io.DecodedFrame; read once, as a stream.
     track: gives `alpha(index)` (float32 H x W) and, optionally, a cheap
-      `box(index, margin)` bound of alpha > 0, used to keep only crops in memory.
+      `box(index, margin)` bound of alpha > 0, used to keep only crops in memory, and
+      `alpha_crop(index)` (masks.AlphaCrop or None), so that whole-frame alphas are
+      never drawn.
     output_range: (start, stop) clip indices to yield; frames outside it are read as
       context only. Default: every frame read. Decode `context_span(start, stop, ...)`
       to get the whole-clip result for a chunk.
@@ -354,10 +356,15 @@ class _Stream:
             self.held[index] = _Held((0, 0, 0, 0), rgb[:0, :0], np.zeros((0, 0), np.float32))
         else:
             x0, y0, x1, y1 = box
-            alpha = np.asarray(self.track.alpha(index), np.float32)
-            self.held[index] = _Held(
-                box, rgb[y0:y1, x0:x1].copy(), alpha[y0:y1, x0:x1].copy(), full
-            )
+            if hasattr(self.track, "alpha_crop"):
+                # Only the mask's own box is drawn (MaskTrack), never the whole frame.
+                crop = self.track.alpha_crop(index)
+                alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+                if crop is not None:
+                    alpha = crop.region(box)
+            else:
+                alpha = np.asarray(self.track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
+            self.held[index] = _Held(box, rgb[y0:y1, x0:x1].copy(), alpha, full)
         # Process every window whose span is complete.
         while window_core(self.next_window, self.options)[0] <= self.last:
             w = self.next_window
