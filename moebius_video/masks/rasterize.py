@@ -230,7 +230,9 @@ def _alpha_near_edge(
     alpha = np.zeros(distance.shape, dtype=np.float32)
     if inside is not None:
         alpha[inside] = 1.0
-    near = np.flatnonzero(distance < cap)
+    # Compare in the distances' own type: a float32 array filled with cap holds cap
+    # rounded, which may lie below cap and would make every pixel look near.
+    near = np.flatnonzero(distance < distance.dtype.type(cap))
     signed = distance.ravel()[near].astype(np.float64) - offset
     if inside is not None:
         signed = np.where(inside.ravel()[near], -signed, signed)
