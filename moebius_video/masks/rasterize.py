@@ -231,7 +231,7 @@ def _alpha_near_edge(
     if inside is not None:
         alpha[inside] = 1.0
     # Compare in the distances' own type: a float32 array filled with cap holds cap
-    # rounded, which may lie below cap and would make every pixel look near.
+    # rounded, which may lie below a NumPy float64 cap and make every pixel look near.
     near = np.flatnonzero(distance < distance.dtype.type(cap))
     signed = distance.ravel()[near].astype(np.float64) - offset
     if inside is not None:

@@ -9,7 +9,14 @@ import pytest
 from iotest_helpers import picture, planes
 
 from moebius_video.io import DecodedFrame, composite
-from moebius_video.io.pixels import Conversion, from_rgb, plane_layouts, rgb_format, to_rgb
+from moebius_video.io.pixels import (
+    Conversion,
+    CropReformatters,
+    from_rgb,
+    plane_layouts,
+    rgb_format,
+    to_rgb,
+)
 from moebius_video.patches import FramePatch, banded_patches, mask_box
 
 FORMATS = [
@@ -208,3 +215,33 @@ def test_banded_patches_composite_like_one_patch():
     for plane in (1, 2):
         difference = np.abs(one[plane].astype(int) - many[plane])
         assert difference.max() <= 2, f"chroma plane {plane}: up to {difference.max()} levels apart"
+
+
+# --- swscale set-ups kept per crop size ------------------------------------------------
+
+
+def test_crop_reformatters_keep_one_per_size_most_recent_first():
+    cache = CropReformatters(capacity=2)
+    a = cache.for_size(40, 136)
+    assert cache.for_size(40, 136) is a
+    b = cache.for_size(48, 136)
+    assert b is not a
+    assert cache.for_size(40, 136) is a  # 40 x 136 is now the most recent
+    cache.for_size(50, 84)  # a third size: 48 x 136, the least recent, goes
+    assert cache.for_size(40, 136) is a
+    assert cache.for_size(48, 136) is not b
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p10le", "nv12", "yuv444p"])
+def test_a_kept_reformatter_converts_like_a_fresh_one(pix_fmt):
+    # One reformatter fed crops of changing sizes and both bit depths gives the same
+    # samples as a new set-up for each crop.
+    conversion = Conversion.for_stream(pix_fmt, _tags())
+    kept = CropReformatters(capacity=1).for_size(0, 0)
+    for index, (width, height) in enumerate([(42, 132), (48, 136), (42, 132), (6, 4)]):
+        for deep in (False, True):
+            rgb = picture(index, width, height, deep)
+            fresh = from_rgb(rgb, pix_fmt, conversion)
+            reused = from_rgb(rgb, pix_fmt, conversion, kept)
+            for got, want in zip(planes(reused), planes(fresh), strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
