@@ -397,7 +397,7 @@ def _fill_path(
 
         def per_frame(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
             for frame in frames:
-                yield frame, fill_frame(frame.index, frame.rgb, track, filler)
+                yield frame, fill_frame(frame.index, frame, track, filler)
 
         return _FillPath(name, frame_range, per_frame)
 
@@ -506,12 +506,14 @@ def _pair_with_frames(
         yield waiting.pop(index), patches
 
 
-def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[FramePatch]:
+def fill_frame(index: int, rgb, track, filler: Filler) -> list[FramePatch]:
     """The simple path: fill one frame's mask with `filler` on a crop around the mask.
 
     The filler sees the mask's bounding box plus a margin of context; the patch is the
     tight box, with the track's (feathered) alpha, so compositing changes only pixels
     where alpha > 0. No mask on this frame: no patches.
+    rgb: the frame, H x W x 3, or its io.DecodedFrame (then only the filler's crop is
+    converted to RGB).
     """
     crop = track.alpha_crop(index)  # drawn around the mask only, never the whole frame
     if crop is None:
@@ -525,11 +527,13 @@ def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[Frame
         inside[2] + crop.x0,
         inside[3] + crop.y0,
     )
-    height, width = rgb.shape[:2]
+    decoded = hasattr(rgb, "rgb_crop")
+    height, width = (rgb.height, rgb.width) if decoded else rgb.shape[:2]
     # A generative filler wants far more context than Telea's ring of known pixels.
     m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
-    filled = filler.fill(rgb[y0:y1, x0:x1], crop.region((x0, y0, x1, y1)) > 0)
+    image = rgb.rgb_crop((x0, y0, x1, y1)) if decoded else rgb[y0:y1, x0:x1]
+    filled = filler.fill(image, crop.region((x0, y0, x1, y1)) > 0)
     return banded_patches(
         index,
         tx0,

@@ -61,21 +61,21 @@ def composite(frame: DecodedFrame, patches: Sequence[FramePatch]) -> av.VideoFra
     out = _copy_frame(source, layouts)
     conversion = Conversion.for_frame(source)
     for patch in patches:
-        _blend_patch(out, frame.rgb, patch, layouts, conversion)
+        _blend_patch(out, frame, patch, layouts, conversion)
     return out
 
 
 def _check_patch(frame: DecodedFrame, patch: FramePatch) -> None:
-    height, width = frame.rgb.shape[:2]
+    height, width = frame.height, frame.width  # known without converting the frame to RGB
     x0, y0, x1, y1 = patch.box
     if patch.index != frame.index:
         raise ValueError(f"patch for frame {patch.index} given to frame {frame.index}")
     if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
         raise ValueError(f"patch box {patch.box} is outside the {width}x{height} frame")
-    if patch.rgb.shape != (y1 - y0, x1 - x0, 3) or patch.rgb.dtype != frame.rgb.dtype:
+    if patch.rgb.shape != (y1 - y0, x1 - x0, 3) or patch.rgb.dtype != frame.rgb_dtype:
         raise ValueError(
             f"patch rgb is {patch.rgb.shape} {patch.rgb.dtype}, expected "
-            f"{(y1 - y0, x1 - x0, 3)} {frame.rgb.dtype}"
+            f"{(y1 - y0, x1 - x0, 3)} {frame.rgb_dtype}"
         )
 
 
@@ -127,7 +127,7 @@ def _pool_max(alpha: np.ndarray, x_shift: int, y_shift: int) -> np.ndarray:
 
 def _blend_patch(
     out: av.VideoFrame,
-    frame_rgb: np.ndarray,
+    frame: DecodedFrame,
     patch: FramePatch,
     layouts: list[PlaneLayout],
     conversion: Conversion,
@@ -146,7 +146,7 @@ def _blend_patch(
     alpha[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = patch.alpha
     # Samples of the grown border keep the decoded picture (their luma alpha is 0); they
     # only feed the chroma of blocks the patch partly covers.
-    crop = frame_rgb[cy0:cy1, cx0:cx1].copy()
+    crop = frame.rgb_crop((cx0, cy0, cx1, cy1)).copy()  # only the area around the patches
     crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = patch.rgb
     reformatter = _per_thread.reformatters.for_size(cx1 - cx0, cy1 - cy0)
     fill = from_rgb(crop, out.format.name, conversion, reformatter)

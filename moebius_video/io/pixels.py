@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from fractions import Fraction
 
 import av
+import av.filter
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
@@ -259,6 +261,30 @@ def convert_frame(
         dst_color_range=target.color_range,
         interpolation=SWS_FRAME_FLAGS,
     )
+
+
+def crop_frame(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> av.VideoFrame:
+    """The samples of box (x0, y0, x1, y1; on the chroma grid) as a frame of their own.
+
+    Cut by FFmpeg's crop filter, so the crop keeps every property of `frame` that swscale
+    reads, including the chroma siting that PyAV cannot set on a frame it creates (a
+    copy of the samples into a new frame converts to different RGB).
+    """
+    x0, y0, x1, y1 = box
+    graph = av.filter.Graph()
+    source = graph.add_buffer(
+        width=frame.width,
+        height=frame.height,
+        format=frame.format,
+        time_base=frame.time_base or Fraction(1, 1000),
+    )
+    crop = graph.add("crop", f"w={x1 - x0}:h={y1 - y0}:x={x0}:y={y0}:exact=1")
+    sink = graph.add("buffersink")
+    source.link_to(crop)
+    crop.link_to(sink)
+    graph.configure()
+    graph.push(frame)
+    return graph.pull()
 
 
 @dataclass(frozen=True)

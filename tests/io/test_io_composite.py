@@ -245,3 +245,29 @@ def test_a_kept_reformatter_converts_like_a_fresh_one(pix_fmt):
             reused = from_rgb(rgb, pix_fmt, conversion, kept)
             for got, want in zip(planes(reused), planes(fresh), strict=True):
                 np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
+
+
+def test_composite_of_a_decoded_frame_converts_only_around_the_patches(tmp_path):
+    # The same patches on a frame whose RGB was converted whole, and on one never
+    # converted (composite reads the RGB around each patch only): the same samples.
+    from iotest_helpers import write_clip
+
+    from moebius_video.io import open_video
+
+    path = write_clip(tmp_path / "clip.mkv", frames=2, size=(320, 240), codec="ffv1")
+    with open_video(path) as video:
+        for frame in video.frames():
+            patches = [
+                feathered_patch(
+                    DecodedFrame(frame.index, frame.pts, rgb=np.zeros((240, 320, 3), np.uint8)),
+                    *box,
+                )
+                for box in ((21, 33, 17, 24), (90, 7, 30, 11))
+            ]
+            lazy = composite(frame, patches)
+            assert frame._rgb is None, "composite converted the whole frame"
+            whole = DecodedFrame(frame.index, frame.pts, source=frame.source)
+            whole.rgb  # noqa: B018 (converted first: composite slices it)
+            for got, want in zip(planes(lazy), planes(composite(whole, patches)), strict=True):
+                np.testing.assert_array_equal(got, want)
+            assert not np.array_equal(planes(lazy)[0], planes(frame.source)[0])
