@@ -84,6 +84,8 @@ _FULL_CHROMA = (
 )
 SWS_FRAME_FLAGS = Interpolation.BILINEAR | _FULL_CHROMA
 SWS_CROP_FLAGS = Interpolation.BICUBIC | _FULL_CHROMA
+# Crops up to this many pixels are converted in one thread (see from_rgb).
+_ONE_THREAD_PIXELS = 1 << 17
 
 
 def _name(table: dict[int, str], value: int | None) -> str | None:
@@ -216,6 +218,9 @@ def from_rgb(
         dst_colorspace=conversion.sws_matrix,
         dst_color_range=conversion.color_range,
         interpolation=SWS_CROP_FLAGS,
+        # A small crop in one thread: handing its slices to a pool costs more than
+        # converting them (the samples are the same with any number of threads).
+        threads=1 if rgb.shape[0] * rgb.shape[1] <= _ONE_THREAD_PIXELS else 0,
     )
 
 
@@ -272,6 +277,7 @@ def crop_frame(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> av.Video
     """
     x0, y0, x1, y1 = box
     graph = av.filter.Graph()
+    graph.threads = 1  # cropping only moves pointers; a thread pool would cost more
     source = graph.add_buffer(
         width=frame.width,
         height=frame.height,

@@ -10,6 +10,7 @@ from iotest_helpers import picture, planes
 
 from moebius_video.io import DecodedFrame, composite
 from moebius_video.io.pixels import (
+    SWS_CROP_FLAGS,
     Conversion,
     CropReformatters,
     from_rgb,
@@ -238,12 +239,25 @@ def test_a_kept_reformatter_converts_like_a_fresh_one(pix_fmt):
     # samples as a new set-up for each crop.
     conversion = Conversion.for_stream(pix_fmt, _tags())
     kept = CropReformatters(capacity=1).for_size(0, 0)
-    for index, (width, height) in enumerate([(42, 132), (48, 136), (42, 132), (6, 4)]):
+    for index, (width, height) in enumerate([(42, 132), (48, 136), (42, 132), (6, 4), (420, 320)]):
         for deep in (False, True):
             rgb = picture(index, width, height, deep)
             fresh = from_rgb(rgb, pix_fmt, conversion)
             reused = from_rgb(rgb, pix_fmt, conversion, kept)
             for got, want in zip(planes(reused), planes(fresh), strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
+            # Small crops are converted in one thread: the same samples as in four.
+            threaded = av.VideoFrame.from_ndarray(
+                rgb, format="rgb48le" if deep else "rgb24"
+            ).reformat(
+                format=pix_fmt,
+                src_color_range=2,
+                dst_colorspace=conversion.sws_matrix,
+                dst_color_range=conversion.color_range,
+                interpolation=SWS_CROP_FLAGS,
+                threads=4,
+            )
+            for got, want in zip(planes(fresh), planes(threaded), strict=True):
                 np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
 
 
