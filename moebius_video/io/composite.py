@@ -119,10 +119,19 @@ def _pool_max(alpha: np.ndarray, x_shift: int, y_shift: int) -> np.ndarray:
         return alpha
     bx, by = 1 << x_shift, 1 << y_shift
     height, width = alpha.shape
-    padded = np.zeros((-(-height // by) * by, -(-width // bx) * bx), np.float32)
-    padded[:height, :width] = alpha
-    blocks = padded.reshape(padded.shape[0] // by, by, padded.shape[1] // bx, bx)
-    return blocks.max(axis=(1, 3))
+    if height % by or width % bx:
+        padded = np.zeros((-(-height // by) * by, -(-width // bx) * bx), np.float32)
+        padded[:height, :width] = alpha
+        alpha = padded
+    # The max of strided views, rows then columns: the same values as a max over each
+    # block, several times faster than reducing a 4-d view for small patches.
+    rows = alpha[0::by]
+    for k in range(1, by):
+        rows = np.maximum(rows, alpha[k::by])
+    pooled = rows[:, 0::bx]
+    for k in range(1, bx):
+        pooled = np.maximum(pooled, rows[:, k::bx])
+    return pooled
 
 
 def _blend_patch(
@@ -150,8 +159,12 @@ def _blend_patch(
     crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = patch.rgb
     reformatter = _per_thread.reformatters.for_size(cx1 - cx0, cy1 - cy0)
     fill = from_rgb(crop, out.format.name, conversion, reformatter)
+    pooled = {}  # plane alpha by subsampling: chroma planes share theirs
     for layout in layouts:
-        plane_alpha = _pool_max(alpha, layout.x_shift, layout.y_shift)
+        shifts = (layout.x_shift, layout.y_shift)
+        if shifts not in pooled:
+            pooled[shifts] = _pool_max(alpha, *shifts)
+        plane_alpha = pooled[shifts]
         px0, py0 = cx0 >> layout.x_shift, cy0 >> layout.y_shift
         rows, cols = plane_alpha.shape
         region = plane_array(out, layout)[py0 : py0 + rows, px0 : px0 + cols]
@@ -163,5 +176,4 @@ def _blend_patch(
             blended &= np.array(~((1 << layout.low_bits) - 1) & 0xFFFF, dtype=blended.dtype)
         for position in layout.keep:
             blended[:, :, position] = region[:, :, position]
-        touched = plane_alpha > 0
-        region[touched] = blended[touched]
+        np.copyto(region, blended, where=(plane_alpha > 0)[:, :, None])
