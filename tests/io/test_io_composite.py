@@ -285,3 +285,18 @@ def test_composite_of_a_decoded_frame_converts_only_around_the_patches(tmp_path)
             for got, want in zip(planes(lazy), planes(composite(whole, patches)), strict=True):
                 np.testing.assert_array_equal(got, want)
             assert not np.array_equal(planes(lazy)[0], planes(frame.source)[0])
+
+
+@pytest.mark.parametrize("x_shift, y_shift", [(1, 1), (1, 0), (0, 1), (2, 2), (2, 0)])
+def test_pooled_alpha_is_the_max_over_each_block(x_shift, y_shift):
+    from moebius_video.io.composite import _pool_max
+
+    rng = np.random.default_rng(x_shift * 3 + y_shift)
+    for height, width in [(8, 12), (7, 5), (1, 1), (13, 3)]:
+        alpha = (rng.random((height, width)) * (rng.random((height, width)) > 0.6)).astype(
+            np.float32
+        )
+        rows, cols = -(-height >> y_shift), -(-width >> x_shift)
+        want = block_alpha(alpha, x_shift, y_shift, rows, cols)
+        got = _pool_max(alpha, x_shift, y_shift)
+        np.testing.assert_array_equal(got, want, err_msg=f"{height}x{width}")
