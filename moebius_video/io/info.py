@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -136,7 +137,10 @@ class DecodedFrame:
         x0, y0, x1, y1 = box
         if not (0 <= x0 <= x1 <= self.width and 0 <= y0 <= y1 <= self.height):
             raise ValueError(f"box {box} is outside the {self.width}x{self.height} frame")
-        if self._rgb is not None or not _crops_convert_exactly(self.source):
+        source = self.source
+        if self._rgb is not None or not _crops_convert_exactly(
+            source.format.name, source.width, source.height
+        ):
             return self.rgb[y0:y1, x0:x1]
         if self._crop is None or not _inside(box, self._crop[0]):
             area = _conversion_area(box, self._crop, self.width, self.height)
@@ -170,17 +174,18 @@ CROP_CONTEXT = 16
 CROP_GRID = 4
 
 
-def _crops_convert_exactly(source: av.VideoFrame) -> bool:
+@functools.lru_cache(maxsize=16)
+def _crops_convert_exactly(pix_fmt: str, width: int, height: int) -> bool:
     """Whether a crop of this frame converts to exactly the pixels of the whole frame's
     conversion: the chroma planes must cover the frame in whole samples (an odd width in
     4:2:0 scales chroma by a ratio other than 1/2, so crops would resample differently)."""
     try:
-        layouts = plane_layouts(source.format.name, source.width, source.height)
+        layouts = plane_layouts(pix_fmt, width, height)
     except MediaError:
         return False
     x_block = 1 << max(layout.x_shift for layout in layouts)
     y_block = 1 << max(layout.y_shift for layout in layouts)
-    return source.width % x_block == 0 and source.height % y_block == 0
+    return width % x_block == 0 and height % y_block == 0
 
 
 def _inside(box: Box, area: Box) -> bool:
