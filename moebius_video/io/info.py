@@ -167,9 +167,9 @@ class DecodedFrame:
 Box = tuple[int, int, int, int]
 
 # Pixels converted around a box on each side, so that the colour conversion's chroma
-# filter reads the frame's own samples there, never the crop's replicated edge; and the
-# grid crops start on (a multiple of every chroma subsampling, and of two rows, so that
-# interlaced fields keep their parity).
+# filter reads the frame's own samples there, never the crop's replicated edge (4:2:0
+# needs more than 2); and the grid converted areas start on: a multiple of every chroma
+# subsampling, and of two rows, so that interlaced fields keep their parity.
 CROP_CONTEXT = 16
 CROP_GRID = 4
 
