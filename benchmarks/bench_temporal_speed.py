@@ -57,12 +57,15 @@ def masks_only(clip: Path, track_path: Path, output: Path) -> tuple[float, float
             track_path, width=info.width, height=info.height, frame_count=info.frame_count
         )
         for frame in video.frames():
-            alpha = track.alpha(frame.index)
-            box = mask_box(alpha)
+            # As the pipeline does: the alpha and RGB around the mask only, cut to its
+            # tight box; the frame is never converted to RGB as a whole.
+            crop = track.alpha_crop(frame.index)
+            box = None if crop is None else mask_box(crop.alpha)
             patches = []
             if box is not None:
-                x0, y0, x1, y1 = box
-                rgb, part = frame.rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
+                x0, y0 = box[0] + crop.x0, box[1] + crop.y0
+                x1, y1 = box[2] + crop.x0, box[3] + crop.y0
+                rgb, part = frame.rgb_crop((x0, y0, x1, y1)), crop.region((x0, y0, x1, y1))
                 patches = banded_patches(frame.index, x0, y0, rgb, part)
             out.write(composite(frame, patches))
     return time.perf_counter() - began, time.process_time() - cpu

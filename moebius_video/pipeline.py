@@ -404,7 +404,7 @@ def _fill_path(
 
         def per_frame(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
             for frame in frames:
-                yield frame, fill_frame(frame.index, frame.rgb, track, filler)
+                yield frame, fill_frame(frame.index, frame, track, filler)
 
         return _FillPath(name, frame_range, per_frame)
 
@@ -513,33 +513,40 @@ def _pair_with_frames(
         yield waiting.pop(index), patches
 
 
-def fill_frame(index: int, rgb: np.ndarray, track, filler: Filler) -> list[FramePatch]:
+def fill_frame(index: int, rgb, track, filler: Filler) -> list[FramePatch]:
     """The simple path: fill one frame's mask with `filler` on a crop around the mask.
 
     The filler sees the mask's bounding box plus a margin of context; the patch is the
     tight box, with the track's (feathered) alpha, so compositing changes only pixels
     where alpha > 0. No mask on this frame: no patches.
+    rgb: the frame, H x W x 3, or its io.DecodedFrame (then only the filler's crop is
+    converted to RGB).
     """
-    bound = track.box(index)  # cheap, maybe loose: search the tight box only inside it
-    if bound is None:
+    crop = track.alpha_crop(index)  # drawn around the mask only, never the whole frame
+    if crop is None:
         return []
-    alpha = track.alpha(index)
-    bx0, by0, bx1, by1 = bound
-    inside = mask_box(alpha[by0:by1, bx0:bx1])
+    inside = mask_box(crop.alpha)
     if inside is None:
         return []
-    tx0, ty0, tx1, ty1 = inside[0] + bx0, inside[1] + by0, inside[2] + bx0, inside[3] + by0
-    height, width = alpha.shape
+    tx0, ty0, tx1, ty1 = (
+        inside[0] + crop.x0,
+        inside[1] + crop.y0,
+        inside[2] + crop.x0,
+        inside[3] + crop.y0,
+    )
+    decoded = hasattr(rgb, "rgb_crop")
+    height, width = (rgb.height, rgb.width) if decoded else rgb.shape[:2]
     # A generative filler wants far more context than Telea's ring of known pixels.
     m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
-    filled = filler.fill(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1] > 0)
+    image = rgb.rgb_crop((x0, y0, x1, y1)) if decoded else rgb[y0:y1, x0:x1]
+    filled = filler.fill(image, crop.region((x0, y0, x1, y1)) > 0)
     return banded_patches(
         index,
         tx0,
         ty0,
         filled[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0],
-        alpha[ty0:ty1, tx0:tx1],
+        crop.region((tx0, ty0, tx1, ty1)),
     )
 
 

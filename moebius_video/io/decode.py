@@ -26,7 +26,7 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from .info import DecodedFrame, VideoInfo
-from .pixels import bit_depth, frame_color, plane_layouts, rgb_format
+from .pixels import CropReformatters, bit_depth, frame_color, plane_layouts, rgb_format
 
 
 def open_video(path: str | os.PathLike, *, fps: Fraction | int | None = None):
@@ -79,6 +79,7 @@ class VideoReader:
         self._generation = 0
         self._rgb_format: str | None = None
         self._reformatter = VideoReformatter()  # keeps swscale's set-up from frame to frame
+        self._crop_reformatters = CropReformatters()  # the same for crops (DecodedFrame.rgb_crop)
         try:
             self._stream = _video_stream(self._container, path)
             self._stream_index = self._stream.index
@@ -212,6 +213,7 @@ class VideoReader:
                 source=source,
                 rgb_format=self._rgb_format,
                 reformatter=self._reformatter,
+                crop_reformatters=self._crop_reformatters,
             )
 
     def _sources(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -9,7 +10,17 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from .pixels import ColorTags, Conversion, bit_depth, rgb_format, to_rgb
+from ..errors import MediaError
+from .pixels import (
+    ColorTags,
+    Conversion,
+    CropReformatters,
+    bit_depth,
+    crop_frame,
+    plane_layouts,
+    rgb_format,
+    to_rgb,
+)
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,23 @@ class DecodedFrame:
     rgb: H x W x 3 RGB, uint8 (8-bit sources) or uint16 (deeper sources). For movies it
         is converted from `source` on first use, so frames that pass through untouched
         (no mask) never pay for the conversion.
+    rgb_crop(box): the same pixels for a box only; for movies only the area around the
+        box is converted (while `rgb` has not been), bit for bit what `rgb` holds there.
     source: the decoded frame in the source pixel format (None for image sequences);
         `composite` blends fills into it so untouched samples stay bit-identical.
+    width, height, rgb_dtype: what `rgb` will be, without converting anything.
     """
 
-    __slots__ = ("index", "pts", "source", "_rgb", "_rgb_format", "_reformatter")
+    __slots__ = (
+        "index",
+        "pts",
+        "source",
+        "_rgb",
+        "_rgb_format",
+        "_reformatter",
+        "_crop_reformatters",
+        "_crop",
+    )
 
     def __init__(
         self,
@@ -75,11 +98,14 @@ class DecodedFrame:
         *,
         rgb_format: str | None = None,
         reformatter: VideoReformatter | None = None,
+        crop_reformatters: CropReformatters | None = None,
     ) -> None:
         if rgb is None and source is None:
             raise ValueError("a DecodedFrame needs rgb or a source frame")
         self.index, self.pts, self.source = index, pts, source
         self._rgb, self._rgb_format, self._reformatter = rgb, rgb_format, reformatter
+        self._crop_reformatters = crop_reformatters
+        self._crop: tuple[Box, np.ndarray] | None = None  # the converted area, if any
 
     @property
     def rgb(self) -> np.ndarray:
@@ -87,8 +113,96 @@ class DecodedFrame:
             source = self.source
             fmt = self._rgb_format or rgb_format(bit_depth(source.format.name))
             self._rgb = to_rgb(source, Conversion.for_frame(source), fmt, self._reformatter)
+            self._crop = None
         return self._rgb
+
+    @property
+    def width(self) -> int:
+        return self.source.width if self._rgb is None else self._rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.source.height if self._rgb is None else self._rgb.shape[0]
+
+    @property
+    def rgb_dtype(self) -> np.dtype:
+        if self._rgb is not None:
+            return self._rgb.dtype
+        fmt = self._rgb_format or rgb_format(bit_depth(self.source.format.name))
+        return np.dtype(np.uint8 if fmt == "rgb24" else np.uint16)
+
+    def rgb_crop(self, box: Box) -> np.ndarray:
+        """`rgb[y0:y1, x0:x1]` for box (x0, y0, x1, y1), end-exclusive; a view, not to be
+        written to. Repeated calls for boxes inside the area converted first are slices."""
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 <= x1 <= self.width and 0 <= y0 <= y1 <= self.height):
+            raise ValueError(f"box {box} is outside the {self.width}x{self.height} frame")
+        source = self.source
+        if self._rgb is not None or not _crops_convert_exactly(
+            source.format.name, source.width, source.height
+        ):
+            return self.rgb[y0:y1, x0:x1]
+        if self._crop is None or not _inside(box, self._crop[0]):
+            area = _conversion_area(box, self._crop, self.width, self.height)
+            if 2 * (area[2] - area[0]) * (area[3] - area[1]) > self.width * self.height:
+                return self.rgb[y0:y1, x0:x1]  # most of the frame: convert all of it
+            self._crop = (area, self._convert(area))
+        (ax0, ay0, _, _), rgb = self._crop
+        return rgb[y0 - ay0 : y1 - ay0, x0 - ax0 : x1 - ax0]
+
+    def _convert(self, area: Box) -> np.ndarray:
+        source = self.source
+        fmt = self._rgb_format or rgb_format(bit_depth(source.format.name))
+        reformatter = None
+        if self._crop_reformatters is not None:
+            reformatter = self._crop_reformatters.for_size(area[2] - area[0], area[3] - area[1])
+        crop = crop_frame(source, area)
+        return to_rgb(crop, Conversion.for_frame(source), fmt, reformatter)
 
     def __repr__(self) -> str:
         kind = self.source.format.name if self.source is not None else "rgb"
         return f"<DecodedFrame {self.index} pts={self.pts} {kind}>"
+
+
+Box = tuple[int, int, int, int]
+
+# Pixels converted around a box on each side, so that the colour conversion's chroma
+# filter reads the frame's own samples there, never the crop's replicated edge (4:2:0
+# needs more than 2); and the grid converted areas start on: a multiple of every chroma
+# subsampling, and of two rows, so that interlaced fields keep their parity.
+CROP_CONTEXT = 16
+CROP_GRID = 4
+
+
+@functools.lru_cache(maxsize=16)
+def _crops_convert_exactly(pix_fmt: str, width: int, height: int) -> bool:
+    """Whether a crop of this frame converts to exactly the pixels of the whole frame's
+    conversion: the chroma planes must cover the frame in whole samples (an odd width in
+    4:2:0 scales chroma by a ratio other than 1/2, so crops would resample differently)."""
+    try:
+        layouts = plane_layouts(pix_fmt, width, height)
+    except MediaError:
+        return False
+    x_block = 1 << max(layout.x_shift for layout in layouts)
+    y_block = 1 << max(layout.y_shift for layout in layouts)
+    return width % x_block == 0 and height % y_block == 0
+
+
+def _inside(box: Box, area: Box) -> bool:
+    return area[0] <= box[0] and area[1] <= box[1] and box[2] <= area[2] and box[3] <= area[3]
+
+
+def _conversion_area(box: Box, converted: tuple[Box, np.ndarray] | None, width: int, height: int):
+    """The box grown by CROP_CONTEXT, on the CROP_GRID, within the frame; it also covers
+    the area converted before, if any, so that the boxes asked for before stay slices."""
+    x0, y0, x1, y1 = box
+    if converted is not None:
+        cx0, cy0, cx1, cy1 = converted[0]
+        x0, y0, x1, y1 = min(x0, cx0), min(y0, cy0), max(x1, cx1), max(y1, cy1)
+    g, m = CROP_GRID, CROP_CONTEXT
+    return (
+        max((x0 - m) // g * g, 0),
+        max((y0 - m) // g * g, 0),
+        min(-(-(x1 + m) // g) * g, width),
+        min(-(-(y1 + m) // g) * g, height),
+    )

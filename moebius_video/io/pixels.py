@@ -10,9 +10,12 @@ AVColorSpace, AVColorRange); names are the ones ffmpeg/ffprobe print.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from fractions import Fraction
 
 import av
+import av.filter
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
@@ -81,6 +84,8 @@ _FULL_CHROMA = (
 )
 SWS_FRAME_FLAGS = Interpolation.BILINEAR | _FULL_CHROMA
 SWS_CROP_FLAGS = Interpolation.BICUBIC | _FULL_CHROMA
+# Crops up to this many pixels are converted in one thread (see from_rgb).
+_ONE_THREAD_PIXELS = 1 << 17
 
 
 def _name(table: dict[int, str], value: int | None) -> str | None:
@@ -193,17 +198,53 @@ def to_rgb(
     return rgb.to_ndarray()
 
 
-def from_rgb(rgb: np.ndarray, pix_fmt: str, conversion: Conversion) -> av.VideoFrame:
-    """H x W x 3 RGB crop (uint8 or uint16) -> a frame in pix_fmt, tagged with the conversion."""
+def from_rgb(
+    rgb: np.ndarray,
+    pix_fmt: str,
+    conversion: Conversion,
+    reformatter: VideoReformatter | None = None,
+) -> av.VideoFrame:
+    """H x W x 3 RGB crop (uint8 or uint16) -> a frame in pix_fmt, tagged with the conversion.
+
+    Pass a `reformatter` kept for crops of this size (see `CropReformatters`): setting up
+    swscale costs more than converting a small crop.
+    """
     rgb = np.ascontiguousarray(rgb)
     source = av.VideoFrame.from_ndarray(rgb, format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")
-    return source.reformat(
+    return (reformatter or VideoReformatter()).reformat(
+        source,
         format=pix_fmt,
         src_color_range=2,
         dst_colorspace=conversion.sws_matrix,
         dst_color_range=conversion.color_range,
         interpolation=SWS_CROP_FLAGS,
+        # A small crop in one thread: handing its slices to a pool costs more than
+        # converting them (the samples are the same with any number of threads).
+        threads=1 if rgb.shape[0] * rgb.shape[1] <= _ONE_THREAD_PIXELS else 0,
     )
+
+
+class CropReformatters:
+    """One VideoReformatter per crop size, the most recently used `capacity` of them.
+
+    A reformatter keeps its swscale set-up only while the size and formats stay the same,
+    and setting up swscale (filters for bicubic chroma) takes about ten times as long as
+    converting a 50 x 136 crop. The crops of a moving mask come in a few sizes, so keeping
+    one reformatter per size saves nearly all of it. The result does not depend on which
+    reformatter converts a crop. Not thread-safe: one per thread.
+    """
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._by_size: OrderedDict[tuple[int, int], VideoReformatter] = OrderedDict()
+
+    def for_size(self, width: int, height: int) -> VideoReformatter:
+        key = (width, height)
+        reformatter = self._by_size.pop(key, None) or VideoReformatter()
+        self._by_size[key] = reformatter  # now the most recent
+        if len(self._by_size) > self.capacity:
+            self._by_size.popitem(last=False)
+        return reformatter
 
 
 def convert_frame(
@@ -225,6 +266,31 @@ def convert_frame(
         dst_color_range=target.color_range,
         interpolation=SWS_FRAME_FLAGS,
     )
+
+
+def crop_frame(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> av.VideoFrame:
+    """The samples of box (x0, y0, x1, y1; on the chroma grid) as a frame of their own.
+
+    Cut by FFmpeg's crop filter, so the crop keeps every property of `frame` that swscale
+    reads, including the chroma siting that PyAV cannot set on a frame it creates (a
+    copy of the samples into a new frame converts to different RGB).
+    """
+    x0, y0, x1, y1 = box
+    graph = av.filter.Graph()
+    graph.threads = 1  # cropping only moves pointers; a thread pool would cost more
+    source = graph.add_buffer(
+        width=frame.width,
+        height=frame.height,
+        format=frame.format,
+        time_base=frame.time_base or Fraction(1, 1000),
+    )
+    crop = graph.add("crop", f"w={x1 - x0}:h={y1 - y0}:x={x0}:y={y0}:exact=1")
+    sink = graph.add("buffersink")
+    source.link_to(crop)
+    crop.link_to(sink)
+    graph.configure()
+    graph.push(frame)
+    return graph.pull()
 
 
 @dataclass(frozen=True)

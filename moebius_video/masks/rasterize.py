@@ -50,6 +50,19 @@ class AlphaCrop:
         h, w = self.alpha.shape
         return self.x0, self.y0, self.x0 + w, self.y0 + h
 
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A new float32 array: the alpha of the frame pixels in box (x0, y0, x1, y1,
+        end-exclusive), taken as zero outside this crop."""
+        x0, y0, x1, y1 = box
+        region = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
+        cx0, cy0, cx1, cy1 = self.box
+        ax0, ay0, ax1, ay1 = max(cx0, x0), max(cy0, y0), min(cx1, x1), min(cy1, y1)
+        if ax0 < ax1 and ay0 < ay1:
+            region[ay0 - y0 : ay1 - y0, ax0 - x0 : ax1 - x0] = self.alpha[
+                ay0 - cy0 : ay1 - cy0, ax0 - cx0 : ax1 - cx0
+            ]
+        return region
+
 
 def edge_alpha(signed_distance: np.ndarray, expand: float, feather: float) -> np.ndarray:
     """Alpha of pixels whose centres lie at signed_distance from the edge (negative inside)."""
@@ -217,7 +230,9 @@ def _alpha_near_edge(
     alpha = np.zeros(distance.shape, dtype=np.float32)
     if inside is not None:
         alpha[inside] = 1.0
-    near = np.flatnonzero(distance < cap)
+    # Compare in the distances' own type: a float32 array filled with cap holds cap
+    # rounded, which may lie below a NumPy float64 cap and make every pixel look near.
+    near = np.flatnonzero(distance < distance.dtype.type(cap))
     signed = distance.ravel()[near].astype(np.float64) - offset
     if inside is not None:
         signed = np.where(inside.ravel()[near], -signed, signed)

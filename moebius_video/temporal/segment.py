@@ -230,9 +230,12 @@ def iter_patches(
     """Fill a clip window by window; yield (index, patches) for every frame, in order.
 
     frames: objects with `.index` (consecutive clip indices) and `.rgb` (H x W x 3),
-      such as moebius_video.io.DecodedFrame; read once, as a stream.
+      such as moebius_video.io.DecodedFrame; read once, as a stream. Frames with
+      `rgb_crop(box)` (DecodedFrame) are converted only around the masks.
     track: gives `alpha(index)` (float32 H x W) and, optionally, a cheap
-      `box(index, margin)` bound of alpha > 0, used to keep only crops in memory.
+      `box(index, margin)` bound of alpha > 0, used to keep only crops in memory, and
+      `alpha_crop(index)` (masks.AlphaCrop or None), so that whole-frame alphas are
+      never drawn.
     output_range: (start, stop) clip indices to yield; frames outside it are read as
       context only. Default: every frame read. Decode `context_span(start, stop, ...)`
       to get the whole-clip result for a chunk.
@@ -339,26 +342,36 @@ class _Stream:
 
     def push(self, frame, preview) -> Iterator[tuple[int, list[FramePatch]]]:
         index = int(frame.index)
-        rgb = frame.rgb
+        # A DecodedFrame converts to RGB only the crop asked for; other frames are cut here.
+        rgb = None if hasattr(frame, "rgb_crop") and not self.options.save_debug else frame.rgb
         if self.first is None:
             self.first = index
             self.next_window = window_of(index, self.options)
             self.collected_until = self.next_window
             self.next_output = index
-            self.size = rgb.shape[:2]
+            self.size = rgb.shape[:2] if rgb is not None else (frame.height, frame.width)
         elif index != self.last + 1:
             raise ValueError(f"iter_patches: frame {index} follows frame {self.last}")
         self.last = index
         box = self._storage_box(index)
         full = rgb if self.options.save_debug else None
         if box is None:
-            self.held[index] = _Held((0, 0, 0, 0), rgb[:0, :0], np.zeros((0, 0), np.float32))
+            dtype = rgb.dtype if rgb is not None else frame.rgb_dtype
+            self.held[index] = _Held(
+                (0, 0, 0, 0), np.zeros((0, 0, 3), dtype), np.zeros((0, 0), np.float32)
+            )
         else:
             x0, y0, x1, y1 = box
-            alpha = np.asarray(self.track.alpha(index), np.float32)
-            self.held[index] = _Held(
-                box, rgb[y0:y1, x0:x1].copy(), alpha[y0:y1, x0:x1].copy(), full
-            )
+            if hasattr(self.track, "alpha_crop"):
+                # Only the mask's own box is drawn (MaskTrack), never the whole frame.
+                crop = self.track.alpha_crop(index)
+                alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
+                if crop is not None:
+                    alpha = crop.region(box)
+            else:
+                alpha = np.asarray(self.track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
+            crop_rgb = rgb[y0:y1, x0:x1] if rgb is not None else frame.rgb_crop(box)
+            self.held[index] = _Held(box, crop_rgb.copy(), alpha, full)
         # Process every window whose span is complete.
         while window_core(self.next_window, self.options)[0] <= self.last:
             w = self.next_window

@@ -9,7 +9,15 @@ import pytest
 from iotest_helpers import picture, planes
 
 from moebius_video.io import DecodedFrame, composite
-from moebius_video.io.pixels import Conversion, from_rgb, plane_layouts, rgb_format, to_rgb
+from moebius_video.io.pixels import (
+    SWS_CROP_FLAGS,
+    Conversion,
+    CropReformatters,
+    from_rgb,
+    plane_layouts,
+    rgb_format,
+    to_rgb,
+)
 from moebius_video.patches import FramePatch, banded_patches, mask_box
 
 FORMATS = [
@@ -208,3 +216,87 @@ def test_banded_patches_composite_like_one_patch():
     for plane in (1, 2):
         difference = np.abs(one[plane].astype(int) - many[plane])
         assert difference.max() <= 2, f"chroma plane {plane}: up to {difference.max()} levels apart"
+
+
+# --- swscale set-ups kept per crop size ------------------------------------------------
+
+
+def test_crop_reformatters_keep_one_per_size_most_recent_first():
+    cache = CropReformatters(capacity=2)
+    a = cache.for_size(40, 136)
+    assert cache.for_size(40, 136) is a
+    b = cache.for_size(48, 136)
+    assert b is not a
+    assert cache.for_size(40, 136) is a  # 40 x 136 is now the most recent
+    cache.for_size(50, 84)  # a third size: 48 x 136, the least recent, goes
+    assert cache.for_size(40, 136) is a
+    assert cache.for_size(48, 136) is not b
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p10le", "nv12", "yuv444p"])
+def test_a_kept_reformatter_converts_like_a_fresh_one(pix_fmt):
+    # One reformatter fed crops of changing sizes and both bit depths gives the same
+    # samples as a new set-up for each crop.
+    conversion = Conversion.for_stream(pix_fmt, _tags())
+    kept = CropReformatters(capacity=1).for_size(0, 0)
+    for index, (width, height) in enumerate([(42, 132), (48, 136), (42, 132), (6, 4), (420, 320)]):
+        for deep in (False, True):
+            rgb = picture(index, width, height, deep)
+            fresh = from_rgb(rgb, pix_fmt, conversion)
+            reused = from_rgb(rgb, pix_fmt, conversion, kept)
+            for got, want in zip(planes(reused), planes(fresh), strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
+            # Small crops are converted in one thread: the same samples as in four.
+            threaded = av.VideoFrame.from_ndarray(
+                rgb, format="rgb48le" if deep else "rgb24"
+            ).reformat(
+                format=pix_fmt,
+                src_color_range=2,
+                dst_colorspace=conversion.sws_matrix,
+                dst_color_range=conversion.color_range,
+                interpolation=SWS_CROP_FLAGS,
+                threads=4,
+            )
+            for got, want in zip(planes(fresh), planes(threaded), strict=True):
+                np.testing.assert_array_equal(got, want, err_msg=f"{width}x{height} {deep}")
+
+
+def test_composite_of_a_decoded_frame_converts_only_around_the_patches(tmp_path):
+    # The same patches on a frame whose RGB was converted whole, and on one never
+    # converted (composite reads the RGB around each patch only): the same samples.
+    from iotest_helpers import write_clip
+
+    from moebius_video.io import open_video
+
+    path = write_clip(tmp_path / "clip.mkv", frames=2, size=(320, 240), codec="ffv1")
+    with open_video(path) as video:
+        for frame in video.frames():
+            patches = [
+                feathered_patch(
+                    DecodedFrame(frame.index, frame.pts, rgb=np.zeros((240, 320, 3), np.uint8)),
+                    *box,
+                )
+                for box in ((21, 33, 17, 24), (90, 7, 30, 11))
+            ]
+            lazy = composite(frame, patches)
+            assert frame._rgb is None, "composite converted the whole frame"
+            whole = DecodedFrame(frame.index, frame.pts, source=frame.source)
+            whole.rgb  # noqa: B018 (converted first: composite slices it)
+            for got, want in zip(planes(lazy), planes(composite(whole, patches)), strict=True):
+                np.testing.assert_array_equal(got, want)
+            assert not np.array_equal(planes(lazy)[0], planes(frame.source)[0])
+
+
+@pytest.mark.parametrize("x_shift, y_shift", [(1, 1), (1, 0), (0, 1), (2, 2), (2, 0)])
+def test_pooled_alpha_is_the_max_over_each_block(x_shift, y_shift):
+    from moebius_video.io.composite import _pool_max
+
+    rng = np.random.default_rng(x_shift * 3 + y_shift)
+    for height, width in [(8, 12), (7, 5), (1, 1), (13, 3)]:
+        alpha = (rng.random((height, width)) * (rng.random((height, width)) > 0.6)).astype(
+            np.float32
+        )
+        rows, cols = -(-height >> y_shift), -(-width >> x_shift)
+        want = block_alpha(alpha, x_shift, y_shift, rows, cols)
+        got = _pool_max(alpha, x_shift, y_shift)
+        np.testing.assert_array_equal(got, want, err_msg=f"{height}x{width}")

@@ -10,7 +10,7 @@ import pytest
 from iotest_helpers import BT709_TV, video_pts
 
 from moebius_video.errors import MediaError, UsageError
-from moebius_video.io import ColorTags, open_video
+from moebius_video.io import ColorTags, DecodedFrame, open_video
 
 VFR_PTS = [0, 40, 80, 140, 160, 200, 260, 300, 320, 400, 410, 500]
 
@@ -204,3 +204,65 @@ def test_undecodable_frame_is_named(clip):
         with pytest.raises(MediaError, match=r"broken.mp4: decoding failed near frame [4-7]"):
             for _ in frames:
                 pass
+
+
+# --- rgb_crop: converting only the area around a box ---------------------------------
+
+
+def random_boxes(width: int, height: int, count: int, seed: int) -> list[tuple[int, int, int, int]]:
+    """Boxes at every parity of offset and size, small and large, some at the frame edges."""
+    rng = np.random.default_rng(seed)
+    boxes = [(0, 0, width, 1), (width - 1, height - 3, width, height), (1, 1, 4, 3)]
+    for _ in range(count):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        limit = int(rng.choice([3, 20, max(width, height)]))
+        x1 = int(rng.integers(x0 + 1, min(x0 + limit, width) + 1))
+        y1 = int(rng.integers(y0 + 1, min(y0 + limit, height) + 1))
+        boxes.append((x0, y0, x1, y1))
+    return boxes
+
+
+@pytest.mark.parametrize(
+    "codec, pix_fmt, size",
+    [
+        ("libx264", "yuv420p", (96, 80)),
+        ("libx264", "yuv422p", (96, 80)),
+        ("libx264", "yuv420p10le", (96, 80)),
+        ("ffv1", "yuv444p", (70, 46)),
+        ("ffv1", "yuv420p", (98, 62)),  # not a multiple of the crop grid
+        ("ffv1", "yuv420p", (97, 61)),  # odd: chroma is not half the frame, whole frame it is
+        ("prores_ks", "yuv422p10le", (96, 80)),
+        ("png", "rgb24", (70, 46)),
+    ],
+)
+def test_rgb_crop_is_the_whole_frame_conversion_cut(clip, codec, pix_fmt, size):
+    ext = "mov" if codec in ("prores_ks", "png") else "mkv"
+    path = clip(f"crop.{ext}", frames=3, size=size, codec=codec, pix_fmt=pix_fmt)
+    width, height = size
+    with open_video(path) as video:
+        for frame in video.frames():
+            for box in random_boxes(width, height, 40, seed=frame.index):
+                fresh = DecodedFrame(frame.index, frame.pts, source=frame.source)
+                x0, y0, x1, y1 = box
+                got = fresh.rgb_crop(box).copy()
+                want = frame.rgb[y0:y1, x0:x1]
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert np.array_equal(got, want), f"{pix_fmt} {size} frame {frame.index}: {box}"
+
+
+def test_rgb_crop_converts_only_around_the_boxes(clip):
+    path = clip("wide.mkv", frames=1, size=(320, 240), codec="ffv1")
+    with open_video(path) as video:
+        frame = next(iter(video.frames()))
+        assert (frame.width, frame.height, frame.rgb_dtype) == (320, 240, np.uint8)
+        first = frame.rgb_crop((100, 50, 140, 90)).copy()
+        inner = frame.rgb_crop((110, 60, 120, 70))  # inside the area converted: a slice
+        assert np.shares_memory(inner, frame.rgb_crop((100, 50, 140, 90)))
+        frame.rgb_crop((200, 150, 210, 160))  # elsewhere: the area grows to cover both
+        assert frame._rgb is None, "the whole frame was converted"
+        assert np.array_equal(first, frame.rgb[50:90, 100:140])
+        assert np.array_equal(inner, frame.rgb[60:70, 110:120])
+        # Once the whole frame is converted, crops are slices of it.
+        assert np.shares_memory(frame.rgb_crop((0, 0, 5, 5)), frame.rgb)
+        with pytest.raises(ValueError, match="outside"):
+            frame.rgb_crop((300, 200, 330, 210))

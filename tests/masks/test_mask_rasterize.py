@@ -16,6 +16,7 @@ from masktest_helpers import (
 
 from moebius_video.masks.interpolate import catmull_rom_path
 from moebius_video.masks.rasterize import (
+    AlphaCrop,
     edge_alpha,
     ellipse_signed_distance,
     rasterize_binary,
@@ -241,3 +242,49 @@ def test_smooth_path_of_collinear_points_is_the_line():
     path = catmull_rom_path(points, closed=False)
     np.testing.assert_allclose(path[:, 1], 10.0)
     assert np.all(np.diff(path[:, 0]) > 0)  # centripetal: no overshoot loops
+
+
+def test_alpha_crop_region_pads_with_zeros_and_cuts():
+    values = np.arange(1, 13, dtype=np.float32).reshape(3, 4) / 12
+    crop = AlphaCrop(values, 10, 20)  # frame pixels x 10..13, y 20..22
+    assert crop.box == (10, 20, 14, 23)
+    np.testing.assert_array_equal(crop.region(crop.box), values)
+    # A larger box: the crop inside, zeros around it.
+    grown = crop.region((8, 19, 15, 25))
+    assert grown.shape == (6, 7) and grown.dtype == np.float32
+    np.testing.assert_array_equal(grown[1:4, 2:6], values)
+    assert grown.sum() == pytest.approx(values.sum())
+    # Overlapping one corner; and a box that misses the crop.
+    corner = np.zeros((2, 4), np.float32)
+    corner[0, :2] = values[2, 2:]
+    np.testing.assert_array_equal(crop.region((12, 22, 16, 24)), corner)
+    assert crop.region((0, 0, 10, 20)).max() == 0.0
+    # A new array: writing to it leaves the crop alone.
+    crop.region(crop.box)[:] = 0
+    assert crop.alpha.min() > 0
+
+
+@pytest.mark.parametrize("stroke", [3.2, 3.0, 2.1, 0.7])
+def test_stroke_profile_is_computed_near_the_line_only(monkeypatch, stroke):
+    # Pixels at the capped distance are far from the edge; only the others need the edge
+    # profile. A diagonal wire has a box much wider than its band of near pixels.
+    import moebius_video.masks.rasterize as rasterize
+
+    sizes = []
+
+    def counting_edge_alpha(signed, expand, feather):
+        sizes.append(np.size(signed))
+        return edge_alpha(signed, expand, feather)
+
+    monkeypatch.setattr(rasterize, "edge_alpha", counting_edge_alpha)
+    # NumPy floats, as a MaskTrack passes them (a Python float compares as float32 with a
+    # float32 array, a NumPy float64 does not).
+    stroke, expand, feather = np.float64(stroke), np.float64(2.0), np.float64(2.0)
+    crop = rasterize_polyline(
+        np.array([[100.5, -6.0], [160.2, 730.0]]), stroke, expand, feather, 400, 720
+    )
+    (near,) = sizes
+    # Pixels within the cap (reach + 1/2) of the centre line, each row ~ 2 x cap wide.
+    cap = stroke / 2 + expand + feather + 1.0
+    assert near <= 720 * (2 * cap + 2), f"{near} pixels through the profile, box {crop.alpha.size}"
+    assert near >= int((crop.alpha > 0).sum())

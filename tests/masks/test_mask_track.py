@@ -327,3 +327,86 @@ def test_box_is_the_tight_box_for_simple_shapes(shape):
 
     track = load_mask_track(doc(shape), W, H, 1)
     assert track.box(0) == mask_box(track.alpha(0))
+
+
+# --- alpha_crop: the alpha around the mask only ----------------------------------------
+
+
+def test_alpha_crop_is_the_frame_alpha_in_a_box_with_zeros_outside():
+    wire = {
+        "id": "wire",
+        "shape": "polyline",
+        "width": 2.5,
+        "expand": 1,
+        "feather": 2,
+        "keyframes": [{"frame": 0, "points": [[20.3, 2.1], [28.7, 45.2]]}],
+    }
+    blob = ellipse_track([{"frame": 0, "center": [50.2, 12.6], "axes": [5, 3], "angle": 30}])
+    track = load_mask_track(doc(wire, blob), W, H, 1)
+    crop = track.alpha_crop(0)
+    x0, y0, x1, y1 = crop.box
+    assert crop.alpha.dtype == np.float32 and crop.alpha.shape == (y1 - y0, x1 - x0)
+    # The union of the two shapes' windows, not the whole frame.
+    assert crop.box == track.box(0) and crop.alpha.size < W * H
+    alpha = track.alpha(0)
+    np.testing.assert_array_equal(crop.alpha, alpha[y0:y1, x0:x1])
+    outside = alpha.copy()
+    outside[y0:y1, x0:x1] = 0
+    assert outside.max() == 0.0, "alpha > 0 outside the crop's box"
+    # Each shape on its own, drawn into a whole frame, agrees pixel for pixel.
+    alone = np.maximum(
+        load_mask_track(doc(wire), W, H, 1).alpha(0), load_mask_track(doc(blob), W, H, 1).alpha(0)
+    )
+    np.testing.assert_array_equal(crop.region((0, 0, W, H)), alone)
+
+
+def test_alpha_crop_subtracts_an_invert_reaching_past_the_mask():
+    square = {
+        "id": "square",
+        "shape": "polygon",
+        "keyframes": [{"frame": 0, "points": [[10, 10], [30, 10], [30, 30], [10, 30]]}],
+    }
+    # The protected area overhangs the square's box on the right and below.
+    hole = {
+        "id": "protect",
+        "shape": "polygon",
+        "invert": True,
+        "feather": 1.5,
+        "keyframes": [{"frame": 0, "points": [[22, 22], [50, 22], [50, 45], [22, 45]]}],
+    }
+    crop = load_mask_track(doc(square, hole), W, H, 1).alpha_crop(0)
+    assert crop.box == load_mask_track(doc(square), W, H, 1).box(0)
+    inverted = dict(hole, invert=False)
+    expected = load_mask_track(doc(square), W, H, 1).alpha(0) * (
+        1.0 - load_mask_track(doc(inverted), W, H, 1).alpha(0)
+    )
+    np.testing.assert_array_equal(crop.region((0, 0, W, H)), expected)
+    assert crop.alpha[-5:, -5:].max() == 0.0 and crop.alpha[:5, :5].min() == 1.0
+
+
+def test_alpha_crop_is_none_when_nothing_is_drawn():
+    hole = {
+        "id": "protect",
+        "shape": "polygon",
+        "invert": True,
+        "keyframes": [{"frame": 0, "points": [[20, 20], [30, 20], [30, 30], [20, 30]]}],
+    }
+    assert load_mask_track(doc(hole), W, H, 1).alpha_crop(0) is None  # an invert alone
+    data = moving_ellipse("linear")
+    data["tracks"][0]["range"] = [5, 12]
+    track = load_mask_track(data, W, H, 31)
+    assert track.alpha_crop(4) is None and track.alpha_crop(5) is not None
+    with pytest.raises(IndexError):
+        track.alpha_crop(31)
+
+
+def test_alpha_crop_of_a_raster_mask(tmp_path):
+    from masktest_helpers import write_png
+
+    mask = np.zeros((H, W), np.uint8)
+    mask[7:19, 33:41] = 255
+    track = load_mask_track(write_png(tmp_path / "matte.png", mask), W, H, 3)
+    crop = track.alpha_crop(2)
+    assert crop.box == (33, 7, 41, 19)
+    assert crop.alpha.min() == 1.0
+    np.testing.assert_array_equal(crop.region((0, 0, W, H)), mask / 255.0)

@@ -325,3 +325,48 @@ def test_windows_filled_side_by_side_or_one_by_one_agree(clip, monkeypatch, in_f
         assert len(ours) == len(theirs), f"frame {index}"
         for a, b in zip(ours, theirs, strict=True):
             assert (a.x0, a.y0) == (b.x0, b.y0) and np.array_equal(a.rgb, b.rgb), f"frame {index}"
+
+
+def test_decoded_frames_and_mask_tracks_are_read_around_the_masks_only(tmp_path):
+    # A real decoded clip and a real mask track: the stream reads each frame's RGB and
+    # alpha around the masks only (DecodedFrame.rgb_crop, MaskTrack.alpha_crop), and
+    # gives exactly the patches it gives for frames converted whole.
+    from types import SimpleNamespace
+
+    from moebius_video.io import open_video
+    from moebius_video.masks import load_mask_track
+
+    height, width, count = 96, 960, 12
+    clean = panning(count, height, width, step=(2, 0), seed=5)
+    path = tmp_path / "pan.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for rgb in clean:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    wire = {
+        "id": "wire",
+        "shape": "polyline",
+        "width": 3,
+        "feather": 1.5,
+        "keyframes": [
+            {"frame": 0, "points": [[400.5, -2], [414.3, 98]]},
+            {"frame": count - 1, "points": [[422.5, -2], [436.3, 98]]},
+        ],
+    }
+    document = {"schema": "moebius.masktrack/1", "width": width, "height": height}
+    track = load_mask_track({**document, "tracks": [wire]}, width, height, count)
+    with open_video(path) as video:
+        lazy_frames = list(video.frames())
+        lazy = list(iter_patches(lazy_frames, track, OpenCVFiller(), SMALL, frame_count=count))
+        whole_frames = [SimpleNamespace(index=f.index, rgb=f.rgb) for f in video.frames()]
+    assert all(f._rgb is None for f in lazy_frames), "a frame was converted whole"
+    whole = list(iter_patches(whole_frames, track, OpenCVFiller(), SMALL, frame_count=count))
+    assert [i for i, _ in lazy] == list(range(count))
+    for (index, got), (_, want) in zip(lazy, whole, strict=True):
+        assert got, f"frame {index}: no patches"
+        assert [p.box for p in got] == [p.box for p in want], f"frame {index}"
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a.rgb, b.rgb, err_msg=f"frame {index}")
+            np.testing.assert_array_equal(a.alpha, b.alpha, err_msg=f"frame {index}")
