@@ -77,7 +77,7 @@ def fill_segments(
     workers=1 and no address: in this process, one segment after the other.
     Otherwise on Ray (`ray_options`, a `RayOptions`, overrides workers/address).
     `on_result` is called with each result as it is handed out. `pack_patches`: Ray
-    workers send `PackedPatch`es (rebuilt by `frame_patches(parts, rgb)`).
+    workers send `PackedPatch`es (rebuilt by `frame_patches(parts, frame)`).
     """
     if not uses_ray(workers, ray_address) and ray_options is None:
         filler = SegmentFiller(job)
@@ -127,7 +127,7 @@ def iter_frame_parts(
     """(index, parts) for every frame of [start, stop), in frame order.
 
     A frame's parts are the (weight, patches) shares of the windows covering it; turn
-    them into the frame's FramePatches with `frame_patches(parts, frame.rgb)`. Shot cuts
+    them into the frame's FramePatches with `frame_patches(parts, frame)`. Shot cuts
     that the workers found in [start, stop) are reported here, in the driver, as the
     streaming path reports them (a warning per cut, once), and so are the workers' notices
     (a warning per distinct notice: "Moebius weights not found ...").
@@ -201,7 +201,7 @@ def iter_patched_frames(
             index, parts = next(parts_by_frame, (None, None))
             if index != frame.index:
                 raise RuntimeError(f"patches for frame {index} arrived with frame {frame.index}")
-            yield frame, frame_patches(parts, frame.rgb)
+            yield frame, frame_patches(parts, frame)
     finally:
         parts_by_frame.close()  # stops the workers now when the caller stops early
 

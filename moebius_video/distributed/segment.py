@@ -23,7 +23,7 @@ from ..errors import MediaError, RetryableError
 from ..temporal.fillers import Filler
 from .plan import Segment, plan_segments
 from .transfer import pack
-from .windows import Part, fill_windows, needed_windows
+from .windows import Part, fill_windows, needed_windows, rgb_bytes
 
 # How often a segment that ran out of memory is tried again, each time with half the tile size.
 OOM_RETRIES = 2
@@ -267,12 +267,12 @@ class SegmentFiller:
             return  # nothing masked: nothing to decode
         decoded = lo
         for frame in video.frames(lo, hi):
-            stats["decoded"] += frame.rgb.nbytes
+            stats["decoded"] += rgb_bytes(frame)
             decoded += 1
-            patches = fill_frame(frame.index, frame.rgb, track, filler)
+            patches = fill_frame(frame.index, frame, track, filler)
             stats["patches"] += sum(p.nbytes for p in patches)
             if pack_patches:
-                patches = [pack(p, frame.rgb) for p in patches]
+                patches = [pack(p, frame) for p in patches]
                 stats["sent"] += sum(p.nbytes for p in patches)
             yield frame.index, 1.0, patches
         if decoded != hi:

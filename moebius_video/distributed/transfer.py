@@ -41,10 +41,19 @@ class PackedPatch:
         )
 
 
-def pack(patch: FramePatch, source_rgb: np.ndarray) -> PackedPatch:
-    """Pack `patch` against the full decoded frame `source_rgb` it was made from."""
+def source_pixels(source, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The RGB pixels of `box` in `source`: a whole decoded frame as an array, or a
+    `DecodedFrame`, which then converts only the area around the box."""
+    x0, y0, x1, y1 = box
+    if isinstance(source, np.ndarray):
+        return source[y0:y1, x0:x1]
+    return source.rgb_crop(box)
+
+
+def pack(patch: FramePatch, source) -> PackedPatch:
+    """Pack `patch` against the decoded frame it was made from (RGB array or DecodedFrame)."""
     x0, y0, x1, y1 = patch.box
-    changed = np.any(patch.rgb != source_rgb[y0:y1, x0:x1], axis=2)
+    changed = np.any(patch.rgb != source_pixels(source, patch.box), axis=2)
     alpha_set = patch.alpha != 0
     return PackedPatch(
         index=patch.index,
@@ -59,11 +68,12 @@ def pack(patch: FramePatch, source_rgb: np.ndarray) -> PackedPatch:
     )
 
 
-def unpack(packed: PackedPatch, source_rgb: np.ndarray) -> FramePatch:
-    """The original FramePatch, rebuilt over the same decoded frame."""
+def unpack(packed: PackedPatch, source) -> FramePatch:
+    """The original FramePatch, rebuilt over the same decoded frame (RGB array or
+    DecodedFrame)."""
     h, w = packed.height, packed.width
     x0, y0 = packed.x0, packed.y0
-    rgb = source_rgb[y0 : y0 + h, x0 : x0 + w].copy()
+    rgb = source_pixels(source, (x0, y0, x0 + w, y0 + h)).copy()
     rgb[_mask(packed.changed, h, w)] = packed.changed_rgb
     alpha = np.zeros((h, w), np.float32)
     alpha[_mask(packed.alpha_set, h, w)] = packed.alpha_values

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from ..patches import FramePatch, enclosing_box
-from .transfer import PackedPatch, pack, unpack
+from .transfer import PackedPatch, pack, source_pixels, unpack
 
 Box = tuple[int, int, int, int]
 # One frame's share of one window: (frame index, blend weight, patches).
@@ -82,17 +82,17 @@ def fill_windows(
                     f"{video.info.path}: frame {next_index} could not be decoded; "
                     "the file looks truncated"
                 )
-            held[frame.index] = frame.rgb
-            stats["decoded"] += frame.rgb.nbytes
+            held[frame.index] = frame
+            stats["decoded"] += rgb_bytes(frame)
             next_index += 1
-        box = _window_box(track, range(a, b), margin, held[a].shape)
+        box = _window_box(track, range(a, b), margin, (held[a].height, held[a].width))
         filled = None
-        alphas = [np.asarray(track.alpha(i), np.float32) for i in range(a, b)]
+        alphas = [_alpha_in(track, i, box) for i in range(a, b)]
         if any(alpha.any() for alpha in alphas):
-            x0, y0, x1, y1 = box
+            x0, y0 = box[:2]
             filled = fill_window(
-                [held[i][y0:y1, x0:x1] for i in range(a, b)],
-                [alpha[y0:y1, x0:x1] for alpha in alphas],
+                [source_pixels(held[i], box) for i in range(a, b)],
+                alphas,
                 filler,
                 options,
                 a,
@@ -112,6 +112,24 @@ def fill_windows(
                 patches = [pack(p, held[i]) for p in patches]
                 stats["sent"] += sum(p.nbytes for p in patches)
             yield i, weight, patches
+
+
+def rgb_bytes(frame) -> int:
+    """Bytes of a decoded frame's RGB (whether or not it was converted)."""
+    height, width = frame.height, frame.width
+    return height * width * 3 * np.dtype(frame.rgb_dtype).itemsize
+
+
+def _alpha_in(track, index: int, box: Box) -> np.ndarray:
+    """The float32 alpha of frame `index` inside `box`, without drawing the whole frame
+    where the track can draw just its masks' area (`MaskTrack.alpha_crop`)."""
+    x0, y0, x1, y1 = box
+    if hasattr(track, "alpha_crop"):
+        crop = track.alpha_crop(index)
+        if crop is None:
+            return np.zeros((y1 - y0, x1 - x0), np.float32)
+        return crop.region(box)
+    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1]
 
 
 def _window_box(track, frames: range, margin: int, shape) -> Box:
@@ -155,17 +173,16 @@ class FrameAssembler:
             self.next += 1
 
 
-def frame_patches(
-    parts: list[tuple[float, list]], source_rgb: np.ndarray | None
-) -> list[FramePatch]:
+def frame_patches(parts: list[tuple[float, list]], source) -> list[FramePatch]:
     """One frame's FramePatches: unpack each window's part, then cross-fade as the core does.
 
-    source_rgb: the decoded frame, needed only when parts hold PackedPatches.
+    source: the decoded frame (a DecodedFrame, or its RGB array), needed only when parts
+    hold PackedPatches.
     """
     from ..temporal.segment import blend_patches  # the core's own cross-fade: same bytes
 
     unpacked = [
-        (weight, [unpack(p, source_rgb) if isinstance(p, PackedPatch) else p for p in patches])
+        (weight, [unpack(p, source) if isinstance(p, PackedPatch) else p for p in patches])
         for weight, patches in parts
     ]
     return blend_patches(unpacked)
