@@ -78,3 +78,18 @@ def wire_track(frames: int = FRAMES, width: int = WIDTH, height: int = HEIGHT) -
 
 def read_frames(pattern: str, numbers) -> list[bytes]:
     return [Path(pattern % n).read_bytes() for n in numbers]
+
+
+def per_frame_job(shot: dict, filler_factory):
+    """A ClipJob over the `shot` fixture's clip with the temporal core off (the filler is
+    called on every masked frame), in segments of 10 frames."""
+    from moebius_video.distributed import ClipJob
+
+    return ClipJob(
+        source=str(shot["clip"]),
+        mask_track=str(shot["track"]),
+        temporal=None,
+        segment_length=10,
+        context=0,
+        filler_factory=filler_factory,
+    )

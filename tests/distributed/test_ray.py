@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed_media import FRAME_BASE, FRAMES, wire_track, write_clip
+from distributed_media import FRAME_BASE, FRAMES, per_frame_job, wire_track, write_clip
 
-from moebius_video.distributed import ClipJob, fill_segments, plan_segments
+from moebius_video.distributed import fill_segments, plan_segments
 from moebius_video.farm import render_chunk
 from moebius_video.pipeline import InpaintOptions, inpaint_video
 from moebius_video.temporal.fillers import OpenCVFiller
@@ -118,14 +118,7 @@ def test_out_of_memory_is_retried_with_smaller_tiles(shot, ray_cluster):
 
     # Workers cannot import this test module by name: send TiledFiller by value.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    job = ClipJob(
-        source=str(shot["clip"]),
-        mask_track=str(shot["track"]),
-        temporal=None,  # per-frame fill: the filler is called on every masked frame
-        segment_length=10,
-        context=0,
-        filler_factory=TiledFiller,
-    )
+    job = per_frame_job(shot, TiledFiller)
     segments = plan_segments(FRAMES, 10, 0)
     from moebius_video.distributed.ray_runner import RayOptions
 
@@ -217,14 +210,7 @@ def test_the_driver_shows_a_workers_notice_once(shot, ray_cluster):
     from moebius_video.distributed.ray_runner import RayOptions
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    job = ClipJob(
-        source=str(shot["clip"]),
-        mask_track=str(shot["track"]),
-        temporal=None,
-        segment_length=10,
-        context=0,
-        filler_factory=noticing_filler,
-    )
+    job = per_frame_job(shot, noticing_filler)
     results = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
