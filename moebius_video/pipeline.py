@@ -297,7 +297,7 @@ def inpaint_video(
         frame_range=(start + base, stop - 1 + base),
         seconds=seconds,
         fps=written / seconds if seconds > 0 else 0.0,
-        filler=fill.filler_name,
+        filler=fill.filler(),
         codec=codec,
         width=info.width,
         height=info.height,
@@ -382,6 +382,14 @@ class _FillPath:
     filler_name: str
     read_range: tuple[int, int]
     patched_frames: Callable[[Iterator], Iterator[tuple[Any, list[FramePatch]]]]
+    # Fillers the Ray workers built, by name, filled in as their results arrive.
+    worker_fillers: set[str] | None = None
+
+    def filler(self) -> str:
+        """The summary's filler: the workers' own when they reported it."""
+        if self.worker_fillers:
+            return ", ".join(sorted(self.worker_fillers)) + " on Ray"
+        return self.filler_name
 
 
 def _fill_path(
@@ -440,6 +448,8 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count, frame_b
     job = clip_job(input_path, mask_track, options, frame_base, frame_count)
     start, stop = frame_range
 
+    fillers: set[str] = set()
+
     def from_workers(frames: Iterator) -> Iterator[tuple[Any, list[FramePatch]]]:
         return iter_patched_frames(
             job,
@@ -449,9 +459,11 @@ def _ray_path(input_path, mask_track, options, frame_range, frame_count, frame_b
             stop,
             workers=options.workers,
             ray_address=options.ray_address,
+            on_result=lambda result: fillers.add(result.filler),
         )
 
-    return _FillPath(f"{options.model or 'default'} on Ray", frame_range, from_workers)
+    name = f"{options.model or 'default'} on Ray"
+    return _FillPath(name, frame_range, from_workers, worker_fillers=fillers)
 
 
 def temporal_options(options: InpaintOptions, frame_base: int = 0, frame_count: int | None = None):

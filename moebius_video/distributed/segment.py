@@ -143,6 +143,7 @@ class SegmentResult:
         or given; context frames included), so the driver can report the ones found.
     notices: what building the worker's filler said (`WorkerNotice`s), for the driver
         to show once: which filler a farm run really used is decided on the workers.
+    filler: the name of the filler the worker built (the run's summary names it).
     """
 
     segment: Segment
@@ -155,6 +156,7 @@ class SegmentResult:
     worker_pid: int
     cuts: tuple[int, ...] = ()
     notices: tuple[str, ...] = ()
+    filler: str = ""
 
 
 class SegmentFiller:
@@ -257,6 +259,7 @@ class SegmentFiller:
             worker_pid=os.getpid(),
             cuts=tuple(sorted(cuts)),
             notices=self.notices,
+            filler=getattr(self.filler, "name", type(self.filler).__name__),
         )
 
     def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):

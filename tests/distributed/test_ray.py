@@ -56,6 +56,8 @@ def test_two_workers_write_the_same_bytes_as_one(shot, reference, ray_cluster, t
         shot["clip"], shot["track"], tmp_path / "two.mkv", lossless.replace(workers=2)
     )
     assert one.masked_frames == FRAMES, f"expected a mask on every frame, got {one}"
+    # The summary names the filler the workers built, as the one-process run does.
+    assert two.filler == f"{one.filler} on Ray", f"fillers: {one.filler!r}, {two.filler!r}"
     assert (tmp_path / "one.mkv").read_bytes() == (tmp_path / "two.mkv").read_bytes(), (
         f"1 worker and 2 workers wrote different files: {one} vs {two}"
     )
