@@ -59,7 +59,7 @@ def fill_windows(
     window's span is held while it is filled (window + 2 * context frames). `cuts`, if
     given, collects the shot cuts the windows used (clip indices), for the driver to report.
     """
-    from ..temporal.segment import blend_weight, window_core, window_span
+    from ..temporal.segment import alpha_in, blend_weight, window_core, window_span
     from ..temporal.window import crop_margin, fill_window, window_patches
 
     frame_count = video.info.frame_count
@@ -87,7 +87,7 @@ def fill_windows(
             next_index += 1
         box = _window_box(track, range(a, b), margin, (held[a].height, held[a].width))
         filled = None
-        alphas = [_alpha_in(track, i, box) for i in range(a, b)]
+        alphas = [alpha_in(track, i, box) for i in range(a, b)]
         if any(alpha.any() for alpha in alphas):
             x0, y0 = box[:2]
             filled = fill_window(
@@ -118,18 +118,6 @@ def rgb_bytes(frame) -> int:
     """Bytes of a decoded frame's RGB (whether or not it was converted)."""
     height, width = frame.height, frame.width
     return height * width * 3 * np.dtype(frame.rgb_dtype).itemsize
-
-
-def _alpha_in(track, index: int, box: Box) -> np.ndarray:
-    """The float32 alpha of frame `index` inside `box`, without drawing the whole frame
-    where the track can draw just its masks' area (`MaskTrack.alpha_crop`)."""
-    x0, y0, x1, y1 = box
-    if hasattr(track, "alpha_crop"):
-        crop = track.alpha_crop(index)
-        if crop is None:
-            return np.zeros((y1 - y0, x1 - x0), np.float32)
-        return crop.region(box)
-    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1]
 
 
 def _window_box(track, frames: range, margin: int, shape) -> Box:

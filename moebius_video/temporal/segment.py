@@ -53,6 +53,18 @@ class AlphaTrack(Protocol):
     def alpha(self, index: int) -> np.ndarray: ...
 
 
+def alpha_in(track: AlphaTrack, index: int, box: Box) -> np.ndarray:
+    """Frame `index`'s float32 alpha inside box (x0, y0, x1, y1), a new array. A track with
+    `alpha_crop` (MaskTrack) draws only its masks' own area, never the whole frame."""
+    x0, y0, x1, y1 = box
+    if hasattr(track, "alpha_crop"):
+        crop = track.alpha_crop(index)
+        if crop is None:
+            return np.zeros((y1 - y0, x1 - x0), np.float32)
+        return crop.region(box)
+    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
+
+
 def fill_segment(
     frames: Sequence[np.ndarray],
     alphas: Sequence[np.ndarray],
@@ -362,14 +374,7 @@ class _Stream:
             )
         else:
             x0, y0, x1, y1 = box
-            if hasattr(self.track, "alpha_crop"):
-                # Only the mask's own box is drawn (MaskTrack), never the whole frame.
-                crop = self.track.alpha_crop(index)
-                alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
-                if crop is not None:
-                    alpha = crop.region(box)
-            else:
-                alpha = np.asarray(self.track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
+            alpha = alpha_in(self.track, index, box)
             crop_rgb = rgb[y0:y1, x0:x1] if rgb is not None else frame.rgb_crop(box)
             self.held[index] = _Held(box, crop_rgb.copy(), alpha, full)
         # Process every window whose span is complete.
