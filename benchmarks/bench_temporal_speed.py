@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from moebius_video.io import VideoWriter, composite, open_video  # noqa: E402
 from moebius_video.masks import load_mask_track  # noqa: E402
-from moebius_video.patches import banded_patches, mask_box  # noqa: E402
+from moebius_video.patches import banded_patches  # noqa: E402
 from moebius_video.temporal import OpenCVFiller, TemporalOptions, iter_patches  # noqa: E402
 
 
@@ -60,13 +60,11 @@ def masks_only(clip: Path, track_path: Path, output: Path) -> tuple[float, float
             # As the pipeline does: the alpha and RGB around the mask only, cut to its
             # tight box; the frame is never converted to RGB as a whole.
             crop = track.alpha_crop(frame.index)
-            box = None if crop is None else mask_box(crop.alpha)
+            box = None if crop is None else crop.tight_box()
             patches = []
             if box is not None:
-                x0, y0 = box[0] + crop.x0, box[1] + crop.y0
-                x1, y1 = box[2] + crop.x0, box[3] + crop.y0
-                rgb, part = frame.rgb_crop((x0, y0, x1, y1)), crop.region((x0, y0, x1, y1))
-                patches = banded_patches(frame.index, x0, y0, rgb, part)
+                rgb, part = frame.rgb_crop(box), crop.region(box)
+                patches = banded_patches(frame.index, box[0], box[1], rgb, part)
             out.write(composite(frame, patches))
     return time.perf_counter() - began, time.process_time() - cpu
 

@@ -55,6 +55,16 @@ def enclosing_box(
     )
 
 
+def box_pixels(image, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The RGB pixels of box (x0, y0, x1, y1) in `image`: an H x W x 3 array, or an
+    io.DecodedFrame, which then converts only the area around the box. A view: do not
+    write to it."""
+    if isinstance(image, np.ndarray):
+        x0, y0, x1, y1 = box
+        return image[y0:y1, x0:x1]
+    return image.rgb_crop(box)
+
+
 def mask_box(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1) of alpha > 0, grown by margin and clipped; None if empty."""
     rows = np.flatnonzero(alpha.any(axis=1))

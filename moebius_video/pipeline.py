@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, MediaError, UsageError
-from .patches import FramePatch, banded_patches, mask_box
+from .patches import FramePatch, banded_patches, box_pixels
 from .progress import ProgressCallback, ProgressEvent
 from .temporal.fillers import Filler, OpenCVFiller
 
@@ -535,24 +535,16 @@ def fill_frame(index: int, rgb, track, filler: Filler) -> list[FramePatch]:
     converted to RGB).
     """
     crop = track.alpha_crop(index)  # drawn around the mask only, never the whole frame
-    if crop is None:
+    tight = crop.tight_box() if crop is not None else None
+    if tight is None:
         return []
-    inside = mask_box(crop.alpha)
-    if inside is None:
-        return []
-    tx0, ty0, tx1, ty1 = (
-        inside[0] + crop.x0,
-        inside[1] + crop.y0,
-        inside[2] + crop.x0,
-        inside[3] + crop.y0,
-    )
-    decoded = hasattr(rgb, "rgb_crop")
-    height, width = (rgb.height, rgb.width) if decoded else rgb.shape[:2]
+    tx0, ty0, tx1, ty1 = tight
+    height, width = rgb.shape[:2] if isinstance(rgb, np.ndarray) else (rgb.height, rgb.width)
     # A generative filler wants far more context than Telea's ring of known pixels.
     m = getattr(filler, "preferred_context", SIMPLE_FILL_MARGIN)
     x0, y0, x1, y1 = max(tx0 - m, 0), max(ty0 - m, 0), min(tx1 + m, width), min(ty1 + m, height)
-    image = rgb.rgb_crop((x0, y0, x1, y1)) if decoded else rgb[y0:y1, x0:x1]
-    filled = filler.fill(image, crop.region((x0, y0, x1, y1)) > 0)
+    context = (x0, y0, x1, y1)
+    filled = filler.fill(box_pixels(rgb, context), crop.region(context) > 0)
     return banded_patches(
         index,
         tx0,

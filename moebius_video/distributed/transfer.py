@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..patches import FramePatch
+from ..patches import FramePatch, box_pixels
 
 
 @dataclass(frozen=True)
@@ -41,19 +41,10 @@ class PackedPatch:
         )
 
 
-def source_pixels(source, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The RGB pixels of `box` in `source`: a whole decoded frame as an array, or a
-    `DecodedFrame`, which then converts only the area around the box."""
-    x0, y0, x1, y1 = box
-    if isinstance(source, np.ndarray):
-        return source[y0:y1, x0:x1]
-    return source.rgb_crop(box)
-
-
 def pack(patch: FramePatch, source) -> PackedPatch:
     """Pack `patch` against the decoded frame it was made from (RGB array or DecodedFrame)."""
     x0, y0, x1, y1 = patch.box
-    changed = np.any(patch.rgb != source_pixels(source, patch.box), axis=2)
+    changed = np.any(patch.rgb != box_pixels(source, patch.box), axis=2)
     alpha_set = patch.alpha != 0
     return PackedPatch(
         index=patch.index,
@@ -73,7 +64,7 @@ def unpack(packed: PackedPatch, source) -> FramePatch:
     DecodedFrame)."""
     h, w = packed.height, packed.width
     x0, y0 = packed.x0, packed.y0
-    rgb = source_pixels(source, (x0, y0, x0 + w, y0 + h)).copy()
+    rgb = box_pixels(source, (x0, y0, x0 + w, y0 + h)).copy()
     rgb[_mask(packed.changed, h, w)] = packed.changed_rgb
     alpha = np.zeros((h, w), np.float32)
     alpha[_mask(packed.alpha_set, h, w)] = packed.alpha_values

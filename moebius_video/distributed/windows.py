@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..patches import FramePatch, enclosing_box
-from .transfer import PackedPatch, pack, source_pixels, unpack
+from ..patches import FramePatch, box_pixels, enclosing_box
+from .transfer import PackedPatch, pack, unpack
 
 Box = tuple[int, int, int, int]
 # One frame's share of one window: (frame index, blend weight, patches).
@@ -91,7 +91,7 @@ def fill_windows(
         if any(alpha.any() for alpha in alphas):
             x0, y0 = box[:2]
             filled = fill_window(
-                [source_pixels(held[i], box) for i in range(a, b)],
+                [box_pixels(held[i], box) for i in range(a, b)],
                 alphas,
                 filler,
                 options,

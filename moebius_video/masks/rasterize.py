@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..patches import mask_box
+
 # Long segments are split into pieces of this length (px) so that each piece's window stays
 # small even for a wire that crosses the frame diagonally.
 _PIECE_LENGTH = 32.0
@@ -49,6 +51,14 @@ class AlphaCrop:
     def box(self) -> tuple[int, int, int, int]:
         h, w = self.alpha.shape
         return self.x0, self.y0, self.x0 + w, self.y0 + h
+
+    def tight_box(self) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) in frame pixels of the alpha > 0 pixels; None if there are none."""
+        inside = mask_box(self.alpha)
+        if inside is None:
+            return None
+        x0, y0, x1, y1 = inside
+        return x0 + self.x0, y0 + self.y0, x1 + self.x0, y1 + self.y0
 
     def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
         """A new float32 array: the alpha of the frame pixels in box (x0, y0, x1, y1,

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..flow.estimate import FlowEstimator, make_flow_estimator
-from ..patches import FramePatch, enclosing_box, mask_box
+from ..patches import FramePatch, box_pixels, enclosing_box, mask_box
 from .cut_report import CutReport
 from .debug import DebugPreview
 from .fillers import Filler
@@ -373,9 +373,8 @@ class _Stream:
                 (0, 0, 0, 0), np.zeros((0, 0, 3), dtype), np.zeros((0, 0), np.float32)
             )
         else:
-            x0, y0, x1, y1 = box
             alpha = alpha_in(self.track, index, box)
-            crop_rgb = rgb[y0:y1, x0:x1] if rgb is not None else frame.rgb_crop(box)
+            crop_rgb = box_pixels(frame if rgb is None else rgb, box)
             self.held[index] = _Held(box, crop_rgb.copy(), alpha, full)
         # Process every window whose span is complete.
         while window_core(self.next_window, self.options)[0] <= self.last:
@@ -449,7 +448,9 @@ class _Stream:
     def _take(self, running: _Running) -> None:
         filled = running.result()
         if filled is not None and self.options.shot_cuts == "auto":
-            self._report_cuts(filled.cuts)
+            # Said once per cut, in the frames written, so a wrong one can be seen and
+            # overridden with --shot-cuts.
+            self.cut_report.add(filled.cuts)
         shot_starts = self._shot_starts(filled)
         start, stop = window_core(running.window, self.options)
         b_ = self.options.blend
@@ -463,11 +464,6 @@ class _Stream:
             pending.parts.append(_result(filled, i, weight))
             pending.shot_start = pending.shot_start or i in shot_starts
         self.collected_until = running.window + 1
-
-    def _report_cuts(self, cuts) -> None:
-        """Say where shot cuts were found (once each, in the frames written), so that a
-        wrong one can be seen and overridden with --shot-cuts."""
-        self.cut_report.add(cuts)
 
     def _shot_starts(self, filled: FilledWindow | None) -> set[int]:
         """Frames the debug preview marks as starting a new shot: the cuts given, and those

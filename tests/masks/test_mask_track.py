@@ -11,6 +11,7 @@ import pytest
 from masktest_helpers import ellipse_coverage, polygon_area
 
 from moebius_video.masks import load_mask_track
+from moebius_video.patches import mask_box
 
 W, H = 64, 48
 SAMPLE_CLIPS = Path(__file__).resolve().parents[2] / "sample_clips"
@@ -358,6 +359,26 @@ def test_alpha_crop_is_the_frame_alpha_in_a_box_with_zeros_outside():
         load_mask_track(doc(wire), W, H, 1).alpha(0), load_mask_track(doc(blob), W, H, 1).alpha(0)
     )
     np.testing.assert_array_equal(crop.region((0, 0, W, H)), alone)
+    assert crop.tight_box() == mask_box(alpha), f"{crop.tight_box()} vs {mask_box(alpha)}"
+
+
+def test_alpha_crop_tight_box_leaves_out_what_an_invert_removed():
+    square = {
+        "id": "square",
+        "shape": "polygon",
+        "keyframes": [{"frame": 0, "points": [[10, 10], [30, 10], [30, 30], [10, 30]]}],
+    }
+    right_half = {
+        "id": "protect",
+        "shape": "polygon",
+        "invert": True,
+        "keyframes": [{"frame": 0, "points": [[20, 0], [60, 0], [60, 50], [20, 50]]}],
+    }
+    track = load_mask_track(doc(square, right_half), W, H, 1)
+    crop = track.alpha_crop(0)
+    expected = mask_box(track.alpha(0))
+    assert crop.tight_box() == expected, f"tight box {crop.tight_box()}, expected {expected}"
+    assert expected[2] < crop.box[2], f"the invert should narrow the box: {expected} {crop.box}"
 
 
 def test_alpha_crop_subtracts_an_invert_reaching_past_the_mask():
