@@ -332,6 +332,12 @@ def test_box_is_the_tight_box_for_simple_shapes(shape):
 
 # --- alpha_crop: the alpha around the mask only ----------------------------------------
 
+SQUARE = {
+    "id": "square",
+    "shape": "polygon",
+    "keyframes": [{"frame": 0, "points": [[10, 10], [30, 10], [30, 30], [10, 30]]}],
+}
+
 
 def test_alpha_crop_is_the_frame_alpha_in_a_box_with_zeros_outside():
     wire = {
@@ -363,11 +369,7 @@ def test_alpha_crop_is_the_frame_alpha_in_a_box_with_zeros_outside():
 
 
 def test_alpha_crop_tight_box_leaves_out_what_an_invert_removed():
-    square = {
-        "id": "square",
-        "shape": "polygon",
-        "keyframes": [{"frame": 0, "points": [[10, 10], [30, 10], [30, 30], [10, 30]]}],
-    }
+    square = SQUARE
     right_half = {
         "id": "protect",
         "shape": "polygon",
@@ -382,11 +384,7 @@ def test_alpha_crop_tight_box_leaves_out_what_an_invert_removed():
 
 
 def test_alpha_crop_subtracts_an_invert_reaching_past_the_mask():
-    square = {
-        "id": "square",
-        "shape": "polygon",
-        "keyframes": [{"frame": 0, "points": [[10, 10], [30, 10], [30, 30], [10, 30]]}],
-    }
+    square = SQUARE
     # The protected area overhangs the square's box on the right and below.
     hole = {
         "id": "protect",
