@@ -196,13 +196,15 @@ def _conversion_area(box: Box, converted: tuple[Box, np.ndarray] | None, width: 
     """The box grown by CROP_CONTEXT, on the CROP_GRID, within the frame; it also covers
     the area converted before, if any, so that the boxes asked for before stay slices."""
     x0, y0, x1, y1 = box
-    if converted is not None:
-        cx0, cy0, cx1, cy1 = converted[0]
-        x0, y0, x1, y1 = min(x0, cx0), min(y0, cy0), max(x1, cx1), max(y1, cy1)
     g, m = CROP_GRID, CROP_CONTEXT
-    return (
+    area = (
         max((x0 - m) // g * g, 0),
         max((y0 - m) // g * g, 0),
         min(-(-(x1 + m) // g) * g, width),
         min(-(-(y1 + m) // g) * g, height),
     )
+    if converted is None:
+        return area
+    # The area before already has its context and lies on the grid: no second margin.
+    (cx0, cy0, cx1, cy1), _ = converted
+    return min(area[0], cx0), min(area[1], cy0), max(area[2], cx1), max(area[3], cy1)
