@@ -290,7 +290,7 @@ def score_case(case: Case, ours: list[np.ndarray], flows) -> dict:
     regions = [cv2.dilate((a > 0).astype(np.uint8), kernel) > 0 for a in case.alpha]
     masked = [t for t in range(frames) if regions[t].any()]
     fsr_frames = sorted({masked[round(i)] for i in np.linspace(0, len(masked) - 1, FSR_FRAMES)})
-    telea_out = [telea(d, a) for d, a in zip(case.dirty, case.alpha)]
+    telea_out = [telea(d, a) for d, a in zip(case.dirty, case.alpha, strict=True)]
     scores = {k: Scores() for k in ("ours", "telea", "clean", "ours_sub", "fsr_sub", "telea_sub")}
     for t in masked:
         scores["ours"].add_frame(ours[t], case.clean[t], regions[t])

@@ -405,7 +405,8 @@ def rasterise(document: dict, size, frames: int) -> list[np.ndarray]:
         return [track.alpha(t) for t in range(frames)]
 
 
-def build_case(spec: CaseSpec) -> Case:
+def build_case(spec: CaseSpec, read=read_photo) -> Case:
+    """Render a case; read(name) gives a photo as RGB (a test passes its own)."""
     rng = np.random.default_rng(spec.seed)
     layers = None
     if spec.path == "footage":
@@ -413,10 +414,10 @@ def build_case(spec: CaseSpec) -> Case:
         size = (clean[0].shape[1], clean[0].shape[0])
     else:
         size = FRAME_SIZE
-        photo = read_photo(spec.source)
+        photo = read(spec.source)
         if spec.path == "parallax":
             back = camera_path("slow-pan", photo.shape, spec.frames, rng, size)
-            front_photo = read_photo(rng.choice(["chelsea", "coffee", "astronaut", "rocket"]))
+            front_photo = read(rng.choice(["chelsea", "coffee", "astronaut", "rocket"]))
             fh, fw = front_photo.shape[:2]
             cut = np.zeros((fh, fw), np.float32)  # a rounded cut-out of the front photo
             cv2.ellipse(
@@ -467,7 +468,7 @@ def build_case(spec: CaseSpec) -> Case:
         dirty.append(drawn)
     case = Case(spec, clean, dirty, document, alpha, layers)
     if layers is not None:
-        case.reveal = reveal_by_geometry(alpha, layers, size)
+        case.reveal = reveal_by_geometry(alpha, layers)
     return case
 
 
@@ -492,38 +493,42 @@ def _lookup(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return values, inside
 
 
-def reveal_by_geometry(alpha: list[np.ndarray], layers: list[Layer], size) -> np.ndarray:
-    """Reveal distances of masked points, following the layers' matrices exactly."""
-    rng = np.random.default_rng(0)
+def reveal_at(alpha: list[np.ndarray], layers: list[Layer], t: int, points: np.ndarray):
+    """Reveal distance of each point (x, y in frame t's pixels), following the layers exactly.
+
+    A point on the front layer of a parallax path follows that layer; any other point
+    follows the back layer and is hidden wherever the front layer covers it.
+    """
     frames = len(alpha)
-    distances = []
-    for t in range(frames):
-        points = _sample_points(alpha[t], rng)
-        if not len(points):
+    front = layers[-1] if len(layers) > 1 else None
+    on_front = np.zeros(len(points), bool)
+    if front is not None:
+        on_front = _lookup(front.alpha[t], points)[0] > 0.5
+    best = np.full(len(points), np.inf)
+    for layer in layers:
+        chosen = on_front if layer is front else ~on_front
+        if not chosen.any():
             continue
-        front = layers[-1] if len(layers) > 1 else None
-        on_front = np.zeros(len(points), bool)
-        if front is not None:
-            on_front = _lookup(front.alpha[t], points)[0] > 0.5
-        best = np.full(len(points), np.inf)
-        for layer in layers:
-            chosen = on_front if layer is front else ~on_front
-            if not chosen.any():
-                continue
-            m_t = np.vstack([layer.matrices[t], [0, 0, 1]])
-            scene = np.c_[points[chosen], np.ones(chosen.sum())] @ np.linalg.inv(m_t)[:2].T
-            found = np.full(chosen.sum(), np.inf)
-            for other in sorted(range(frames), key=lambda u: abs(u - t))[1:]:
-                if np.isfinite(found).all():
-                    break
-                seen = np.c_[scene, np.ones(len(scene))] @ layer.matrices[other].T
-                masked, inside = _lookup(alpha[other], seen)
-                visible = inside & (masked <= 0)
-                if front is not None and layer is not front:
-                    visible &= _lookup(front.alpha[other], seen)[0] < 0.5
-                found[visible & ~np.isfinite(found)] = abs(other - t)
-            best[chosen] = found
-        distances.append(best)
+        m_t = np.vstack([layer.matrices[t], [0, 0, 1]])
+        scene = np.c_[points[chosen], np.ones(chosen.sum())] @ np.linalg.inv(m_t)[:2].T
+        found = np.full(chosen.sum(), np.inf)
+        for other in sorted(range(frames), key=lambda u: abs(u - t))[1:]:
+            if np.isfinite(found).all():
+                break
+            seen = np.c_[scene, np.ones(len(scene))] @ layer.matrices[other].T
+            masked, inside = _lookup(alpha[other], seen)
+            visible = inside & (masked <= 0)
+            if front is not None and layer is not front:
+                visible &= _lookup(front.alpha[other], seen)[0] < 0.5
+            found[visible & ~np.isfinite(found)] = abs(other - t)
+        best[chosen] = found
+    return best
+
+
+def reveal_by_geometry(alpha: list[np.ndarray], layers: list[Layer]) -> np.ndarray:
+    """Reveal distances of (up to MAX_REVEAL_POINTS) masked points of every frame."""
+    rng = np.random.default_rng(0)
+    distances = [reveal_at(alpha, layers, t, _sample_points(a, rng)) for t, a in enumerate(alpha)]
     return np.concatenate(distances) if distances else np.zeros(0)
 
 
