@@ -401,6 +401,11 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep each case's clip, track and output here")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
     args = parser.parse_args()
+    if not hasattr(cv2, "xphoto"):
+        raise SystemExit(
+            "bench_quality: the FSR baseline needs opencv-contrib: pip install "
+            "opencv-contrib-python-headless (the version of your opencv-python-headless)"
+        )
     chosen = [
         c
         for c in CASES

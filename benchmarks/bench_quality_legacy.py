@@ -1,4 +1,5 @@
-"""Quality of the temporal core on real footage with ground truth (a script, not a test).
+"""The old seven scenarios, in process (a script, not a test; see bench_quality.py for the
+broad benchmark that replaces it).
 
 Takes clean clips, draws an artefact into them (a wire, a moving ball, a static logo),
 fills the artefact's mask with the temporal core and with OpenCV Telea frame by frame,
@@ -13,7 +14,7 @@ and compares both with the clean frames:
 Targets (issue 3): where motion reveals the background, PSNR >= Telea + 6 dB and
 E_warp <= 1.5 x clean; where nothing reveals it, PSNR >= Telea and E_warp <= 1.5 x clean.
 
-    python benchmarks/bench_quality.py [--clips sample_clips] [--only bikes-wire] [--window 40]
+    python benchmarks/bench_quality_legacy.py [--clips sample_clips] [--only bikes-wire] [--window 40]
         [--json out.json]
 
 Clips: `bikes_clean.mp4`, `carphone_clean.mp4`, `bbb_clean.mp4` from --clips (the
