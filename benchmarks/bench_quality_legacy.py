@@ -14,7 +14,8 @@ and compares both with the clean frames:
 Targets (issue 3): where motion reveals the background, PSNR >= Telea + 6 dB and
 E_warp <= 1.5 x clean; where nothing reveals it, PSNR >= Telea and E_warp <= 1.5 x clean.
 
-    python benchmarks/bench_quality_legacy.py [--clips sample_clips] [--only bikes-wire] [--window 40]
+    python benchmarks/bench_quality_legacy.py [--clips sample_clips] [--only bikes-wire]
+        [--window 40]
         [--json out.json]
 
 Clips: `bikes_clean.mp4`, `carphone_clean.mp4`, `bbb_clean.mp4` from --clips (the
