@@ -38,7 +38,10 @@ import av
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_quality import Scores, clean_flows  # noqa: E402
 
 from moebius_video.patches import mask_box  # noqa: E402
 from moebius_video.temporal import OpenCVFiller, TemporalOptions, iter_patches  # noqa: E402
@@ -167,88 +170,6 @@ def draw(clean: np.ndarray, kind: str, t: int) -> np.ndarray:
     return np.clip(np.rint(dirty), 0, 255).astype(np.uint8)
 
 
-# --- metrics -------------------------------------------------------------------------
-
-
-def luma(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
-def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """SSIM (Wang et al. 2004) per pixel, 11x11 Gaussian window sigma 1.5, 8-bit range."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(x):
-        return cv2.GaussianBlur(x, (11, 11), 1.5)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / (
-        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    )
-
-
-def clean_flows(clean: list[np.ndarray]):
-    """Forward flow t -> t+1 of the clean clip and its non-occlusion mask (DIS medium)."""
-    from moebius_video.flow.complete import consistent
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in clean]
-    result = []
-    for t in range(len(clean) - 1):
-        forward = dis.calc(grey[t], grey[t + 1], None)
-        backward = dis.calc(grey[t + 1], grey[t], None)
-        result.append((forward, consistent(forward, backward)))
-    return result
-
-
-def warp_back(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(
-        image.astype(np.float32),
-        gx + flow[..., 0],
-        gy + flow[..., 1],
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-
-
-class Scores:
-    """Accumulates squared errors and SSIM inside the masks, and E_warp."""
-
-    def __init__(self):
-        self.sq, self.n, self.ssim, self.ssim_n = 0.0, 0, 0.0, 0
-        self.warp, self.warp_n = 0.0, 0
-
-    def add_frame(self, out: np.ndarray, clean: np.ndarray, region: np.ndarray) -> None:
-        diff = out[region].astype(np.float64) - clean[region]
-        self.sq += float((diff**2).sum())
-        self.n += diff.size
-        self.ssim += float(ssim_map(luma(out), luma(clean))[region].sum())
-        self.ssim_n += int(region.sum())
-
-    def add_pair(self, out_t, out_next, flow, valid, region) -> None:
-        pixels = region & valid
-        diff = out_t.astype(np.float32) - warp_back(out_next, flow)
-        self.warp += float((diff[pixels] ** 2).sum())
-        self.warp_n += int(pixels.sum()) * 3
-
-    @property
-    def psnr(self) -> float:
-        return 10 * math.log10(255.0**2 / max(self.sq / max(self.n, 1), 1e-12))
-
-    @property
-    def mean_ssim(self) -> float:
-        return self.ssim / max(self.ssim_n, 1)
-
-    @property
-    def e_warp(self) -> float:
-        return self.warp / max(self.warp_n, 1)
-
-
 # --- runs ----------------------------------------------------------------------------
 
 
@@ -298,7 +219,7 @@ def run_scenario(scenario: Scenario, clean: list[np.ndarray], flows, options: Te
         scores["ours"].add_frame(ours[t], clean[t], regions[t])
         scores["telea"].add_frame(telea[t], clean[t], regions[t])
     for t in range(len(clean) - 1):
-        flow, valid = flows[t]
+        flow, valid = flows[t][0], flows[t][2]
         for name, out in (("ours", ours), ("telea", telea), ("clean", clean)):
             scores[name].add_pair(out[t], out[t + 1], flow, valid, regions[t])
     return scores, seconds
