@@ -251,6 +251,7 @@ def inpaint_video(
     input_path = _check_input(input)
     codec = _check_codec(options.codec, output)
     output_path = _check_output(output, input_path, options, codec)
+    _check_debug_path(options, (input_path, output_path, mask_track))
     with warnings_as_events(report), open_video(input_path) as video:
         info = video.info
         track = load_track_for(mask_track, info)
@@ -615,6 +616,20 @@ def _check_output(
     if path.exists() and not options.overwrite:
         raise UsageError(f"-o {path}: already exists (use -y to overwrite it)")
     return path
+
+
+def _check_debug_path(options: InpaintOptions, others: tuple) -> None:
+    """--save-debug is an output like -o: never one of the run's files, -y to replace one."""
+    if options.save_debug is None:
+        return
+    path = Path(os.fspath(options.save_debug))
+    for other in others:
+        if isinstance(other, (str, os.PathLike)) and _same_file(path, Path(os.fspath(other))):
+            raise UsageError(f"--save-debug {path}: is {other}, a file of this run; choose another")
+    if path.is_dir():
+        raise UsageError(f"--save-debug {path}: is a directory; give a file name")
+    if path.exists() and not options.overwrite:
+        raise UsageError(f"--save-debug {path}: already exists (use -y to overwrite it)")
 
 
 def _same_file(a: Path, b: Path) -> bool:

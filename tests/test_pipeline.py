@@ -186,6 +186,27 @@ def test_save_debug_writes_the_temporal_preview(clip, tmp_path):
     assert len(decoded(preview)) == FRAMES
 
 
+@pytest.mark.parametrize("target", ["input", "track", "output", "existing"])
+def test_save_debug_never_replaces_a_file_without_y(clip, tmp_path, target):
+    source, track = clip
+    track_file = tmp_path / "track.json"
+    track_file.write_text(json.dumps(track))
+    track = track_file
+    output = tmp_path / "o.mp4"
+    existing = tmp_path / "old_preview.mp4"
+    existing.write_bytes(b"keep me")
+    if target == "output":
+        output.write_bytes(b"keep me")
+    path = {"input": source, "track": track, "output": output, "existing": existing}[target]
+    before = Path(path).read_bytes()
+    options = InpaintOptions(model="opencv", save_debug=str(path), overwrite=target == "output")
+    with pytest.raises(UsageError, match="--save-debug"):
+        inpaint_video(source, track, output, options)
+    assert Path(path).read_bytes() == before
+    if target != "output":
+        assert not output.exists()
+
+
 def test_progress_events_in_order(clip, tmp_path):
     source, track = clip
     events = []
