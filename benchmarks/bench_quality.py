@@ -7,7 +7,7 @@ Each case (see `quality_cases.py`) is clean footage, an artefact drawn from a re
 per-frame baselines: OpenCV Telea and opencv-contrib's FSR (`cv2.xphoto.inpaint`).
 
 Scores, inside the mask dilated by 2 px:
-- PSNR (RGB) and SSIM (luma, 11x11 Gaussian window);
+- PSNR (RGB, capped at PSNR_CAP) and SSIM (luma, 11x11 Gaussian window);
 - E_warp ratio: flicker of the output (frame t against t+1 warped back with the clean
   clip's flow, over pixels the flow does not flag as occluded) over the clean clip's own,
   floored at E_WARP_FLOOR (a still clean clip has none).
@@ -50,6 +50,9 @@ FSR_FRAMES = 8
 # E_warp of a still clean clip is ~0; below one 8-bit level squared flicker is invisible, so
 # the ratio's denominator is floored there (a still camera would otherwise give ratios of 1e6).
 E_WARP_FLOOR = 1.0
+# An exact copy of the background has infinite PSNR; 60 dB (MSE 0.0065) caps it so that one
+# perfect case does not swamp a mean gain.
+PSNR_CAP = 60.0
 REVEALED_FRACTION = 0.5
 
 
@@ -277,7 +280,8 @@ class Scores:
 
     @property
     def psnr(self) -> float:
-        return 10 * math.log10(255.0**2 / max(self.sq / max(self.n, 1), 1e-12))
+        mse = self.sq / max(self.n, 1)
+        return min(10 * math.log10(255.0**2 / max(mse, 1e-12)), PSNR_CAP)
 
     @property
     def mean_ssim(self) -> float:
