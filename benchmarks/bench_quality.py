@@ -61,15 +61,14 @@ def _footage(name, family, clip, first, frames, artefact, seed, size=None):
 
 
 def _photo(name, photo, path, artefact, seed, frames=72):
-    return CaseSpec(
-        name,
-        artefact.split("-")[0] if artefact.startswith("wire") else artefact,
-        photo,
-        path,
-        artefact,
-        seed,
-        frames,
-    )
+    family = {
+        "wire-screen": "wire",
+        "wire-swing": "wire",
+        "wire-scene": "wire",
+        "ball": "object",
+        "card": "object",
+    }.get(artefact, artefact)
+    return CaseSpec(name, family, photo, path, artefact, seed, frames)
 
 
 CASES = [
