@@ -188,10 +188,7 @@ def artefact_tracks(kind: str, frames: int, size, rng, layer: Layer | None = Non
     def keys(fn, step=4):
         return [fn(t) for t in [*range(0, last, step), last]]
 
-    if kind == "wire-screen":  # fixed to the screen
-        width = float(rng.uniform(2, 8))
-        x0, x1 = rng.uniform(0.25, 0.75, 2) * w
-        sag = rng.uniform(0, 0.08) * w
+    def wire(width, keyframes, **extra):
         return [
             {
                 "id": "wire",
@@ -199,12 +196,17 @@ def artefact_tracks(kind: str, frames: int, size, rng, layer: Layer | None = Non
                 "width": width,
                 "expand": 2,
                 "feather": 1,
-                "smooth_path": True,
-                "keyframes": [
-                    {"frame": 0, "points": [[x0, -4], [(x0 + x1) / 2 + sag, h / 2], [x1, h + 4]]}
-                ],
+                **extra,
+                "keyframes": keyframes,
             }
         ]
+
+    if kind == "wire-screen":  # fixed to the screen
+        width = float(rng.uniform(2, 8))
+        x0, x1 = rng.uniform(0.25, 0.75, 2) * w
+        sag = rng.uniform(0, 0.08) * w
+        points = [[x0, -4], [(x0 + x1) / 2 + sag, h / 2], [x1, h + 4]]
+        return wire(width, [{"frame": 0, "points": points}], smooth_path=True)
     if kind == "wire-swing":  # a pendulum hung from above the frame, swinging slowly
         width = float(rng.uniform(2, 6))
         anchor = rng.uniform(0.3, 0.7) * w
@@ -220,16 +222,7 @@ def artefact_tracks(kind: str, frames: int, size, rng, layer: Layer | None = Non
             ]
             return {"frame": t, "points": pts}
 
-        return [
-            {
-                "id": "wire",
-                "shape": "polyline",
-                "width": width,
-                "expand": 2,
-                "feather": 1,
-                "keyframes": keys(swing, 2),
-            }
-        ]
+        return wire(width, keys(swing, 2))
     if kind == "wire-scene":  # fixed to a layer of the scene: follows its matrices
         width = float(rng.uniform(2, 6))
         m0 = np.vstack([layer.matrices[0], [0, 0, 1]])
@@ -241,16 +234,7 @@ def artefact_tracks(kind: str, frames: int, size, rng, layer: Layer | None = Non
             pts = np.c_[ends, np.ones(2)] @ layer.matrices[t].T
             return {"frame": t, "points": pts.tolist()}
 
-        return [
-            {
-                "id": "wire",
-                "shape": "polyline",
-                "width": width,
-                "expand": 2,
-                "feather": 1,
-                "keyframes": keys(follow, 1),
-            }
-        ]
+        return wire(width, keys(follow, 1))
     if kind == "boom":  # a wide pole entering from the top edge, dipping in and out
         width = rng.uniform(0.06, 0.14) * w
         x = rng.uniform(0.2, 0.6) * w
