@@ -1,7 +1,9 @@
 """Runs inside Blender: `blender -b --factory-startup --python blender_scenario.py -- CONFIG.json`
 (or `python blender_scenario.py -- CONFIG.json` with the `bpy` module).
 
-Enables the add-on from plugins/blender, builds a sequencer with a trimmed movie strip, runs
+Installs the add-on zip that plugins/blender/build_addon.py built, as a user does
+(`bpy.ops.preferences.addon_install`, into $BLENDER_USER_SCRIPTS, which the test points at a
+temporary folder), enables it, builds a sequencer with a trimmed movie strip, runs
 the add-on four ways and writes what it finds to config["report"] for test_blender_addon.py:
 
 1. the operator with a mask-track file (the path scripts and `blender -b` take: synchronous);
@@ -22,9 +24,10 @@ import bpy
 addon_utils = importlib.import_module("addon_utils")
 
 config = json.load(open(sys.argv[sys.argv.index("--") + 1]))
-sys.path.insert(0, config["addon_dir"])
 
 ADDON = "moebius_video_vse"
+installed = bpy.ops.preferences.addon_install(filepath=config["addon_zip"], overwrite=True)
+assert installed == {"FINISHED"}, f"installing {config['addon_zip']}: {installed}"
 addon_utils.enable(ADDON, default_set=True)
 addon_entry = bpy.context.preferences.addons.get(ADDON)
 assert addon_entry is not None, f"add-on {ADDON} did not enable"
@@ -32,7 +35,7 @@ addon_entry.preferences.tool = config["tool"]
 addon_entry.preferences.codec = "libx264"
 addon_entry.preferences.model = "opencv"  # the add-on is under test, not the fill
 
-import moebius_video_vse as addon  # noqa: E402  (on sys.path only now)
+import moebius_video_vse as addon  # noqa: E402  (installed only now)
 from moebius_video_vse import moebius_hook_client as hook  # noqa: E402
 
 
@@ -68,6 +71,8 @@ strips = addon.top_level_strips(editor)
 report = {
     "blender": list(bpy.app.version),
     "api": "strips" if hasattr(editor, "strips") else "sequences",
+    "addon_file": addon.__file__,
+    "hook_client_file": hook.__file__,
 }
 
 start, first, count = config["frame_start"], config["first_index"], config["count"]

@@ -1,5 +1,9 @@
 """The Blender VSE add-on in a real Blender, headless, on a real clip, through the real hook.
 
+The add-on is installed as a user installs it: plugins/blender/build_addon.py builds the zip,
+and Blender's own `bpy.ops.preferences.addon_install` installs it into a temporary user
+scripts folder ($BLENDER_USER_SCRIPTS), from where it is enabled.
+
 Blender comes from `.ci/install_blender.sh` (Debian's `blender` package; CI runs it). Set
 MOEBIUS_BLENDER to use another Blender executable, or MOEBIUS_BPY_PYTHON to a Python that has
 the `bpy` module (the PyPI wheel, Blender 4.x/5.x) to run the same scenario there too.
@@ -17,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plugin_helpers import PLUGINS, REPO, count_frames, hook_env
+from plugin_helpers import REPO, count_frames, hook_env
+from plugin_install import build_blender_addon
 
 SCENARIO = Path(__file__).with_name("blender_scenario.py")
 CLIP = REPO / "sample_clips" / "carphone_wire.mp4"  # 176x144, 120 frames, 30000/1001 fps
@@ -96,8 +101,9 @@ def shot(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("runner", blender_runners())
 def test_addon_cleans_a_strip_in_blender(runner, shot, tmp_path):
     out_folder = tmp_path
+    user_scripts = tmp_path / "blender_user_scripts"
     config = {
-        "addon_dir": str(PLUGINS / "blender"),
+        "addon_zip": str(build_blender_addon(tmp_path / "dist")),
         "tool": sys.executable,  # a Python with moebius_video importable (PYTHONPATH below)
         "clip": str(shot / "plate.mp4"),
         "mask_track": str(shot / "plate_wires.json"),
@@ -117,11 +123,15 @@ def test_addon_cleans_a_strip_in_blender(runner, shot, tmp_path):
         [*runner, str(SCENARIO), "--", str(config_path)],
         capture_output=True,
         text=True,
-        env=hook_env(),
+        env={**hook_env(), "BLENDER_USER_SCRIPTS": str(user_scripts)},
         timeout=600,
     )
     assert proc.returncode == 0, f"Blender failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     report = json.loads((out_folder / "report.json").read_text())
+    # 0. The add-on and its hook client run from where the zip was installed.
+    installed = user_scripts / "addons" / "moebius_video_vse"
+    assert Path(report["addon_file"]) == installed / "__init__.py", report["addon_file"]
+    assert Path(report["hook_client_file"]) == installed / "moebius_hook_client.py"
     source = report["source"]
     first_frame = FRAME_START + FIRST_INDEX
     assert (source["frame_final_start"], source["frame_final_end"]) == (

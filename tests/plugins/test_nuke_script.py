@@ -1,4 +1,7 @@
-"""The Nuke menu command against fakes of the Nuke calls it makes, with the real hook."""
+"""The Nuke menu command against fakes of the Nuke calls it makes, with the real hook.
+
+The plug-in is loaded from the folder plugins/nuke/install.py installed it into, as Nuke would.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import sys
 
 import pytest
 from host_fakes import fake_nuke, load_plugin, read_node
-from plugin_helpers import PLUGINS, box_track, count_frames, hook_env, write_clip
+from plugin_helpers import box_track, count_frames, hook_env, write_clip
+from plugin_install import install_nuke
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +22,23 @@ def plate(tmp_path_factory):
     return clip
 
 
-def load(monkeypatch, nuke):
-    for key, value in hook_env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("MOEBIUS_VIDEO_MODEL", "opencv")  # the protocol, not the fill, is tested
-    monkeypatch.setitem(sys.modules, "nuke", nuke)
-    return load_plugin(PLUGINS / "nuke", "moebius_video_nuke", monkeypatch)
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return install_nuke(tmp_path_factory.mktemp("nuke_home") / "moebius_video")
+
+
+@pytest.fixture
+def load(monkeypatch, installed):
+    """load(nuke): the installed plug-in module, importing the fake `nuke` given."""
+
+    def load_with(nuke):
+        for key, value in hook_env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("MOEBIUS_VIDEO_MODEL", "opencv")  # the protocol, not the fill
+        monkeypatch.setitem(sys.modules, "nuke", nuke)
+        return load_plugin(installed, "moebius_video_nuke", monkeypatch)
+
+    return load_with
 
 
 def run_menu_command(script, nuke):
@@ -33,13 +48,13 @@ def run_menu_command(script, nuke):
         assert not thread.is_alive(), "the job did not finish"
 
 
-def test_cleans_the_used_frames_and_reads_the_result(monkeypatch, plate):
+def test_cleans_the_used_frames_and_reads_the_result(load, plate):
     # The Read shows movie frames 6..15 (indices 5..14), starting at script frame 1001.
     source = read_node(
         "Read1", str(plate), first=6, last=15, orig_last=20, frame_mode="start at", frame="1001"
     )  # noqa: E501
     nuke = fake_nuke(selected=[source], mask_track_answer=str(plate.parent / "wires.json"))
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     for stale in plate.parent.glob("plate_clean*"):
         stale.unlink()
     run_menu_command(script, nuke)
@@ -59,11 +74,11 @@ def test_cleans_the_used_frames_and_reads_the_result(monkeypatch, plate):
     assert any("frame" in m for m in task.messages)
 
 
-def test_matte_read_becomes_an_inline_track(monkeypatch, plate, tmp_path):
+def test_matte_read_becomes_an_inline_track(load, plate, tmp_path):
     matte = read_node("Matte", str(tmp_path / "matte.%04d.png"), first=1, last=20)
     source = read_node("Read1", str(plate), first=1, last=20)
     nuke = fake_nuke(selected=[source, matte])
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     plan, codec = script.plan_from_selection(codec="ffv1")
     request = script.build_request(plan, codec)
     assert request["mask_track"]["tracks"][0]["source"] == {
@@ -75,18 +90,18 @@ def test_matte_read_becomes_an_inline_track(monkeypatch, plate, tmp_path):
     assert request["output"].endswith("plate_clean.mkv")
 
 
-def test_sequence_pattern_and_offset_mode(monkeypatch, tmp_path):
+def test_sequence_pattern_and_offset_mode(load, tmp_path):
     for number in (1001, 1002):
         (tmp_path / f"shot.{number}.png").write_bytes(b"")
     node = read_node("Read2", str(tmp_path / "shot.####.png"), 1001, 1002, orig_first=1001)
     node["frame_mode"].setValue("offset")
     node["frame"].setValue("10")
-    script = load(monkeypatch, fake_nuke(selected=[node]))
+    script = load(fake_nuke(selected=[node]))
     assert script.media_path_of(node) == str(tmp_path / "shot.%04d.png")
     assert script.start_time_of_first(node) == 1011
 
 
-def test_cancel_leaves_nothing(monkeypatch, tmp_path):
+def test_cancel_leaves_nothing(load, tmp_path):
     # Long enough that the hook is still running when the cancel comes after its first
     # progress event.
     plate = write_clip(tmp_path / "long.mp4", frames=240)
@@ -97,7 +112,7 @@ def test_cancel_leaves_nothing(monkeypatch, tmp_path):
         mask_track_answer=str(tmp_path / "wires.json"),
         cancel_after_progress=1,
     )
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     before = sorted(p.name for p in plate.parent.iterdir())
     run_menu_command(script, nuke)
     assert nuke.created == []
@@ -112,28 +127,28 @@ def test_cancel_leaves_nothing(monkeypatch, tmp_path):
         (["read"], None, "No mask track chosen"),
     ],
 )
-def test_user_errors(monkeypatch, plate, selected, answer, message):
+def test_user_errors(load, plate, selected, answer, message):
     nodes = [read_node("Read1", str(plate), 1, 20) for _ in selected]
     nuke = fake_nuke(selected=nodes, mask_track_answer=answer)
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     assert script.clean_selected_read(codec="libx264", tool=sys.executable) is None
     assert nuke.messages == [f"Moebius Video: {message}"]
 
 
-def test_install_menu(monkeypatch):
+def test_install_menu(load):
     nuke = fake_nuke()
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     script.install_menu()
     assert nuke.menus["Nuke"].commands == {
         "Moebius Video/Clean Read Node": script.clean_selected_read
     }
 
 
-def test_source_must_be_selected_last(monkeypatch, plate):
+def test_source_must_be_selected_last(load, plate):
     from host_fakes import NukeNode
 
     grade = NukeNode("Grade", "Grade1", {})
     nuke = fake_nuke(selected=[grade, read_node("Read1", str(plate), 1, 20)])
-    script = load(monkeypatch, nuke)
+    script = load(nuke)
     assert script.clean_selected_read(codec="libx264", tool=sys.executable) is None
     assert nuke.messages == ["Moebius Video: Select the Read node to clean last (after the matte)"]

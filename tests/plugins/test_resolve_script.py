@@ -1,4 +1,7 @@
-"""The Resolve script against fakes of the Resolve calls it makes, with the real hook."""
+"""The Resolve script against fakes of the Resolve calls it makes, with the real hook.
+
+The script is loaded from the folder plugins/resolve/install.py installed it into.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +21,22 @@ from host_fakes import (
     ResolveTimelineItemWithTrack,
     load_plugin,
 )
-from plugin_helpers import PLUGINS, box_track, count_frames, hook_env, write_clip
+from plugin_helpers import box_track, count_frames, hook_env, write_clip
+from plugin_install import install_resolve
 
 TIMELINE_START = 86400
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    return install_resolve(tmp_path_factory.mktemp("resolve") / "Scripts" / "Utility")
+
+
 @pytest.fixture
-def resolve_script(monkeypatch):
+def resolve_script(monkeypatch, installed):
     for key, value in hook_env().items():
         monkeypatch.setenv(key, value)  # the hook subprocess must find moebius_video
-    return load_plugin(PLUGINS / "resolve", "moebius_video_resolve", monkeypatch)
+    return load_plugin(installed, "moebius_video_resolve", monkeypatch)
 
 
 @pytest.fixture(scope="module")
