@@ -1,9 +1,10 @@
 """Host-neutral client of the moebius-video script hook (plugins/HOOK.md).
 
-Every editor plug-in (Blender, Resolve, Nuke) carries a copy of this one file and uses it to
-build a request, run `moebius-video hook -` in a subprocess and read its JSON-lines events.
-It needs only the Python standard library and runs on Python 3.7+ (Nuke 13, Resolve's
-system Python, Blender 3.4 and later). Keep the copies identical: tests/plugins checks it.
+Every editor plug-in (Blender, Resolve, Nuke) uses this one file to build a request, run
+`moebius-video hook -` in a subprocess and read its JSON-lines events. It is kept only here;
+each host's install step copies it next to the plug-in, which imports it as a sibling module
+(plugins/README.md). It needs only the Python standard library and runs on Python 3.7+
+(Nuke 13, Resolve's system Python, Blender 3.4 and later).
 
     job = HookJob(build_request("plate.mov", "wires.json", "plate_clean.mov"), tool="moebius-video")
     job.start()
