@@ -386,7 +386,8 @@ class VideoWriter:
         """The YUV conversion into the encoder's format, and the tags to write."""
         info = self.info
         if is_rgb(self._pix_fmt) or not is_rgb(info.pix_fmt):
-            return Conversion.for_stream(info.pix_fmt, info.color), info.color
+            conversion = Conversion.for_stream(info.pix_fmt, info.color, info.width, info.height)
+            return conversion, info.color
         # RGB source into a YUV codec (PNG plates to H.264): BT.709, limited range.
         color = info.color
         tags = ColorTags(

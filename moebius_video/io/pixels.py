@@ -70,8 +70,9 @@ MATRICES = {
 RANGES = {1: "tv", 2: "pc"}
 
 # AVColorSpace -> the swscale coefficient table (SWS_CS_*) that implements it.
-# swscale has no table for the others; they fall back to BT.601 like ffmpeg does.
+# swscale has no table for the others; they are guessed from the size like untagged video.
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+SWS_BT709 = 1
 SWS_BT601 = 5
 
 # swscale flags, measured on 720p H.264 footage (YUV -> RGB -> YUV round trip). Without
@@ -137,20 +138,31 @@ class Conversion:
     color_range: int
 
     @classmethod
-    def for_stream(cls, pix_fmt: str, color: ColorTags) -> Conversion:
+    def for_stream(
+        cls, pix_fmt: str, color: ColorTags, width: int = 0, height: int = 0
+    ) -> Conversion:
+        """The conversion for frames of width x height (0: unknown, taken as SD) in pix_fmt.
+
+        A tagged matrix and range are honoured (README, "Colour").
+        """
         matrix_number = color.numbers()[2]
         range_number = color.numbers()[3]
         if range_number == 0:
             # Untagged: limited range for YUV (what every encoder writes by default), except
             # the JPEG-style yuvj formats which are full range by definition.
             range_number = 2 if pix_fmt.startswith("yuvj") or is_rgb(pix_fmt) else 1
-        # Untagged (or a matrix swscale lacks, such as YCgCo): BT.601, as ffmpeg does.
-        return cls(_SWS_MATRIX.get(matrix_number, SWS_BT601), range_number)
+        matrix = _SWS_MATRIX.get(matrix_number)
+        if matrix is None:
+            # Untagged (or a matrix swscale lacks, such as YCgCo): guessed from the size as
+            # Nuke, Resolve and players do (mpv's rule): HD, 1280 wide or more or taller than
+            # 576, is BT.709; smaller video BT.601. FFmpeg alone takes BT.601 at any size.
+            matrix = SWS_BT709 if width >= 1280 or height > 576 else SWS_BT601
+        return cls(matrix, range_number)
 
     @classmethod
     def for_frame(cls, frame: av.VideoFrame) -> Conversion:
         """The conversion a decoded frame's own tags call for (decode and composite agree)."""
-        return cls.for_stream(frame.format.name, frame_color(frame))
+        return cls.for_stream(frame.format.name, frame_color(frame), frame.width, frame.height)
 
 
 def frame_color(frame: av.VideoFrame) -> ColorTags:
@@ -177,6 +189,20 @@ def has_alpha(pix_fmt: str) -> bool:
     return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
 
 
+def _frame_flags(frame: av.VideoFrame, pix_fmt: str) -> Interpolation:
+    """SWS_FRAME_FLAGS, except where the libswscale PyAV ships gets bilinear wrong.
+
+    4:2:0 (chroma rows subsampled) into 16-bit RGB with bilinear full-chroma interpolation
+    comes out of libswscale 9 (FFmpeg 8) wrong by 50+ levels on average (10-bit H.264,
+    tests/io/test_colour_matrix.py); bicubic gives FFmpeg's answer. 4:2:2, 4:4:4 and 8-bit
+    RGB are right with bilinear.
+    """
+    components = frame.format.components
+    rows_subsampled = len(components) > 2 and components[1].height < components[0].height
+    deep_rgb = is_rgb(pix_fmt) and bit_depth(pix_fmt) > 8
+    return SWS_CROP_FLAGS if rows_subsampled and deep_rgb else SWS_FRAME_FLAGS
+
+
 def to_rgb(
     frame: av.VideoFrame,
     conversion: Conversion,
@@ -193,7 +219,7 @@ def to_rgb(
         src_colorspace=conversion.sws_matrix,
         src_color_range=conversion.color_range,
         dst_color_range=2,
-        interpolation=SWS_FRAME_FLAGS,
+        interpolation=_frame_flags(frame, rgb_fmt),
     )
     return rgb.to_ndarray()
 
@@ -264,7 +290,7 @@ def convert_frame(
         src_color_range=source.color_range,
         dst_colorspace=target.sws_matrix,
         dst_color_range=target.color_range,
-        interpolation=SWS_FRAME_FLAGS,
+        interpolation=_frame_flags(frame, pix_fmt),
     )
 
 
