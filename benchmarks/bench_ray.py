@@ -32,9 +32,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from moebius_video import InpaintOptions, inpaint_video  # noqa: E402
 from moebius_video.distributed import clip_job, fill_segments  # noqa: E402
 from moebius_video.io import open_video  # noqa: E402
-from moebius_video.pipeline import InpaintOptions, inpaint_video  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "bench_ray"
 SOURCE = REPO / "sample_clips" / "bbb_wire.mp4"
@@ -121,7 +121,7 @@ def bytes_moved(clip: Path, track: Path, options: InpaintOptions) -> dict:
 
     from moebius_video.distributed.ray_runner import RayOptions
 
-    job = clip_job(clip, track, options)
+    job = clip_job(clip, track, options.temporal_options(), options.filler_spec())
     with open_video(clip) as video:
         info = video.info
     segments = job.segments_for(info.frame_count, 0, info.frame_count)
@@ -157,7 +157,7 @@ def main() -> None:
 
     clip, track = make_clip(args.frames)
     options = InpaintOptions(model="opencv", overwrite=True)
-    job = clip_job(clip, track, options)
+    job = clip_job(clip, track, options.temporal_options(), options.filler_spec())
     with open_video(clip) as video:
         segments = job.plan(video.info.frame_count)
     print(f"clip: {clip.name}, {args.frames} frames 1280x720; {len(segments)} segments")

@@ -16,7 +16,7 @@ __all__ = ["__version__", "inpaint_video", "InpaintOptions", "InpaintResult"]
 def __getattr__(name: str):
     # Imported lazily so `import moebius_video` stays cheap (no torch, no av) for plugins.
     if name in ("inpaint_video", "InpaintOptions", "InpaintResult"):
-        from . import pipeline
+        from . import api
 
-        return getattr(pipeline, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'moebius_video' has no attribute {name!r}")

@@ -88,7 +88,7 @@ class ShotOutcome:
 
 def load_job_file(path: str | os.PathLike) -> list[Shot]:
     """Read and validate a job file; return its shots with the defaults merged in."""
-    from .pipeline import InpaintOptions
+    from .options import InpaintOptions
 
     path = Path(path)
     document = _read_document(path)
@@ -208,10 +208,14 @@ def _resolve(base: Path, value: str) -> str:
 
 def run_batch(
     shots: list[Shot],
+    render: Callable[..., Any],
     progress: Callable[[ProgressEvent], None] | None = None,
     on_shot: Callable[[ShotOutcome], None] | None = None,
 ) -> list[ShotOutcome]:
     """Run every shot, one after the other; a failing shot is recorded and the rest go on.
+
+    `render` runs one shot: `api.render_chunk` (passed in by the caller, so this module
+    sits below the API and never imports it).
 
     `progress` gets the events of the whole batch: frames count across all shots
     (a shot whose frame count cannot be read counts as the mean of the others), and
@@ -231,7 +235,7 @@ def run_batch(
     for shot, weight in zip(shots, weights, strict=True):
         # A progress event at 0% of the shot announces it before anything can fail.
         report(_between_shots(shot, len(shots), done_before, total, 0.0))
-        outcome = _run_shot(shot, report, done_before, weight, total, len(shots))
+        outcome = _run_shot(shot, render, report, done_before, weight, total, len(shots))
         outcomes.append(outcome)
         done_before += weight
         if on_shot is not None:
@@ -253,14 +257,13 @@ def run_batch(
 
 def _run_shot(
     shot: Shot,
+    render: Callable[..., Any],
     report: Callable[[ProgressEvent], None],
     done_before: float,
     weight: float,
     total: float,
     shot_count: int,
 ) -> ShotOutcome:
-    from .farm import render_chunk
-
     began = time.perf_counter()
 
     def shot_progress(event: ProgressEvent) -> None:
@@ -280,7 +283,7 @@ def _run_shot(
             )
 
     try:
-        result = render_chunk(
+        result = render(
             shot.input,
             shot.mask_track,
             shot.output,

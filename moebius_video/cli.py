@@ -13,14 +13,12 @@ leaves no partial output.
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MoebiusVideoError
+from .errors import EXIT_OK, EXIT_USAGE
 
 SUBCOMMANDS = {
     "run": "clean one clip (the default when the first argument is not a subcommand)",
@@ -42,50 +40,6 @@ subcommands:
 exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 batch partly failed,
             75 retryable, 130 interrupted
 """
-
-
-def guarded(body: Callable[[], int], reporter=None) -> int:
-    """Run a command body and turn what it raises into an exit code and one message.
-
-    `reporter` (a progress reporter) also gets the error, so JSON-lines readers see it.
-    """
-    try:
-        return body()
-    except MoebiusVideoError as exc:
-        _report_error(reporter, exc.code, exc.exit_code, str(exc))
-        print(f"moebius-video: error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
-    except BrokenPipeError:
-        # Whoever read our stdout went away (`| head`, a host that cancelled): stop like
-        # Ctrl-C, and keep Python from failing again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        print("moebius-video: stdout was closed; stopped", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        _report_error(reporter, "interrupted", EXIT_INTERRUPTED, "interrupted")
-        print("moebius-video: interrupted", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        # A bug, not a user mistake: the traceback is what a bug report needs.
-        traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}"
-        _report_error(reporter, "internal", EXIT_INTERNAL, message)
-        print(
-            f"moebius-video: internal error: {message} (please report it with the traceback)",
-            file=sys.stderr,
-            flush=True,
-        )
-        return EXIT_INTERNAL
-
-
-def _report_error(reporter, code: str, exit_code: int, message: str) -> None:
-    if reporter is None:
-        return
-    try:
-        reporter.error(code, exit_code, message)
-    except OSError:  # stdout already gone: the stderr line still tells the user
-        pass
 
 
 def _terminate(signum, frame) -> None:

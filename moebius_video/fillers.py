@@ -3,16 +3,53 @@
 A filler takes one RGB image and a boolean hole and returns the image with the
 hole painted. The temporal core calls it on key frames only; Moebius
 (`moebius_video.model.filler`) is one filler, OpenCV inpainting the fallback.
+
+This module sits at the bottom of the package (with patches and errors), so the API, the
+Ray workers, the temporal core and the model all speak of fillers without importing each
+other. `FillerSpec` says which filler a run wants; `model.make_filler(spec)` builds it.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-from ..patches import mask_box
+from .patches import mask_box
+
+# Names that pick the classical filler without asking the model registry (so no torch).
+CLASSICAL_FILLERS = {
+    "opencv": "telea",
+    "telea": "telea",
+    "opencv-telea": "telea",
+    "opencv-ns": "ns",
+}
+
+
+@dataclass(frozen=True)
+class FillerSpec:
+    """Which filler a run wants; small and picklable, so a Ray worker builds its own.
+
+    model: a registered checkpoint name, a classical name (`CLASSICAL_FILLERS`), or None
+        (Moebius when its weights are present, else OpenCV). weights: a checkpoint path.
+    device: "auto", "cpu", "cuda" or "cuda:N". precision: float32, bfloat16, float16 or None.
+    """
+
+    model: str | None = None
+    weights: str | os.PathLike | None = None
+    device: str = "auto"
+    precision: str | None = None
+
+    def classical(self) -> OpenCVFiller | None:
+        """The classical filler this spec names, or None when it needs the model registry."""
+        if self.weights is None and self.model is not None:
+            method = CLASSICAL_FILLERS.get(self.model.lower())
+            if method is not None:
+                return OpenCVFiller(method)
+        return None
 
 
 @runtime_checkable

@@ -21,11 +21,13 @@ This module imports nothing heavy, so plugins and the hook can use it cheaply.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -265,3 +267,17 @@ def make_reporter(
         choices = ", ".join(PROGRESS_MODES)
         raise UsageError(f"--progress: unknown mode {mode!r}; choose one of {choices}") from None
     return cls(stdout, stderr)
+
+
+@contextlib.contextmanager
+def warnings_as_events(report: ProgressCallback) -> Iterator[None]:
+    """Python warnings raised during the run (a pixel format ffv1 cannot keep, timestamps
+    a container rounds) become warning events, so hook and farm readers see them too."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        report(ProgressEvent("warning", message=str(message)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # each distinct warning once, not once per frame
+        warnings.showwarning = show
+        yield

@@ -31,10 +31,10 @@ from pipeline_helpers import (
 from moebius_video import InpaintOptions, inpaint_video
 from moebius_video.commands.run import build_parser, options_from_args
 from moebius_video.errors import UsageError
+from moebius_video.fillers import OpenCVFiller
 from moebius_video.masks import load_mask_track
 from moebius_video.patches import mask_box
-from moebius_video.pipeline import fill_frame
-from moebius_video.temporal.fillers import OpenCVFiller
+from moebius_video.temporal.per_frame import fill_frame
 
 
 @pytest.fixture(scope="module")

@@ -105,13 +105,14 @@ class BatchReporter:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..cli import guarded
+    from .guard import guarded
 
     argv = list(sys.argv[1:] if argv is None else argv)
     mode = progress_mode_in(argv)
     reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
 
     def run() -> int:
+        from ..api import render_chunk
         from ..batch import batch_exit_code, load_job_file, run_batch, summary_table
 
         ns = build_parser().parse_args(argv)
@@ -129,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         batch_reporter = BatchReporter(reporter)
         with _shared_ray(shots):
-            outcomes = run_batch(shots, progress=batch_reporter, on_shot=batch_reporter.shot_done)
+            outcomes = run_batch(
+                shots, render_chunk, progress=batch_reporter, on_shot=batch_reporter.shot_done
+            )
         reporter.summary(summary_table(outcomes))
         return batch_exit_code(outcomes)
 

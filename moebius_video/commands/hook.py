@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(request_schema(), indent=2))
         return EXIT_OK
 
-    from ..cli import guarded
+    from .guard import guarded
 
     # Events go to the real stdout; anything else printed during the run goes to stderr.
     events = JsonReporter(stdout=sys.stdout, stderr=sys.stderr)

@@ -162,7 +162,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from ..cli import guarded
+    from .guard import guarded
 
     def run() -> int:
         args = build_parser().parse_args(argv)

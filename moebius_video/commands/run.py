@@ -12,7 +12,7 @@ import sys
 
 from ..errors import UsageError
 from ..farm import add_farm_options
-from ..pipeline import InpaintOptions, parse_frame_range
+from ..options import InpaintOptions, parse_frame_range
 from ..progress import PROGRESS_MODES, make_reporter
 
 
@@ -144,14 +144,14 @@ def progress_mode_in(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    from ..cli import guarded
+    from .guard import guarded
 
     mode = progress_mode_in(argv)
     reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
 
     def run() -> int:
-        from ..farm import render_chunk, wants_chunk_render
-        from ..pipeline import inpaint_video
+        from ..api import inpaint_video, render_chunk
+        from ..farm import wants_chunk_render
 
         ns = build_parser().parse_args(argv)
         options = options_from_args(ns)

@@ -19,13 +19,16 @@ and never imports Ray.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from ..errors import RetryableError
+from ..fillers import FillerSpec
 from ..patches import FramePatch
+from ..temporal.options import TemporalOptions
 from .plan import Segment, plan_segments, segments_for_range
-from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, opencv_filler
+from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, source_path
 from .windows import FrameAssembler, frame_patches
 
 log = logging.getLogger(__name__)
@@ -213,30 +216,29 @@ SEGMENT_WINDOWS = 4
 
 
 def clip_job(
-    input, mask_track, options, frame_base: int = 0, frame_count: int | None = None
+    input,
+    mask_track,
+    temporal: TemporalOptions | None,
+    filler: FillerSpec,
+    *,
+    frame_base: int = 0,
+    per_frame_segment: int | None = None,
 ) -> ClipJob:
-    """The `ClipJob` for one run of `inpaint_video(input, mask_track, ..., options)`.
+    """The `ClipJob` for one run over `input` with `mask_track`.
 
-    Paths become absolute, so workers started elsewhere open the same files; an inline
-    track (a dict) resolves its raster paths from the current folder, as in the driver.
-    frame_base, frame_count: the mask track's and the clip's (`options.shot_cuts` holds
-    frame numbers; they become indices, and a cut outside the clip is refused).
+    temporal: the temporal core's options (built by `InpaintOptions.temporal_options`), or
+    None for `--temporal off`. filler: the filler each worker builds. Paths become
+    absolute, so workers started elsewhere open the same files; an inline track (a dict)
+    resolves its raster paths from the current folder, as in the driver. frame_base: the
+    mask track's, so cuts are reported in frame numbers. per_frame_segment: segment length
+    with `--temporal off` (default PER_FRAME_SEGMENT).
     """
-    import functools
-    import os
-    from collections.abc import Mapping
-
-    from .segment import filler_for_options, source_path
-
-    if options.temporal:
-        from ..pipeline import temporal_options
-
-        temporal = temporal_options(options, frame_base, frame_count)
+    if temporal is not None:
         # A segment spans several windows: its two border windows are also filled by the
         # neighbouring segments (for the cross-fade), so longer segments waste less.
         length, context = SEGMENT_WINDOWS * temporal.window, temporal.context
     else:
-        temporal, length, context = None, options.window or PER_FRAME_SEGMENT, 0
+        length, context = per_frame_segment or PER_FRAME_SEGMENT, 0
     inline = isinstance(mask_track, Mapping)
     return ClipJob(
         source=source_path(input),
@@ -245,7 +247,6 @@ def clip_job(
         temporal=temporal,
         segment_length=length,
         context=context,
-        filler_factory=functools.partial(filler_for_options, options),
-        device=options.device,
+        filler=filler,
         frame_base=frame_base,
     )

@@ -101,9 +101,9 @@ class RaySegmentRunner:
         if self.options.gpus_per_worker is not None:
             return self.options.gpus_per_worker
         gpus = ray.cluster_resources().get("GPU", 0)
-        if self.job.device.startswith("cuda") and gpus < 1:
-            raise UsageError(f"--device {self.job.device}: the Ray cluster has no GPU")
-        return 1.0 if gpus >= 1 and self.job.device != "cpu" else 0.0
+        if self.job.filler.device.startswith("cuda") and gpus < 1:
+            raise UsageError(f"--device {self.job.filler.device}: the Ray cluster has no GPU")
+        return 1.0 if gpus >= 1 and self.job.filler.device != "cpu" else 0.0
 
     def __exit__(self, *exc_info) -> None:
         for actor in self.actors:

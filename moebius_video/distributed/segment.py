@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MediaError, RetryableError
-from ..temporal.fillers import Filler
+from ..fillers import Filler, FillerSpec
 from .plan import Segment, plan_segments
 from .transfer import pack
 from .windows import Part, fill_windows, needed_windows, rgb_bytes
@@ -29,31 +29,21 @@ from .windows import Part, fill_windows, needed_windows, rgb_bytes
 OOM_RETRIES = 2
 
 
-def opencv_filler() -> Filler:
-    """The default filler factory: classical inpainting, no weights needed."""
-    from ..temporal.fillers import OpenCVFiller
-
-    return OpenCVFiller()
-
-
 class WorkerNotice(UserWarning):
     """A notice from building a worker's filler ("Moebius weights not found, using OpenCV
     inpainting"): the worker may be another machine, so `SegmentFiller` records it and
     every `SegmentResult` carries it back for the driver to show once."""
 
 
-def filler_for_options(options) -> Filler:
-    """Filler factory for a run's `InpaintOptions` (bind it with functools.partial).
+def build_filler(spec: FillerSpec) -> Filler:
+    """The filler of one worker process, built once (a model is loaded there). Its
+    notices are raised as `WorkerNotice` warnings."""
+    from ..model import make_filler
 
-    Runs in each worker, so a model is loaded there, once per worker process. Its
-    notices are raised as `WorkerNotice` warnings.
-    """
-    from ..pipeline import make_filler
+    def notice(message: str) -> None:
+        warnings.warn(message, WorkerNotice, stacklevel=2)
 
-    def notice(event) -> None:
-        warnings.warn(event.message, WorkerNotice, stacklevel=2)
-
-    return make_filler(options, notice)
+    return make_filler(spec, notice)
 
 
 @dataclass(frozen=True)
@@ -67,10 +57,8 @@ class ClipJob:
         each frame alone (`--temporal off`).
     segment_length / context: the segment plan; see `plan.plan_segments`. With the
         temporal core, segment_length is a multiple of the window.
-    filler_factory: a picklable callable (module-level function or functools.partial)
-        that builds the filler; called once per worker process, never per segment.
-    device: where the filler runs ("auto", "cpu", "cuda[:N]"); decides whether Ray
-        workers ask for a GPU.
+    filler: which filler to build (`FillerSpec`); built once per worker process, never
+        per segment. Its device decides whether Ray workers ask for a GPU.
     frame_base: the mask track's, so the driver reports shot cuts in the clip's frame
         numbers.
     """
@@ -81,8 +69,7 @@ class ClipJob:
     segment_length: int
     context: int
     mask_base_dir: str | None = None
-    filler_factory: Callable[[], Filler] = field(default=opencv_filler)
-    device: str = "auto"
+    filler: FillerSpec = field(default_factory=lambda: FillerSpec("opencv"))
     frame_base: int = 0
 
     def plan(self, frame_count: int) -> list[Segment]:
@@ -166,7 +153,7 @@ class SegmentFiller:
         self.job = job
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", WorkerNotice)
-            self.filler = job.filler_factory()
+            self.filler = build_filler(job.filler)
         for warning in caught:
             if not issubclass(warning.category, WorkerNotice):  # not ours: pass it on
                 warnings.warn_explicit(
@@ -264,7 +251,7 @@ class SegmentFiller:
 
     def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):
         """`--temporal off`: each frame alone, so no context frames are read."""
-        from ..pipeline import fill_frame
+        from ..temporal.per_frame import fill_frame
 
         if not any(track.box(i) is not None for i in range(lo, hi)):
             return  # nothing masked: nothing to decode

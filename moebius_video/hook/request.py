@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from ..errors import InputError, UsageError
+from ..paths import is_image_pattern
 
 CURRENT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -358,16 +359,12 @@ def _resolve(value: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def _is_pattern(value: str) -> bool:
-    # printf image-sequence patterns such as shot.%04d.png name files that exist one by one.
-    return "%" in Path(value).name
-
-
 def _existing_path(
     value: str, key: str, source: str, base_dir: Path, pattern_ok: bool = False
 ) -> Path:
     path = _resolve(value, base_dir)
-    if pattern_ok and _is_pattern(value):
+    # Image-sequence patterns such as shot.%04d.png name files that exist one by one.
+    if pattern_ok and is_image_pattern(value):
         if not path.parent.is_dir():
             raise RequestError(f"{source}: {key}: folder not found: {path.parent}")
         return path

@@ -21,7 +21,8 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
     editor needs to line the result up with its source.
     """
     # Imported here so that reading and checking a request stays cheap (no torch, no av).
-    from ..pipeline import InpaintOptions, inpaint_video
+    from ..api import inpaint_video
+    from ..options import InpaintOptions
 
     mask_track = request.mask_track
     if isinstance(mask_track, dict):

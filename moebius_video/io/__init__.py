@@ -1,4 +1,5 @@
-"""Media in and out: streaming decode, composite in the source pixel format, encode + remux.
+"""Media in and out: streaming decode, composite in the source pixel format, encode + remux,
+and the one image-sequence writer.
 
 from moebius_video.io import open_video, VideoWriter, composite
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from .composite import composite
 from .decode import VideoReader, open_video
 from .encode import CODECS, VideoWriter
+from .frame_files import FrameFileWriter
 from .image_sequence import ImageSequenceReader
 from .info import DecodedFrame, VideoInfo
 from .pixels import ColorTags
@@ -22,6 +24,7 @@ __all__ = [
     "CODECS",
     "ColorTags",
     "DecodedFrame",
+    "FrameFileWriter",
     "ImageSequenceReader",
     "VideoInfo",
     "VideoReader",

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import secrets
-import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
-from .image_sequence import is_image_sequence, normalize_pattern, pattern_regex, write_image
+from ..paths import is_image_pattern, same_file
 from .info import VideoInfo
 from .pixels import (
     ColorTags,
@@ -52,7 +50,6 @@ from .pixels import (
     has_alpha,
     is_rgb,
     rgb_format,
-    to_rgb,
 )
 
 
@@ -155,33 +152,17 @@ def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
     return f"{hours % 24:02d}:{minutes:02d}:{seconds:02d}{separator}{count:02d}"
 
 
-def _is_pattern(text: str) -> bool:
-    """A file-name pattern for an image sequence: "out.%04d.png", "out.####.png"."""
-    name = os.path.basename(text)
-    return "#" in name or bool(re.search(r"%0?\d*d", name))
-
-
-def default_codec(output: str | os.PathLike) -> str:
-    """The codec when the user names none: png for a sequence pattern, libx264 otherwise."""
-    return "png" if _is_pattern(os.fspath(output)) else "libx264"
-
-
-def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
 class VideoWriter:
-    """Writes frames to a movie file or a PNG sequence, atomically.
+    """Writes frames to a movie file, atomically.
 
-    output: a movie path (container from the extension: .mp4, .mov, .mkv...), or for PNG
-        output a pattern "out.%04d.png" / "out.####.png" or a folder (files frame.%06d.png).
+    output: a movie path (container from the extension: .mp4, .mov, .mkv...). Image
+        sequences have their own writer (`io.FrameFileWriter`), one file per frame.
     info: the input's VideoInfo (size, time base, colour tags, rotation, pixel format).
-    codec: libx264 (default for movies), ffv1, prores (422 HQ), prores4444 or png.
+    codec: libx264 (default), ffv1, prores (422 HQ) or prores4444.
     crf: libx264 quality, 0 (lossless) to 51; default 16.
     remux_from: the input movie whose audio/subtitle/data streams and tags are copied.
     frame_range: (start, stop) 0-based, stop exclusive: which input frames will be written.
     overwrite: replace an existing output (otherwise UsageError).
-    start_number: number of the first PNG file (default: the input's own numbering).
     encoder_options: extra FFmpeg encoder options, e.g. {"preset": "veryfast"} for libx264.
     """
 
@@ -195,24 +176,15 @@ class VideoWriter:
         frame_range: tuple[int, int] | None = None,
         overwrite: bool = False,
         *,
-        start_number: int | None = None,
         encoder_options: dict[str, str] | None = None,
     ) -> None:
         self.output = os.fspath(output)
         self.info = info
-        pattern = _is_pattern(self.output)
-        self.codec = resolve_codec(codec or default_codec(self.output))
-        sequence = self.codec.name == "png"
-        if pattern and not sequence:
-            raise UsageError(
-                f"{self.output}: an image sequence output needs -c:v png "
-                f"(got {self.codec.name}); for a movie give a file name like out.mp4"
-            )
-        folder_like = os.path.isdir(self.output) or not Path(self.output).suffix
-        if sequence and not (pattern or folder_like):
+        self.codec = resolve_codec(codec or "libx264")
+        if self.codec.name == "png" or is_image_pattern(self.output):
             raise UsageError(
                 f"{self.output}: png writes an image sequence; give a pattern like "
-                "out.%04d.png or a folder"
+                "out.%04d.png to inpaint_video (io.FrameFileWriter), or a movie codec"
             )
         if not isinstance(crf, int) or not 0 <= crf <= 51:
             raise UsageError(f"crf must be an integer from 0 to 51, got {crf!r}")
@@ -229,7 +201,6 @@ class VideoWriter:
         self._cut_head, self._cut_tail = start > 0, stop < info.frame_count
         self.overwrite = overwrite
         self.remux_from = os.fspath(remux_from) if remux_from is not None else None
-        self.start_number = info.start_number if start_number is None else start_number
         self.encoder_options = dict(encoder_options or {})
         self.frames_written = 0
         self._finished = False
@@ -240,47 +211,15 @@ class VideoWriter:
         self._rgb_fmt = rgb_format(info.bit_depth)
         self._reformatter = VideoReformatter()  # keeps swscale's set-up between frames
         for source in filter(None, (info.path, self.remux_from)):
-            if _same_file(source, self.output):
+            if same_file(source, self.output):
                 raise UsageError(f"{self.output}: the output would overwrite the input")
-        if sequence:
-            self._init_sequence()
-        else:
-            self._init_movie()
+        self._init_movie()
 
     # -- set-up ---------------------------------------------------------------------------
 
     def _check_folder(self, folder: Path) -> None:
         if not folder.is_dir():
             raise UsageError(f"{self.output}: folder {folder} does not exist")
-
-    def _init_sequence(self) -> None:
-        output = Path(self.output)
-        if _is_pattern(self.output):
-            self._folder, self._name = output.parent, normalize_pattern(output.name)
-            if not self._name.lower().endswith(".png"):
-                raise UsageError(f"{self.output}: PNG sequence names must end in .png")
-        else:
-            self._folder, self._name = output, "frame.%06d.png"
-        # The sequence's own folder is made on the first frame; the one above must exist.
-        if not self._folder.is_dir():
-            self._check_folder(self._folder.parent)
-        self._made_folder = False
-        regex = pattern_regex(self._name)
-        if self._folder.is_dir() and not self.overwrite:
-            existing = sorted(p.name for p in self._folder.iterdir() if regex.match(p.name))
-            if existing:
-                raise UsageError(
-                    f"{self.output}: {len(existing)} file(s) of this sequence exist "
-                    f"({existing[0]}...); pass overwrite=True (-y) to replace them"
-                )
-        for source in filter(None, (self.info.path, self.remux_from)):
-            if is_image_sequence(source) and self._folder.is_dir():
-                source_folder = Path(source) if os.path.isdir(source) else Path(source).parent
-                if _same_file(source_folder, self._folder) and (
-                    os.path.isdir(source) or normalize_pattern(Path(source).name) == self._name
-                ):
-                    raise UsageError(f"{self.output}: the output would overwrite the input")
-        self._temp = None  # the temporary folder, made on the first frame
 
     def _init_movie(self) -> None:
         output = Path(self.output)
@@ -472,10 +411,7 @@ class VideoWriter:
         if self._shift is None:
             self._shift = frame.pts - self.info.start_pts if self._cut_head else 0
             self._source_conversion = Conversion.for_frame(frame)
-        if self.codec.name == "png":
-            self._write_png(frame, index)
-        else:
-            self._encode(frame)
+        self._encode(frame)
         self._last_pts = frame.pts
         duration = frame.duration or self._nominal_duration()
         self._end_pts = frame.pts + duration
@@ -589,22 +525,6 @@ class VideoWriter:
         packet.stream = self._remux_map[packet.stream_index]
         self._container.mux(packet)
 
-    # -- PNG sequences --------------------------------------------------------------------
-
-    def _write_png(self, frame: av.VideoFrame, index: int) -> None:
-        if frame.format.name == self._rgb_fmt:
-            rgb = frame.to_ndarray()
-        else:
-            rgb = to_rgb(frame, self._source_conversion, self._rgb_fmt, self._reformatter)
-        if self._temp is None:
-            if not self._folder.is_dir():
-                self._folder.mkdir()
-                self._made_folder = True
-            stem = Path(self._name.replace("%", "")).stem
-            self._temp = self._folder / f".{stem}.tmp-{secrets.token_hex(4)}"
-            self._temp.mkdir()
-        write_image(self._temp / (self._name % (self.start_number + index)), rgb)
-
     # -- finishing ------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -618,10 +538,7 @@ class VideoWriter:
                     f"{self.output}: {self.frames_written} frames written, frame_range "
                     f"{start}-{stop} needs {stop - start}"
                 )
-            if self.codec.name == "png":
-                self._finish_sequence()
-            else:
-                self._finish_movie()
+            self._finish_movie()
         except BaseException:
             self._abort()
             raise
@@ -637,11 +554,6 @@ class VideoWriter:
             self._remux_in.close()
         os.replace(self._temp, self.output)
 
-    def _finish_sequence(self) -> None:
-        for path in sorted(self._temp.iterdir()):
-            os.replace(path, self._folder / path.name)
-        self._temp.rmdir()
-
     def _abort(self) -> None:
         """Drop everything written so far; never raises."""
         self._finished = True
@@ -653,15 +565,7 @@ class VideoWriter:
                     pass
         temp = getattr(self, "_temp", None)
         if temp is not None and temp.exists():
-            if temp.is_dir():
-                shutil.rmtree(temp, ignore_errors=True)
-            else:
-                temp.unlink(missing_ok=True)
-        if getattr(self, "_made_folder", False):
-            try:
-                self._folder.rmdir()
-            except OSError:
-                pass  # someone else put files there meanwhile
+            temp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -25,37 +25,18 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError, UsageError
+from ..paths import is_image_pattern, normalize_pattern, pattern_regex
 from .info import DecodedFrame, VideoInfo
 from .pixels import ColorTags
 
 IMAGE_SUFFIXES = (".png", ".exr")
-_PRINTF = re.compile(r"%(0?)(\d*)d")
-_HASHES = re.compile(r"#+")
 
 
 def is_image_sequence(text: str) -> bool:
     """True for folders, printf/# patterns and single image files."""
     if os.path.isdir(text):
         return True
-    name = os.path.basename(text)
-    return bool(_PRINTF.search(name) or "#" in name) or name.lower().endswith(IMAGE_SUFFIXES)
-
-
-def normalize_pattern(name: str) -> str:
-    """ "shot.####.png" -> "shot.%04d.png"; printf patterns pass through."""
-    return _HASHES.sub(lambda m: f"%0{len(m.group())}d", name)
-
-
-def pattern_regex(name: str) -> re.Pattern:
-    """Regex with one group for the frame number of a printf file name pattern."""
-    match = _PRINTF.search(name)
-    if match is None or len(_PRINTF.findall(name)) != 1:
-        raise UsageError(f"{name}: a sequence pattern needs exactly one %d or %0Nd")
-    width = int(match.group(2) or 0)
-    # %04d writes at least 4 digits, more for larger numbers; %d any number of digits.
-    digits = rf"(\d{{{width},}})" if match.group(1) else r"(\d+)"
-    head, tail = name[: match.start()], name[match.end() :]
-    return re.compile(re.escape(head) + digits + re.escape(tail) + r"\Z")
+    return is_image_pattern(text) or os.path.basename(text).lower().endswith(IMAGE_SUFFIXES)
 
 
 def _natural_key(name: str) -> list:
@@ -80,7 +61,7 @@ def find_sequence_files(text: str) -> tuple[list[Path], int]:
         return [folder / n for n in names], _trailing_number(names[0])
     path = Path(text)
     name = normalize_pattern(path.name)
-    if not _PRINTF.search(name):
+    if not is_image_pattern(name):
         if not path.is_file():
             raise MediaError(f"{text}: no such file")
         return [path], _trailing_number(path.name)
@@ -137,14 +118,6 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
 
 
-def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write H x W x 3 RGB uint8/uint16 as PNG (16-bit PNG for uint16)."""
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
-    if not ok:
-        raise OSError(f"{path}: PNG encoding failed")
-    data.tofile(path)
-
-
 class ImageSequenceReader:
     """Reads a sequence of images like a clip. Create with `open_video`."""
 
@@ -199,9 +172,6 @@ class ImageSequenceReader:
                     f"image of the sequence ({self._shape[1]}x{self._shape[0]} {self._dtype})"
                 )
             yield DecodedFrame(index=index, pts=index, rgb=rgb, source=None)
-
-    def file(self, index: int) -> Path:
-        return self._files[index]
 
     def close(self) -> None:
         pass

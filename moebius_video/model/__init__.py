@@ -8,6 +8,7 @@
 - `sampler.py`: the released sampling procedure (VAE + DDIM + guidance) on one tile.
 - `tiling.py`: covering the holes of a full-resolution frame with model-sized tiles.
 - `filler.py`: the filler the temporal core calls (`MoebiusFiller`, `load_filler`).
+- `choose.py`: `make_filler(FillerSpec)`, the one place a run's filler is built.
 
 Names are imported on first use, so `import moebius_video.model` (and `models list`) does not
 pay for torch or diffusers.
@@ -29,6 +30,7 @@ _EXPORTS = {
     "SamplerSettings": "sampler",
     "MoebiusFiller": "filler",
     "load_filler": "filler",
+    "make_filler": "choose",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,7 +1,7 @@
 """Moebius as a filler of the temporal core, and the factory that picks a filler.
 
 `MoebiusFiller.fill(image, hole, init=None)` follows the Filler protocol of
-`moebius_video.temporal.fillers` (only hole pixels change) and runs the released sampling
+`moebius_video.fillers` (only hole pixels change) and runs the released sampling
 procedure in model-sized tiles at native resolution (`tiling.py`).
 
 Flicker control: the start noise of every tile is anchored to the frame. It is cut from an
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError, UsageError
-from ..temporal.fillers import Filler, OpenCVFiller
+from ..fillers import Filler, FillerSpec, OpenCVFiller
 from . import registry
 from .sampler import MoebiusSampler, SamplerSettings
 from .tiling import Tile, fill_with_tiles
@@ -38,7 +38,6 @@ from .tiling import Tile, fill_with_tiles
 log = logging.getLogger(__name__)
 
 NOISE_BLOCK = 64  # latent pixels per noise block (one native 512 x 512 tile)
-CLASSICAL = {"opencv": "telea", "telea": "telea", "opencv-telea": "telea", "opencv-ns": "ns"}
 
 
 def _seed_for(*parts: object) -> int:
@@ -243,8 +242,9 @@ def load_filler(
     float32 on CPU and float16 on CUDA. Other keywords go to MoebiusFiller.
     """
     notice = notice or log.warning
-    if weights is None and model is not None and model.lower() in CLASSICAL:
-        return OpenCVFiller(CLASSICAL[model.lower()])
+    classical = FillerSpec(model, weights).classical()
+    if classical is not None:
+        return classical
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
 

@@ -5,7 +5,7 @@ for index, patches in iter_patches(video.frames(), track, filler, TemporalOption
     writer.write(composite(frame, patches))
 """
 
-from .fillers import Filler, OpenCVFiller
+from ..fillers import Filler, OpenCVFiller
 from .options import TemporalOptions
 from .segment import context_span, fill_range, fill_segment, iter_patches
 

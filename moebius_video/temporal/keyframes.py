@@ -29,10 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..fillers import Filler
 from ..flow.estimate import bilinear
 from ..flow.smooth import harmonic_fill
 from ..patches import mask_box
-from .fillers import Filler
 from .propagate import Pointers, Propagated
 
 # Codes of the source map (debug preview, tests).

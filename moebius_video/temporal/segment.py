@@ -31,11 +31,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..fillers import Filler
 from ..flow.estimate import FlowEstimator, make_flow_estimator
 from ..patches import FramePatch, box_pixels, enclosing_box, mask_box
 from .cut_report import CutReport
 from .debug import DebugPreview
-from .fillers import Filler
 from .options import TemporalOptions
 from .window import FilledWindow, crop_margin, fill_window, window_patches
 

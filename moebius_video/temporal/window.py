@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..fillers import Filler
 from ..flow.complete import complete_flows, complete_inconsistent_flows
 from ..flow.estimate import (
     DISFlowEstimator,
@@ -60,7 +61,6 @@ from ..flow.estimate import (
 )
 from ..patches import FramePatch, banded_patches, enclosing_box, mask_box
 from .cuts import find_cuts, shot_runs
-from .fillers import Filler
 from .flow_in_time import complete_flows_in_time
 from .keyframes import FALLBACK, fill_frames, rough_fill
 from .options import TemporalOptions

@@ -80,7 +80,7 @@ def read_frames(pattern: str, numbers) -> list[bytes]:
     return [Path(pattern % n).read_bytes() for n in numbers]
 
 
-def per_frame_job(shot: dict, filler_factory):
+def per_frame_job(shot: dict, filler):
     """A ClipJob over the `shot` fixture's clip with the temporal core off (the filler is
     called on every masked frame), in segments of 10 frames."""
     from moebius_video.distributed import ClipJob
@@ -91,5 +91,5 @@ def per_frame_job(shot: dict, filler_factory):
         temporal=None,
         segment_length=10,
         context=0,
-        filler_factory=filler_factory,
+        filler=filler,
     )

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from distributed_media import FRAME_BASE, FRAMES
 
-from moebius_video.farm import frame_path, is_frame_pattern, render_chunk
-from moebius_video.pipeline import InpaintOptions
+from moebius_video.api import render_chunk
+from moebius_video.options import InpaintOptions
+from moebius_video.paths import frame_path, is_image_pattern
 
 REPO = Path(__file__).resolve().parents[2]
 # Small windows: the chunks below cut segments in the middle, which must not change pixels.
@@ -45,8 +46,8 @@ def _run(command: list[str]) -> subprocess.CompletedProcess:
 
 
 def test_frame_patterns():
-    assert is_frame_pattern("out/shot.%04d.png") and is_frame_pattern("shot.####.exr")
-    assert not is_frame_pattern("out/shot_clean.mov")
+    assert is_image_pattern("out/shot.%04d.png") and is_image_pattern("shot.####.exr")
+    assert not is_image_pattern("out/shot_clean.mov")
     assert frame_path("a/shot.%04d.png", 1001) == Path("a/shot.1001.png")
     assert frame_path("a/shot.####.exr", 7) == Path("a/shot.0007.exr")
 
@@ -121,8 +122,8 @@ def test_existing_frames_need_skip_existing_or_overwrite(shot, tmp_path):
 def test_one_worker_never_imports_ray(shot, tmp_path):
     code = (
         "import sys\n"
-        "from moebius_video.farm import render_chunk\n"
-        "from moebius_video.pipeline import InpaintOptions\n"
+        "from moebius_video.api import render_chunk\n"
+        "from moebius_video.options import InpaintOptions\n"
         f"render_chunk({str(shot['clip'])!r}, {str(shot['track'])!r}, "
         f"{str(tmp_path / 'f.%04d.png')!r}, InpaintOptions(window=2, context=2, model='opencv'))\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"

@@ -126,8 +126,9 @@ def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
 
     from distributed_media import FRAME_BASE, FRAMES
 
-    from moebius_video.farm import frame_path, render_chunk
-    from moebius_video.pipeline import InpaintOptions
+    from moebius_video.api import render_chunk
+    from moebius_video.options import InpaintOptions
+    from moebius_video.paths import frame_path
 
     openjd = shutil.which("openjd")
     assert openjd is not None, "the OpenJD CLI (pip install openjd-cli) is needed"

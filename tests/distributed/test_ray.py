@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from distributed_media import FRAME_BASE, FRAMES, per_frame_job, wire_track, write_clip
 
+from moebius_video import InpaintOptions, inpaint_video
+from moebius_video.api import render_chunk
 from moebius_video.distributed import fill_segments, plan_segments
-from moebius_video.farm import render_chunk
-from moebius_video.pipeline import InpaintOptions, inpaint_video
-from moebius_video.temporal.fillers import OpenCVFiller
+from moebius_video.fillers import OpenCVFiller
 
 # Small windows so the 30-frame clip is cut into 4 segments of 4 windows (8 frames).
 OPTIONS = InpaintOptions(window=2, context=2, model="opencv")

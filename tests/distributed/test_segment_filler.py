@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-
 from distributed_media import FRAMES, per_frame_job
 
 from moebius_video.distributed import SegmentFiller, plan_segments
-from moebius_video.distributed.segment import filler_for_options
-from moebius_video.pipeline import InpaintOptions
+from moebius_video.fillers import FillerSpec
+from moebius_video.options import InpaintOptions
 
 
 def test_a_worker_without_weights_says_so_in_every_result(shot, tmp_path, monkeypatch):
     # No checkpoint anywhere: the default model falls back to OpenCV and says so.
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.setenv("MOEBIUS_VIDEO_CONFIG_DIR", str(tmp_path / "config"))
-    worker = SegmentFiller(
-        per_frame_job(shot, functools.partial(filler_for_options, InpaintOptions()))
-    )
+    worker = SegmentFiller(per_frame_job(shot, FillerSpec()))
     assert worker.filler.name.startswith("opencv"), f"built {worker.filler!r}"
     segments = plan_segments(FRAMES, 10, 0)
     results = [worker.fill(segment) for segment in segments[:2]]
@@ -27,8 +23,9 @@ def test_a_worker_without_weights_says_so_in_every_result(shot, tmp_path, monkey
 
 
 def test_a_filler_asked_for_by_name_says_nothing(shot):
-    factory = functools.partial(filler_for_options, InpaintOptions(model="opencv"))
-    result = SegmentFiller(per_frame_job(shot, factory)).fill(plan_segments(FRAMES, 10, 0)[0])
+    result = SegmentFiller(per_frame_job(shot, FillerSpec("opencv"))).fill(
+        plan_segments(FRAMES, 10, 0)[0]
+    )
     assert result.notices == (), f"unexpected notices: {result.notices}"
 
 
@@ -52,7 +49,13 @@ def test_a_worker_converts_only_the_area_around_the_masks(tmp_path, monkeypatch)
     options = InpaintOptions(model="opencv", window=4, context=2)
     with open_video(clip) as video:
         frame_count = video.info.frame_count
-    job = clip_job(clip, track_path, options, frame_base=1001, frame_count=frame_count)
+    job = clip_job(
+        clip,
+        track_path,
+        options.temporal_options(1001, frame_count),
+        options.filler_spec(),
+        frame_base=1001,
+    )
     segment = job.plan(frame_count)[0]
 
     widths = []

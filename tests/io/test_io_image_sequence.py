@@ -1,4 +1,4 @@
-"""Image sequences in (PNG 8/16 bit, EXR) and PNG sequences out."""
+"""Image sequences in (PNG 8/16 bit, EXR) and image sequences out (one file per frame)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from iotest_helpers import picture
 
 from moebius_video.errors import MediaError, UsageError
-from moebius_video.io import VideoWriter, composite, open_video
+from moebius_video.io import FrameFileWriter, VideoWriter, composite, open_video
 from moebius_video.patches import FramePatch
 
 
@@ -105,7 +105,7 @@ def test_unreadable_and_mismatched_images(tmp_path):
             list(video.frames())
 
 
-# -- PNG sequence output ----------------------------------------------------------------------
+# -- image sequence output: the one per-frame writer ---------------------------------------------
 
 
 def test_sequence_in_and_out_keeps_unmasked_pixels(tmp_path):
@@ -113,10 +113,11 @@ def test_sequence_in_and_out_keeps_unmasked_pixels(tmp_path):
     alpha = np.zeros((10, 10), np.float32)
     alpha[2:8, 2:8] = 1
     with open_video(tmp_path / "in" / "p.%04d.png") as video:
-        with VideoWriter(tmp_path / "out" / "c.%04d.png", video.info) as writer:
+        out = FrameFileWriter(tmp_path / "out" / "c.%04d.png", 1, (0, 4))
+        with out:
             for frame in video.frames():
                 fill = np.full((10, 10, 3), 255, np.uint8)
-                writer.write(composite(frame, [FramePatch(frame.index, 5, 5, fill, alpha)]))
+                out.write(frame, [FramePatch(frame.index, 5, 5, fill, alpha)])
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["c.0001.png", "c.0002.png", "c.0003.png", "c.0004.png"]
     for name, expected in zip(names, images, strict=True):
@@ -128,28 +129,26 @@ def test_sequence_in_and_out_keeps_unmasked_pixels(tmp_path):
 
 def test_ten_bit_movie_to_sixteen_bit_pngs(clip, tmp_path):
     source = clip("deep.mkv", frames=3, codec="ffv1", pix_fmt="yuv422p10le")
-    output = tmp_path / "frames"
-    with open_video(source) as video, VideoWriter(output, video.info, codec="png") as writer:
+    output = tmp_path / "frames" / "frame.%06d.png"
+    with open_video(source) as video, FrameFileWriter(output, 0, (0, 3)) as writer:
         decoded = []
         for frame in video.frames():
             decoded.append(frame.rgb)
-            writer.write(composite(frame, []))
-    names = sorted(p.name for p in output.iterdir())
+            writer.write(frame, [])
+    names = sorted(p.name for p in output.parent.iterdir())
     assert names == ["frame.000000.png", "frame.000001.png", "frame.000002.png"]
     for name, expected in zip(names, decoded, strict=True):
-        got = cv2.imread(str(output / name), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+        got = cv2.imread(str(output.parent / name), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
         assert got.dtype == np.uint16
         assert np.array_equal(got, expected), f"{name} differs from the decoded RGB"
 
 
-def test_movie_frame_range_to_png_numbers_by_source_frame(clip, tmp_path):
+def test_movie_frame_range_to_png_numbers_by_clip_frame(clip, tmp_path):
     source = clip("src.mp4", frames=10)
     with open_video(source) as video:
-        with VideoWriter(
-            tmp_path / "o.####.png", video.info, frame_range=(4, 7), start_number=1001
-        ) as writer:
+        with FrameFileWriter(tmp_path / "o.####.png", 1001, (4, 7)) as writer:
             for frame in video.frames(4, 7):
-                writer.write(composite(frame, []))
+                writer.write(frame, [])
     assert sorted(p.name for p in tmp_path.glob("o.*.png")) == [
         "o.1005.png",
         "o.1006.png",
@@ -169,32 +168,39 @@ def test_png_sequence_to_movie(tmp_path):
         assert (info.color.matrix, info.color.range) == ("bt709", "tv")
 
 
-def test_existing_sequence_needs_overwrite_and_failures_leave_nothing(tmp_path):
+def test_existing_frames_need_overwrite_or_skip_and_a_failure_leaves_whole_files(tmp_path):
     write_pngs(tmp_path / "in", ["p.0001.png", "p.0002.png"])
     write_pngs(tmp_path / "out", ["c.0001.png"])
     before = (tmp_path / "out" / "c.0001.png").read_bytes()
+    pattern = tmp_path / "out" / "c.%04d.png"
+    with pytest.raises(UsageError, match=r"c.0001.png already exists .*--skip-existing"):
+        FrameFileWriter(pattern, 1, (0, 2))
+    kept = FrameFileWriter(pattern, 1, (0, 2), skip_existing=True)
+    assert (kept.todo, kept.skipped) == ([1], 1)
     with open_video(tmp_path / "in" / "p.%04d.png") as video:
-        with pytest.raises(UsageError, match=r"1 file\(s\) of this sequence exist"):
-            VideoWriter(tmp_path / "out" / "c.%04d.png", video.info)
         with pytest.raises(RuntimeError, match="boom"):
-            with VideoWriter(tmp_path / "out" / "c.%04d.png", video.info, overwrite=True) as w:
-                for frame in video.frames():
-                    w.write(frame.rgb)
+            with FrameFileWriter(pattern, 1, (0, 2), skip_existing=True) as writer:
+                for frame in video.frames(1, 2):
+                    writer.write(frame, [])
                     raise RuntimeError("boom")
-        with pytest.raises(RuntimeError, match="boom"):  # a folder made for the output goes too
-            with VideoWriter(tmp_path / "new" / "c.%04d.png", video.info) as w:
-                for frame in video.frames():
-                    w.write(frame.rgb)
-                    raise RuntimeError("boom")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c.0001.png"]
+    # Each file is renamed into place whole; no temporary file is left behind.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c.0001.png", "c.0002.png"]
     assert (tmp_path / "out" / "c.0001.png").read_bytes() == before
 
 
-def test_sequence_output_needs_png_and_cannot_replace_the_input(tmp_path):
+def test_a_dead_writers_temporary_file_is_cleared(tmp_path):
+    (tmp_path / "c.0001.png.tmp-999999999").write_bytes(b"half a png")
+    FrameFileWriter(tmp_path / "c.%04d.png", 1, (0, 1)).open()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frame_output_needs_a_known_extension(tmp_path):
+    with pytest.raises(UsageError, match=r"per-frame output must end in one of \.png"):
+        FrameFileWriter(tmp_path / "o.%04d.jpg", 0, (0, 1))
+
+
+def test_the_movie_writer_sends_sequences_to_the_frame_writer(tmp_path):
     write_pngs(tmp_path, ["p.0001.png"])
     with open_video(tmp_path / "p.%04d.png") as video:
-        with pytest.raises(UsageError, match="needs -c:v png"):
+        with pytest.raises(UsageError, match="png writes an image sequence"):
             VideoWriter(tmp_path / "o.%04d.png", video.info, codec="libx264")
-        with pytest.raises(UsageError, match="would overwrite the input"):
-            VideoWriter(tmp_path / "p.%04d.png", video.info, overwrite=True)

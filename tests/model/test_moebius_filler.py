@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from moebius_video.errors import ModelError, UsageError
+from moebius_video.fillers import Filler, OpenCVFiller
 from moebius_video.model import load_filler
 from moebius_video.model.filler import (
     MoebiusFiller,
@@ -17,7 +18,6 @@ from moebius_video.model.filler import (
     resolve_device,
     resolve_dtype,
 )
-from moebius_video.temporal.fillers import Filler, OpenCVFiller
 
 
 @pytest.fixture()

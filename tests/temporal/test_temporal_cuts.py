@@ -12,7 +12,7 @@ from temporaltest_helpers import BoxTrack, painted, panning
 from moebius_video.errors import UsageError
 from moebius_video.io import open_video
 from moebius_video.masks import load_mask_track
-from moebius_video.pipeline import InpaintOptions, temporal_options
+from moebius_video.options import InpaintOptions, temporal_options
 from moebius_video.temporal import OpenCVFiller, TemporalOptions
 from moebius_video.temporal.cuts import MIN_CUT_DIFFERENCE, find_cuts, frame_differences, shot_runs
 from moebius_video.temporal.window import _key_frames, fill_window

@@ -1,0 +1,587 @@
+"""One clip in, the same clip out with only the masked pixels changed.
+
+    from moebius_video import inpaint_video, InpaintOptions
+    result = inpaint_video("shot.mov", "wires.json", "shot_clean.mov",
+                           InpaintOptions(codec="prores_ks", frames=(1001, 1100)))
+    print(result.summary())
+
+`inpaint_video` checks everything the caller passed before it writes a byte
+(input decodes, mask track fits the clip, frame range, output path, codec), then
+streams: decode -> mask -> fill -> composite -> encode + remux (or one file per frame
+for an image-sequence output). Frames flow one by one (the temporal core holds a few
+windows), so memory does not grow with the clip. Frames without a mask are composited
+with no patches: they pass through bit for bit (up to the output codec).
+
+`render_chunk` is the same run for a farm task: `--skip-existing` resumes a killed
+task. The CLI, batch shots, the hook and the plugins all come through here, and this
+module is the only one that opens the clip, parses the mask track and picks the fill:
+the per-frame fill, the temporal engine in this process, or segments on Ray workers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, MediaError, UsageError
+from .farm import ChunkResult
+from .options import InpaintOptions, index_range
+from .patches import FramePatch
+from .paths import is_image_pattern, normalize_pattern, same_file
+from .progress import ProgressCallback, ProgressEvent, warnings_as_events
+
+__all__ = ["InpaintOptions", "InpaintResult", "ProgressEvent", "inpaint_video", "render_chunk"]
+
+
+@dataclass(frozen=True)
+class InpaintResult:
+    """What a run did.
+
+    frames: frames written. masked_frames: frames that had a mask.
+    masked_fraction: mean share of the frame area with alpha > 0, over written frames.
+    frame_range: (first, last) clip frame numbers of the run (index + frame_base).
+    seconds: wall time of the whole call; fps: frames / seconds.
+    skipped: frames of an image-sequence output already on disk and kept (`skip_existing`).
+    """
+
+    input: str
+    output: str
+    frames: int
+    masked_frames: int
+    masked_fraction: float
+    frame_range: tuple[int, int]
+    seconds: float
+    fps: float
+    filler: str
+    codec: str
+    width: int
+    height: int
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["frame_range"] = list(self.frame_range)
+        return out
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints at the end."""
+        first, last = self.frame_range
+        return (
+            f"moebius-video: wrote {self.output}: {self.frames} frames ({first}-{last}), "
+            f"masked {100 * self.masked_fraction:.2f}% of the area "
+            f"in {self.masked_frames} frames, {self.seconds:.1f} s, {self.fps:.1f} fps "
+            f"(filler {self.filler}, {self.codec})"
+        )
+
+
+def inpaint_video(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    output: str | os.PathLike,
+    options: InpaintOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> InpaintResult:
+    """Remove what `mask_track` marks from `input` and write the result to `output`.
+
+    mask_track: a track file (JSON, or the other inputs `--mask-track` takes) or a
+    parsed track dict (relative raster paths then resolve from the current folder).
+    output: a movie file, or an image-sequence pattern (`out.%04d.png`, `.tif`, `.exr`;
+    files numbered by clip frame, index + the track's frame_base), or a folder with
+    `-c:v png` (files `frame.%06d.png`).
+    progress: called with `ProgressEvent`s (started, progress per frame, warning, done).
+
+    Raises UsageError (bad options or output path), InputError / MediaError /
+    MaskTrackError (bad input), before any output exists. A failure or Ctrl-C while
+    encoding leaves no movie (the writer renames a temp file only on success), and no
+    half image file (each is renamed into place whole).
+    """
+    return _run(input, mask_track, output, options or InpaintOptions(), progress or _no_progress)
+
+
+def render_chunk(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    output: str | os.PathLike,
+    options: InpaintOptions | None = None,
+    skip_existing: bool = False,
+    progress: ProgressCallback | None = None,
+    on_segment: Callable[[Any], None] | None = None,
+) -> ChunkResult:
+    """Render `options.frames` (default: the whole clip) of one shot: a farm task.
+
+    Like `inpaint_video`; with `skip_existing`, frames of an image-sequence output
+    already on disk are kept and not rendered again, and an existing movie output
+    skips the task. `on_segment` is called with each `distributed.SegmentResult` when
+    Ray workers fill.
+    """
+    options = options or InpaintOptions()
+    report = progress or _no_progress
+    began = time.perf_counter()
+    if skip_existing and not is_image_pattern(output) and Path(os.fspath(output)).exists():
+        report(ProgressEvent("warning", message=f"{output}: exists, skipped (--skip-existing)"))
+        first, last = options.frames or (0, -1)
+        return ChunkResult(str(output), 0, 1, (first, last), time.perf_counter() - began)
+    result = _run(
+        input,
+        mask_track,
+        output,
+        options,
+        report,
+        skip_existing=skip_existing,
+        on_segment=on_segment,
+    )
+    return ChunkResult(
+        result.output,
+        result.frames,
+        result.skipped,
+        result.frame_range,
+        time.perf_counter() - began,
+    )
+
+
+def _run(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    output: str | os.PathLike,
+    options: InpaintOptions,
+    report: ProgressCallback,
+    *,
+    skip_existing: bool = False,
+    on_segment: Callable[[Any], None] | None = None,
+) -> InpaintResult:
+    from .io import open_video
+
+    began = time.perf_counter()
+    input_path = _check_input(input)
+    target = check_output(output, input_path, options)
+    _check_debug_path(options, (input_path, target.path, mask_track))
+    # Warnings (a shot cut found, a format note) become warning events.
+    with warnings_as_events(report), open_video(input_path) as video:
+        info = video.info
+        track = load_track_for(mask_track, info)  # parsed once, for every path below
+        start, stop = index_range(options.frames, track.frame_base, info.frame_count)
+        out = _output_for(target, info, input_path, options, track.frame_base, (start, stop))
+        out.plan(skip_existing)
+        total = len(out.todo)
+        report(
+            ProgressEvent(
+                "started",
+                total=total,
+                stats={"input": str(input_path), "output": str(target.path)},
+            )
+        )
+        if out.skipped:
+            report(
+                ProgressEvent(
+                    "warning",
+                    message=f"{out.skipped} frames already exist, kept (--skip-existing)",
+                )
+            )
+        fill = _fill_path(input_path, mask_track, track, info, options, report, on_segment)
+        written = masked_frames = masked_pixels = 0
+        with out.open() as writer:
+            for run_start, run_stop in _runs(out.todo) if total else []:
+                for frame, patches in fill.patched_frames(video, run_start, run_stop):
+                    writer.write(frame, patches)
+                    written += 1
+                    if patches:
+                        masked_frames += 1
+                        masked_pixels += sum(int(np.count_nonzero(p.alpha)) for p in patches)
+                    report(
+                        ProgressEvent(
+                            "progress", frame=written, total=total, percent=100.0 * written / total
+                        )
+                    )
+            if written != total:
+                # The container promised more frames than decode (a truncated file): fail
+                # inside the writer, so no short movie appears.
+                raise MediaError(
+                    f"{input_path}: decoded {written} of the {total} frames to write in "
+                    f"{start}-{stop - 1}; the file looks truncated"
+                )
+
+    seconds = time.perf_counter() - began
+    base = track.frame_base
+    area = float(written * info.width * info.height)
+    result = InpaintResult(
+        input=str(input_path),
+        output=str(target.path),
+        frames=written,
+        masked_frames=masked_frames,
+        masked_fraction=masked_pixels / area if area else 0.0,
+        frame_range=(start + base, stop - 1 + base),
+        seconds=seconds,
+        fps=written / seconds if seconds > 0 else 0.0,
+        filler=fill.filler(),
+        codec=target.codec,
+        width=info.width,
+        height=info.height,
+        skipped=out.skipped,
+    )
+    report(
+        ProgressEvent(
+            "done",
+            frame=written,
+            total=total,
+            percent=100.0,
+            message=result.summary(),
+            stats=result.as_dict(),
+        )
+    )
+    return result
+
+
+def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
+    """The mask track (a path or a parsed dict) checked against an open video's VideoInfo."""
+    from .masks import load_mask_track
+
+    return load_mask_track(
+        mask_track if isinstance(mask_track, Mapping) else os.fspath(mask_track),
+        width=info.width,
+        height=info.height,
+        frame_count=info.frame_count,
+    )
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Contiguous runs [start, stop) of sorted frame indices: the gaps are frames kept."""
+    runs: list[tuple[int, int]] = []
+    for index in indices:
+        if runs and runs[-1][1] == index:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    return runs
+
+
+def _checked_frames(frames: Iterator, input_path: Path, start: int, stop: int) -> Iterator:
+    """The decoded frames, with the first one decoded now: a file that opens but does not
+    decode fails here, before any output exists."""
+    try:
+        first = next(frames)
+    except StopIteration:
+        raise MediaError(
+            f"{input_path}: no frame could be decoded in frames {start}-{stop - 1}"
+        ) from None
+    return itertools.chain([first], frames)
+
+
+# --- outputs: one movie, or one file per frame ----------------------------------------------------
+
+
+class _MovieOutput:
+    """A movie: every frame of the range, composited in the source's own pixel format and
+    encoded once (audio, subtitles and timecode remuxed); renamed into place at the end."""
+
+    def __init__(self, path: Path, info, input_path: Path, options, codec: str, frame_range):
+        self.path, self.info, self.input_path = path, info, input_path
+        self.options, self.codec, self.frame_range = options, codec, frame_range
+        self.todo = list(range(*frame_range))
+        self.skipped = 0
+        self._writer = None
+
+    def plan(self, skip_existing: bool) -> None:
+        pass  # render_chunk skips an existing movie before the run starts
+
+    def open(self) -> _MovieOutput:
+        from .io import VideoWriter
+
+        self._writer = VideoWriter(
+            self.path,
+            self.info,
+            codec=self.codec,
+            crf=self.options.crf,
+            remux_from=self.input_path,
+            frame_range=self.frame_range,
+            overwrite=self.options.overwrite,
+        )
+        return self
+
+    def write(self, frame, patches: list[FramePatch]) -> None:
+        from .io import composite
+
+        self._writer.write(composite(frame, patches))
+
+    def __enter__(self) -> _MovieOutput:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._writer.__exit__(*exc_info)
+
+
+class _FramesOutput:
+    """An image sequence through the one per-frame writer (`io.FrameFileWriter`)."""
+
+    def __init__(self, pattern: Path, options, frame_base: int, frame_range) -> None:
+        self.pattern, self.options = pattern, options
+        self.frame_base, self.frame_range = frame_base, frame_range
+        self.todo: list[int] = []
+        self.skipped = 0
+        self._writer = None
+
+    def plan(self, skip_existing: bool) -> None:
+        from .io import FrameFileWriter
+
+        self._writer = FrameFileWriter(
+            self.pattern,
+            self.frame_base,
+            self.frame_range,
+            overwrite=self.options.overwrite,
+            skip_existing=skip_existing,
+        )
+        self.todo, self.skipped = self._writer.todo, self._writer.skipped
+
+    def open(self):
+        return self._writer.open()
+
+
+def _output_for(target: OutputTarget, info, input_path, options, frame_base, frame_range):
+    if target.sequence:
+        return _FramesOutput(target.path, options, frame_base, frame_range)
+    return _MovieOutput(target.path, info, input_path, options, target.codec, frame_range)
+
+
+# --- patches: the simple per-frame fill, the temporal engine, or Ray ------------------------------
+
+
+@dataclass
+class _FillPath:
+    """Where patches come from.
+
+    patched_frames(video, start, stop) -> (decoded frame, its patches) for frames
+        [start, stop); it decodes what it needs (context frames for the temporal engine).
+    """
+
+    filler_name: str
+    patched_frames: Callable[[Any, int, int], Iterator[tuple[Any, list[FramePatch]]]]
+    # Fillers the Ray workers built, by name, filled in as their results arrive.
+    worker_fillers: set[str] | None = None
+
+    def filler(self) -> str:
+        """The summary's filler: the workers' own when they reported it."""
+        if self.worker_fillers:
+            return ", ".join(sorted(self.worker_fillers)) + " on Ray"
+        return self.filler_name
+
+
+def _fill_path(
+    input_path: Path,
+    mask_track,
+    track,
+    info,
+    options: InpaintOptions,
+    report: ProgressCallback,
+    on_segment: Callable[[Any], None] | None = None,
+) -> _FillPath:
+    """The per-frame fill (`--temporal off`), the temporal engine, or segments on Ray."""
+    if options.workers > 1 or options.ray_address is not None:
+        return _ray_path(input_path, mask_track, options, info, track.frame_base, on_segment)
+    from .model import make_filler
+
+    filler = make_filler(options.filler_spec(), notice=_notice_to(report))
+    name = getattr(filler, "name", type(filler).__name__)
+    if not options.temporal:
+        from .temporal.per_frame import fill_frame
+
+        def per_frame(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
+            for frame in _checked_frames(video.frames(start, stop), input_path, start, stop):
+                yield frame, fill_frame(frame.index, frame, track, filler)
+
+        return _FillPath(name, per_frame)
+
+    from .temporal import context_span, iter_patches
+
+    temporal = options.temporal_options(track.frame_base, info.frame_count)
+
+    def temporal_engine(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
+        lo, hi = context_span(start, stop, info.frame_count, temporal)
+        frames = _checked_frames(video.frames(lo, hi), input_path, lo, hi)
+
+        def patches(frames: Iterable) -> Iterator[tuple[int, list[FramePatch]]]:
+            return iter_patches(
+                frames,
+                track,
+                filler,
+                temporal,
+                output_range=(start, stop),
+                frame_count=info.frame_count,
+                debug_rate=info.average_rate,
+            )
+
+        return _pair_with_frames(frames, patches, (start, stop))
+
+    return _FillPath(name, temporal_engine)
+
+
+def _ray_path(input_path, mask_track, options, info, frame_base, on_segment) -> _FillPath:
+    """Segments filled by Ray workers, which decode their own frames (with context) and
+    send back only the pixels that differ from the source; this process decodes the
+    output range once more, rebuilds the patches from it and composites."""
+    from .distributed import clip_job, iter_patched_frames
+
+    frame_count = info.frame_count
+    job = clip_job(
+        input_path,
+        mask_track,
+        options.temporal_options(frame_base, frame_count),
+        options.filler_spec(),
+        frame_base=frame_base,
+        per_frame_segment=options.window,
+    )
+    fillers: set[str] = set()
+
+    def on_result(result) -> None:
+        fillers.add(result.filler)
+        if on_segment is not None:
+            on_segment(result)
+
+    def from_workers(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
+        return iter_patched_frames(
+            job,
+            _checked_frames(video.frames(start, stop), input_path, start, stop),
+            frame_count,
+            start,
+            stop,
+            workers=options.workers,
+            ray_address=options.ray_address,
+            on_result=on_result,
+        )
+
+    name = f"{options.model or 'default'} on Ray"
+    return _FillPath(name, from_workers, worker_fillers=fillers)
+
+
+def _pair_with_frames(
+    frames: Iterator,
+    make_patches: Callable[[Iterable], Iterator[tuple[int, list[FramePatch]]]],
+    keep: tuple[int, int],
+) -> Iterator[tuple[Any, list[FramePatch]]]:
+    """Run a patch source over `frames` and give each kept frame back with its patches.
+
+    The patch source reads frames ahead (a temporal window, context frames); the kept
+    frames it has read but whose patches have not come out yet wait here, so memory
+    stays a few windows. Frames outside `keep` are context: read, never written.
+    """
+    waiting: dict[int, Any] = {}
+    start, stop = keep
+
+    def remember(source: Iterator) -> Iterator:
+        for frame in source:
+            if start <= frame.index < stop:
+                waiting[frame.index] = frame
+            yield frame
+
+    for index, patches in make_patches(remember(frames)):
+        yield waiting.pop(index), patches
+
+
+# --- checks at the edge ---------------------------------------------------------------------------
+
+
+def _check_input(input: str | os.PathLike) -> Path:
+    path = Path(os.fspath(input))
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise InputError(f"{path}: not readable (permission denied)")
+        return path
+    if is_image_pattern(path):  # a sequence pattern: open_video checks the files
+        if not path.parent.is_dir():
+            raise InputError(f"{path}: no such folder: {path.parent}")
+        return path
+    raise InputError(f"{path}: no such file")
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """A checked output: a movie file, or an image-sequence pattern (`sequence`).
+
+    codec: the io codec name of a movie (aliases resolved), or the image format of a
+    sequence (png, tiff, exr: the pattern's extension decides).
+    """
+
+    path: Path
+    codec: str
+    sequence: bool
+
+
+def check_output(
+    output: str | os.PathLike, input_path: Path, options: InpaintOptions
+) -> OutputTarget:
+    """The one check of the output path and codec, before any decoding or model loading.
+
+    Messages name `-o` and `-c:v` as the CLI spells them; the hook words them its own way.
+    """
+    from .io.encode import resolve_codec
+    from .io.frame_files import image_format
+
+    path = Path(os.fspath(output))
+    pattern = is_image_pattern(path)
+    try:
+        codec = resolve_codec(options.codec).name if options.codec is not None else None
+    except UsageError as exc:
+        raise UsageError(f"-c:v: {exc}") from None
+    if codec == "png" and not pattern:
+        if not (path.is_dir() or not path.suffix):
+            raise UsageError(
+                f"-o {path}: png writes an image sequence; give a pattern like "
+                "out.%04d.png or a folder"
+            )
+        path, pattern = path / "frame.%06d.png", True  # a folder of numbered PNGs
+    if pattern:
+        if codec not in (None, "png"):
+            raise UsageError(
+                f"-o {path}: an image sequence output needs -c:v png (got {codec}); "
+                "for a movie give a file name like out.mp4"
+            )
+        fmt = image_format(path)
+        if is_image_pattern(input_path) and same_file(path.parent, input_path.parent):
+            if normalize_pattern(path.name) == normalize_pattern(input_path.name):
+                raise UsageError(f"-o {path}: is the input; the input is never overwritten")
+        return OutputTarget(path, fmt, True)
+    if path.is_dir():
+        raise UsageError(f"-o {path}: is a directory; give a file name (e.g. {path / 'out.mp4'})")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"-o {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"-o {path}: the folder {parent} is not writable")
+    if same_file(path, input_path):
+        raise UsageError(f"-o {path}: is the input; the input is never overwritten")
+    if path.exists() and not options.overwrite:
+        raise UsageError(f"-o {path}: already exists (use -y to overwrite it)")
+    return OutputTarget(path, codec or "libx264", False)
+
+
+def _check_debug_path(options: InpaintOptions, others: tuple) -> None:
+    """--save-debug is an output like -o: never one of the run's files, -y to replace one."""
+    if options.save_debug is None:
+        return
+    path = Path(os.fspath(options.save_debug))
+    for other in others:
+        if isinstance(other, (str, os.PathLike)) and same_file(path, Path(os.fspath(other))):
+            raise UsageError(f"--save-debug {path}: is {other}, a file of this run; choose another")
+    if path.is_dir():
+        raise UsageError(f"--save-debug {path}: is a directory; give a file name")
+    if path.exists() and not options.overwrite:
+        raise UsageError(f"--save-debug {path}: already exists (use -y to overwrite it)")
+
+
+def _notice_to(report: ProgressCallback) -> Callable[[str], None]:
+    """A filler's one-line notice ("Moebius weights not found ...") as a warning event."""
+
+    def notice(message: str) -> None:
+        report(ProgressEvent("warning", message=message))
+
+    return notice
+
+
+def _no_progress(event: ProgressEvent) -> None:
+    pass

@@ -1,0 +1,61 @@
+"""File names the tool reads and writes: image-sequence patterns and same-file checks.
+
+One place decides what an image-sequence pattern is (`shot.%04d.png`, `shot.####.exr`),
+for input and output alike, so the CLI, the API, the hook and the farm agree. Nothing
+here touches media; it sits at the bottom of the package (no av, no torch).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+_PRINTF = re.compile(r"%(0?)(\d*)d")
+_HASHES = re.compile(r"#+")
+
+
+def is_image_pattern(path: str | os.PathLike) -> bool:
+    """True for a numbered-file pattern: `name.%04d.png`, `name.%d.png` or `name.####.png`."""
+    name = os.path.basename(os.fspath(path))
+    return bool(_PRINTF.search(name) or _HASHES.search(name))
+
+
+def normalize_pattern(name: str) -> str:
+    """ "shot.####.png" -> "shot.%04d.png"; printf patterns pass through."""
+    return _HASHES.sub(lambda m: f"%0{len(m.group())}d", name)
+
+
+def pattern_regex(name: str) -> re.Pattern:
+    """Regex with one group for the frame number of a printf file name pattern."""
+    from .errors import UsageError
+
+    match = _PRINTF.search(name)
+    if match is None or len(_PRINTF.findall(name)) != 1:
+        raise UsageError(f"{name}: a sequence pattern needs exactly one %d or %0Nd")
+    width = int(match.group(2) or 0)
+    # %04d writes at least 4 digits, more for larger numbers; %d any number of digits.
+    digits = rf"(\d{{{width},}})" if match.group(1) else r"(\d+)"
+    head, tail = name[: match.start()], name[match.end() :]
+    return re.compile(re.escape(head) + digits + re.escape(tail) + r"\Z")
+
+
+def frame_path(pattern: str | os.PathLike, number: int) -> Path:
+    """The file of one frame: `shot.%04d.png` or `shot.####.png` with 1001 -> `shot.1001.png`."""
+    folder, name = os.path.split(os.fspath(pattern))
+    name = normalize_pattern(name)
+    match = _PRINTF.search(name)
+    width = int(match.group(2) or 0)
+    return Path(folder, name[: match.start()] + f"{number:0{width}d}" + name[match.end() :])
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file (links included); paths that do not exist yet
+    compare by their resolved names."""
+    a, b = Path(os.fspath(a)), Path(os.fspath(b))
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
