@@ -3,8 +3,8 @@
 The README's "Colour" table as tests. Each case is a real encode (PyAV, two frames) of YUV
 planes written directly (no RGB conversion made them), read with `open_video`, and compared
 with what `ffmpeg` gives when it is told the matrix and range the README promises for that
-kind of source (`scale=in_color_matrix=...:in_range=...` and the chroma flags we decode
-with). The other matrix (and the other range) must miss by far, so each case can tell them
+kind of source (`scale=in_color_matrix=...:in_range=...`, with the README's other scale
+options). The other matrix (and the other range) must miss by far, so each case can tell them
 apart. The content is smooth and saturated: the matrices differ by 30+ levels on it, while
 chroma interpolation, which differs a little between FFmpeg versions, moves it by under 2.
 """
@@ -28,8 +28,11 @@ pytestmark = pytest.mark.skipif(
     reason="the reference is the ffmpeg CLI, which is not installed "
     "(apt-get install ffmpeg; .ci/run installs it)",
 )
-# The chroma interpolation our decode uses (moebius_video/io/pixels.py), spelt for -vf scale.
-SWS_FLAGS = "bilinear+accurate_rnd+full_chroma_int+full_chroma_inp"
+# The scale options of the README's plate command: H.264/MPEG-2 ("left") chroma siting and
+# full-chroma interpolation, the closest the ffmpeg CLI came to our decode on the sample clips.
+SCALE_OPTIONS = (
+    "in_h_chr_pos=0:in_v_chr_pos=128:flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp"
+)
 FRAMES = 2
 TOLERANCE_MAX, TOLERANCE_MEAN = 2.0, 0.5  # 8-bit levels
 WRONG_AT_LEAST = 10.0  # the wrong matrix or range misses somewhere by this much
@@ -113,7 +116,7 @@ def ffmpeg_rgb(path: Path, size: tuple[int, int], matrix: str, range_: str, deep
     """The ffmpeg CLI's RGB of the first FRAMES frames, told the matrix and range."""
     width, height = size
     rgb_fmt = "rgb48le" if deep else "rgb24"
-    scale = f"scale=in_color_matrix={matrix}:in_range={range_}:flags={SWS_FLAGS}"
+    scale = f"scale=in_color_matrix={matrix}:in_range={range_}:{SCALE_OPTIONS}"
     command = [FFMPEG, "-v", "error", "-i", str(path), "-frames:v", str(FRAMES)]
     command += ["-vf", f"{scale},format={rgb_fmt}", "-f", "rawvideo", "-"]
     raw = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
@@ -158,3 +161,34 @@ def test_decode_matches_ffmpeg_told_the_matrix(source, tmp_path):
             f"{source.id}: {matrix}/{range_} is within {wrong.max():.1f} levels too; "
             "the content cannot tell the matrices or ranges apart"
         )
+
+
+def test_readme_plate_command_matches_on_real_footage(tmp_path):
+    # The README's command for a BT.709 clip, as a compositor runs it, on a sample clip
+    # (1280x720 H.264, tagged BT.709): sharp real edges, so the mean is what must be small.
+    import cv2
+
+    clip = Path(__file__).resolve().parents[2] / "sample_clips" / "bbb_wire.mp4"
+    frames = 3
+    plates = {}
+    for matrix in ("bt709", "bt601"):
+        scale = f"scale=in_color_matrix={matrix}:in_range=tv:{SCALE_OPTIONS}"
+        pattern = tmp_path / f"{matrix}.%04d.png"
+        command = [FFMPEG, "-v", "error", "-i", str(clip), "-frames:v", str(frames)]
+        subprocess.run([*command, "-vf", scale, str(pattern)], check=True, timeout=120)
+        plates[matrix] = np.stack(
+            [
+                cv2.imread(str(tmp_path / f"{matrix}.{n:04d}.png"))[..., ::-1]
+                for n in range(1, frames + 1)
+            ]
+        ).astype(np.float64)
+    with open_video(clip) as video:
+        ours = np.stack([frame.rgb for frame in video.frames(0, frames)]).astype(np.float64)
+    right = np.abs(plates["bt709"] - ours)
+    wrong = np.abs(plates["bt601"] - ours)
+    assert right.mean() <= 0.5, f"BT.709 plates: mean {right.mean():.3f} levels from ours"
+    assert np.percentile(right, 99.9) <= 10, f"BT.709 plates: p99.9 {np.percentile(right, 99.9)}"
+    assert wrong.mean() >= 4 * right.mean(), (
+        f"BT.601 plates are as close as BT.709 ones (mean {wrong.mean():.3f} vs "
+        f"{right.mean():.3f}): the clip cannot tell the matrices apart"
+    )
