@@ -72,3 +72,25 @@ def test_reveal_distance_of_a_band_on_a_pan_is_the_distance_to_its_edges():
     # on a still camera the band is never revealed
     still = [matrices[0]] * frames
     assert np.isinf(qc.reveal_at(alpha, [qc.Layer(still)], 20, points)).all()
+
+
+def test_crawl_pan_moves_under_a_sixth_of_a_pixel_a_frame_and_leaves_other_paths_alone():
+    photo = texture("crawl")
+    size = qc.FRAME_SIZE
+
+    def path(kind, seed=9):
+        return qc.camera_path(kind, photo.shape, 50, np.random.default_rng(seed), size)
+
+    crawl = path("crawl-pan")
+    # frame-pixel travel per frame of the photo point under the frame centre
+    centre = np.array([size[0] / 2, size[1] / 2, 1.0])
+    first = np.linalg.inv(np.vstack([crawl[0], [0, 0, 1]])) @ centre
+    moved = [m @ first for m in crawl]
+    steps = np.linalg.norm(np.diff(np.array(moved), axis=0), axis=1)
+    assert np.allclose(steps, steps[0], atol=1e-9)
+    assert 0.06 <= steps[0] <= 0.15
+    # the other kinds draw their seeds as before the crawl was added: slow-pan's first draw
+    slow = path("slow-pan")
+    speed = np.random.default_rng(9).uniform(0.15, 0.6)
+    moved = [m @ (np.linalg.inv(np.vstack([slow[0], [0, 0, 1]])) @ centre) for m in slow]
+    assert np.isclose(np.linalg.norm(moved[1] - moved[0]), speed)
