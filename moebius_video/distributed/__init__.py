@@ -9,9 +9,10 @@
             writer.write(composite(frame, patches))
 
 A segment is a run of the temporal core's windows; each window is filled once, by
-whichever worker gets its segment, and the driver cross-fades window borders as the
-streaming path does (windows.py). Workers decode their own frames and send back only
-the pixels that differ from the source (transfer.py). So 1 worker, N workers and farm
+whichever worker gets its segment, with the one window engine (temporal/engine.py),
+and the driver cross-fades window borders with the engine's own `FrameAssembler`.
+Workers decode their own frames and send back only the pixels that differ from the
+source (transfer.py). So 1 worker, N workers and farm
 chunks give the same bytes, and one worker without an address runs in this process
 and never imports Ray.
 """
@@ -25,11 +26,11 @@ from collections.abc import Callable, Iterator, Mapping
 
 from ..errors import RetryableError
 from ..fillers import FillerSpec
-from ..patches import FramePatch
+from ..temporal.engine import FrameAssembler
 from ..temporal.options import TemporalOptions
-from .plan import Segment, plan_segments, segments_for_range
-from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, source_path
-from .windows import FrameAssembler, frame_patches
+from .plan import Segment, plan_segments
+from .transfer import frame_patches
+from .worker import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, source_path
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,10 @@ __all__ = [
     "SegmentResult",
     "fill_segments",
     "frame_patches",
-    "iter_clip_patches",
     "iter_frame_parts",
     "iter_patched_frames",
     "opencv_filler",
     "plan_segments",
-    "segments_for_range",
 ]
 
 
@@ -136,7 +135,8 @@ def iter_frame_parts(
     (a warning per distinct notice: "Moebius weights not found ...").
     """
     stop = frame_count if stop is None else stop
-    assembler = FrameAssembler(start, stop, job.covering(frame_count))
+    # Per-frame mode: each frame is its own unit, done once its segment is.
+    assembler = FrameAssembler(start, stop, job.covering(frame_count) or (lambda i: [i]))
     segments = job.segments_for(frame_count, start, stop)
     cut_report = None
     if job.temporal is not None and job.temporal.shot_cuts == "auto":
@@ -153,29 +153,10 @@ def iter_frame_parts(
                 warnings.warn(notice, stacklevel=2)
         if cut_report is not None:
             cut_report.add(result.cuts)
-        yield from assembler.add(result.parts, result.done_through)
-    yield from assembler.finish()
-
-
-def iter_clip_patches(
-    job: ClipJob,
-    frame_count: int,
-    start: int = 0,
-    stop: int | None = None,
-    workers: int = 1,
-    ray_address: str | None = None,
-    ray_options=None,
-    on_result: Callable[[SegmentResult], None] | None = None,
-) -> Iterator[tuple[int, list[FramePatch]]]:
-    """(index, FramePatches) for every frame of [start, stop), in frame order.
-
-    The drop-in for `temporal.iter_patches`. Workers send whole FramePatches here;
-    `iter_patched_frames` moves far fewer bytes when the caller decodes the frames anyway.
-    """
-    for index, parts in iter_frame_parts(
-        job, frame_count, start, stop, workers, ray_address, ray_options, on_result
-    ):
-        yield index, frame_patches(parts, None)
+        for index, weight, patches in result.parts:
+            assembler.add(index, (weight, patches))
+        yield from assembler.ready(result.done_through)
+    yield from assembler.rest()
 
 
 def iter_patched_frames(

@@ -3,7 +3,7 @@
 A segment owns the output frames [start, stop) and reads [read_start, read_stop):
 its own frames plus context on each side. With the temporal core a segment is a run
 of whole temporal windows (its length is a multiple of the window) and reads what
-those windows read; the driver cross-fades the borders (see windows.py). With
+those windows read; the driver cross-fades the borders (temporal.engine.FrameAssembler). With
 `--temporal off` it reads just its own frames.
 
 Segments lie on a grid anchored at frame 0 of the clip and depend only on the clip
@@ -35,10 +35,6 @@ class Segment:
     def frame_count(self) -> int:
         return self.stop - self.start
 
-    @property
-    def read_count(self) -> int:
-        return self.read_stop - self.read_start
-
 
 def plan_segments(frame_count: int, length: int, context: int) -> list[Segment]:
     """Segments of `length` output frames covering [0, frame_count), each with `context`.
@@ -66,8 +62,3 @@ def plan_segments(frame_count: int, length: int, context: int) -> list[Segment]:
         )
         for i, (start, stop) in enumerate(zip(starts, stops, strict=True))
     ]
-
-
-def segments_for_range(segments: list[Segment], start: int, stop: int) -> list[Segment]:
-    """The segments that own at least one frame of [start, stop), in order."""
-    return [s for s in segments if s.start < stop and s.stop > start]

@@ -27,7 +27,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from ..errors import MoebiusVideoError, RetryableError, UsageError
 from .plan import Segment
-from .segment import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult
+from .worker import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,6 @@ class SegmentWorker:
 
     def __init__(self, job: ClipJob):
         self._filler = SegmentFiller(job)
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def fill(
         self, segment: Segment, keep: tuple[int, int] | None, attempt: int, pack_patches: bool
@@ -101,9 +98,9 @@ class RaySegmentRunner:
         if self.options.gpus_per_worker is not None:
             return self.options.gpus_per_worker
         gpus = ray.cluster_resources().get("GPU", 0)
-        if self.job.filler.device.startswith("cuda") and gpus < 1:
-            raise UsageError(f"--device {self.job.filler.device}: the Ray cluster has no GPU")
-        return 1.0 if gpus >= 1 and self.job.filler.device != "cpu" else 0.0
+        if self.job.device.startswith("cuda") and gpus < 1:
+            raise UsageError(f"--device {self.job.device}: the Ray cluster has no GPU")
+        return 1.0 if gpus >= 1 and self.job.device != "cpu" else 0.0
 
     def __exit__(self, *exc_info) -> None:
         for actor in self.actors:
@@ -111,10 +108,6 @@ class RaySegmentRunner:
         self.actors = []
         if self._owns_ray:
             ray.shutdown()
-
-    def worker_pids(self) -> list[int]:
-        """Process ids of the actors (for tests and diagnostics)."""
-        return ray.get([actor.pid.remote() for actor in self.actors])
 
     def run(
         self,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..patches import FramePatch, box_pixels
+from ..temporal.engine import blend_patches
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,17 @@ def unpack(packed: PackedPatch, source) -> FramePatch:
 def _mask(bits: bytes, height: int, width: int) -> np.ndarray:
     flat = np.unpackbits(np.frombuffer(bits, np.uint8), count=height * width)
     return flat.reshape(height, width).astype(bool)
+
+
+def frame_patches(parts: list[tuple[float, list]], source) -> list[FramePatch]:
+    """One frame's FramePatches: unpack each window's share, then cross-fade them with the
+    engine's own `blend_patches` (the same bytes as the single-process run).
+
+    source: the decoded frame (a DecodedFrame, or its RGB array), needed only when parts
+    hold PackedPatches.
+    """
+    unpacked = [
+        (weight, [unpack(p, source) if isinstance(p, PackedPatch) else p for p in patches])
+        for weight, patches in parts
+    ]
+    return blend_patches(unpacked)

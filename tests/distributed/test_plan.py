@@ -2,7 +2,8 @@
 
 import pytest
 
-from moebius_video.distributed.plan import plan_segments, segments_for_range
+from moebius_video.distributed import ClipJob
+from moebius_video.distributed.plan import plan_segments
 from moebius_video.errors import UsageError
 
 
@@ -32,11 +33,14 @@ def test_clip_shorter_than_a_segment_is_one_segment():
 
 
 def test_chunks_select_the_same_segments_as_the_whole_clip():
+    job = ClipJob(
+        source="clip.mp4", mask_track="t.json", temporal=None, segment_length=24, context=6
+    )
     whole = plan_segments(250, 24, 6)
-    chunks = [segments_for_range(whole, a, b) for a, b in [(0, 80), (80, 170), (170, 250)]]
+    chunks = [job.segments_for(250, a, b) for a, b in [(0, 80), (80, 170), (170, 250)]]
     # A segment cut by a chunk border is selected (whole) by both chunks, never re-planned.
     assert {s for chunk in chunks for s in chunk} == set(whole)
-    assert segments_for_range(whole, 80, 170)[0] == whole[3]  # frames 72-95 own frame 80
+    assert job.segments_for(250, 80, 170)[0] == whole[3]  # frames 72-95 own frame 80
 
 
 @pytest.mark.parametrize(

@@ -197,7 +197,7 @@ def noticing_filler() -> OpenCVFiller:
     """A filler factory that says something while it builds, as a missing model does."""
     import warnings
 
-    from moebius_video.distributed.segment import WorkerNotice
+    from moebius_video.distributed.worker import WorkerNotice
 
     warnings.warn("test notice: weights missing on this worker", WorkerNotice, stacklevel=2)
     return OpenCVFiller()

@@ -85,3 +85,15 @@ def masked_error(result: np.ndarray, clean: np.ndarray, alpha: np.ndarray) -> tu
     m = alpha > 0
     diff = np.abs(result[m].astype(np.int32) - clean[m].astype(np.int32))
     return float(diff.mean()), int(diff.max())
+
+
+def fill_segment(frames, alphas, filler, options, first_index, estimator=None) -> list:
+    """Fill one window of consecutive frames (RGB arrays, float32 alphas): the patches of
+    every frame of it, in order (what the engine does with one window)."""
+    from moebius_video.temporal.window import fill_window, window_patches
+
+    assert len(frames) == len(alphas), f"{len(frames)} frames but {len(alphas)} alphas"
+    window = fill_window(frames, alphas, filler, options, first_index, estimator=estimator)
+    if window is None:
+        return []
+    return [patch for k in range(len(frames)) for patch in window_patches(window, k)]

@@ -6,9 +6,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from temporaltest_helpers import BoxTrack, composite, masked_error, painted, panning, texture
+from temporaltest_helpers import (
+    BoxTrack,
+    composite,
+    fill_segment,
+    masked_error,
+    painted,
+    panning,
+    texture,
+)
 
-from moebius_video.temporal import OpenCVFiller, TemporalOptions, fill_segment
+from moebius_video.temporal import OpenCVFiller, TemporalOptions
 from moebius_video.temporal.keyframes import (
     CARRIED,
     GENERATED,

@@ -13,6 +13,7 @@ from temporaltest_helpers import (
     BoxTrack,
     composite,
     decoded,
+    fill_segment,
     masked_error,
     painted,
     panning,
@@ -24,16 +25,11 @@ from moebius_video.temporal import (
     TemporalOptions,
     context_span,
     debug,
-    fill_range,
-    fill_segment,
+    engine,
     iter_patches,
-    segment,
 )
-from moebius_video.temporal.segment import (
-    WINDOWS_IN_FLIGHT,
-    blend_weight,
-    covering_windows,
-)
+from moebius_video.temporal.engine import WINDOWS_IN_FLIGHT
+from moebius_video.temporal.grid import blend_weight, covering_windows
 
 H, W, COUNT = 48, 80, 30
 SMALL = TemporalOptions(window=8, context=4, blend=2, keyframe_interval=6)
@@ -100,7 +96,9 @@ def test_fill_range_is_the_chunk_of_the_whole_run(clip):
     _, dirty, track = clip
     whole = dict(_stream(dirty, track))
     lo, hi = context_span(9, 17, COUNT, SMALL)
-    chunk = fill_range(decoded(dirty[lo:hi], lo), track, OpenCVFiller(), SMALL, 9, 17)
+    chunk = list(
+        iter_patches(decoded(dirty[lo:hi], lo), track, OpenCVFiller(), SMALL, output_range=(9, 17))
+    )
     assert [i for i, _ in chunk] == list(range(9, 17))
     for index, patches in chunk:
         assert all(
@@ -317,8 +315,8 @@ def test_a_stream_closed_early_leaves_no_window_being_filled(clip):
 def test_windows_filled_side_by_side_or_one_by_one_agree(clip, monkeypatch, in_flight, budget):
     _, dirty, track = clip
     expected = _stream(dirty, track)
-    monkeypatch.setattr(segment, "WINDOWS_IN_FLIGHT", in_flight)
-    monkeypatch.setattr(segment, "BYTES_IN_FLIGHT", budget)
+    monkeypatch.setattr(engine, "WINDOWS_IN_FLIGHT", in_flight)
+    monkeypatch.setattr(engine, "BYTES_IN_FLIGHT", budget)
     got = _stream(dirty, track)
     assert [i for i, _ in got] == [i for i, _ in expected]
     for (index, ours), (_, theirs) in zip(got, expected, strict=True):

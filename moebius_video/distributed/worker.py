@@ -1,12 +1,13 @@
-"""Filling one segment: the unit of work, the same in the driver and in a Ray worker.
+"""Filling one segment: the unit of work of a Ray worker.
 
 A `SegmentFiller` lives once per process (a Ray actor holds one): it builds the
 filler (loads the model) and parses the mask track once, then fills segment
 after segment. For each segment it reads its own frames from the source (PyAV
 seek; no frames travel from the driver) and returns only patches: with the
-temporal core, the parts of the segment's windows (see windows.py); with
-`--temporal off`, each frame's patches. Nothing here depends on which process
-runs it, so a segment gives the same patches wherever it is filled.
+temporal core, the shares of the windows the segment owns, filled by the one window
+engine (`temporal.engine.WindowEngine`); with `--temporal off`, each frame's patches.
+Nothing here depends on which process runs it, so a segment gives the same patches
+wherever it is filled, and the same as the single-process run.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import MediaError, RetryableError
 from ..fillers import Filler, FillerSpec
+from ..temporal.grid import covering, needed_windows, window_core, window_span
 from .plan import Segment, plan_segments
 from .transfer import pack
-from .windows import Part, fill_windows, needed_windows, rgb_bytes
+
+# One frame's share of one window: (frame index, blend weight, patches).
+Part = tuple[int, float, list]
 
 # How often a segment that ran out of memory is tried again, each time with half the tile size.
 OOM_RETRIES = 2
@@ -35,9 +41,12 @@ class WorkerNotice(UserWarning):
     every `SegmentResult` carries it back for the driver to show once."""
 
 
-def build_filler(spec: FillerSpec) -> Filler:
+def build_filler(spec: FillerSpec | Callable[[], Filler]) -> Filler:
     """The filler of one worker process, built once (a model is loaded there). Its
-    notices are raised as `WorkerNotice` warnings."""
+    notices are raised as `WorkerNotice` warnings. A picklable factory (a custom filler)
+    is called as it is."""
+    if not isinstance(spec, FillerSpec):
+        return spec()
     from ..model import make_filler
 
     def notice(message: str) -> None:
@@ -57,8 +66,9 @@ class ClipJob:
         each frame alone (`--temporal off`).
     segment_length / context: the segment plan; see `plan.plan_segments`. With the
         temporal core, segment_length is a multiple of the window.
-    filler: which filler to build (`FillerSpec`); built once per worker process, never
-        per segment. Its device decides whether Ray workers ask for a GPU.
+    filler: which filler to build (`FillerSpec`, or a picklable factory of a custom
+        filler); built once per worker process, never per segment. A spec's device
+        decides whether Ray workers ask for a GPU.
     frame_base: the mask track's, so the driver reports shot cuts in the clip's frame
         numbers.
     """
@@ -69,16 +79,19 @@ class ClipJob:
     segment_length: int
     context: int
     mask_base_dir: str | None = None
-    filler: FillerSpec = field(default_factory=lambda: FillerSpec("opencv"))
+    filler: FillerSpec | Callable[[], Filler] = field(default_factory=lambda: FillerSpec("opencv"))
     frame_base: int = 0
+
+    @property
+    def device(self) -> str:
+        """Where the filler runs ("auto", "cpu", "cuda[:N]")."""
+        return self.filler.device if isinstance(self.filler, FillerSpec) else "auto"
 
     def plan(self, frame_count: int) -> list[Segment]:
         """The clip's segments, each with the frames it reads."""
         segments = plan_segments(frame_count, self.segment_length, self.context)
         if self.temporal is None:
             return segments
-        from ..temporal.segment import window_span
-
         planned = []
         for s in segments:
             windows = self.windows(s, (0, frame_count), frame_count)
@@ -90,8 +103,6 @@ class ClipJob:
     def windows(self, segment: Segment, keep: tuple[int, int], frame_count: int) -> list[int]:
         """Temporal windows that `segment` fills for frames in `keep`: those it owns (whose
         first frame is in the segment) among those the kept frames need."""
-        from ..temporal.segment import window_core
-
         return [
             w
             for w in needed_windows(keep[0], keep[1], self.temporal, frame_count)
@@ -109,8 +120,6 @@ class ClipJob:
         """Frame -> the windows it needs (None in per-frame mode: one part per frame)."""
         if self.temporal is None:
             return None
-        from .windows import covering
-
         return lambda index: covering(index, self.temporal, frame_count)
 
 
@@ -120,7 +129,7 @@ class SegmentResult:
 
     parts: (frame index, weight, patches) in frame order, then window order: with the
         temporal core, each window's share of each frame it covers (the driver
-        cross-fades the shares of a frame, see windows.FrameAssembler); per-frame mode,
+        cross-fades the shares of a frame, see temporal.engine.FrameAssembler); per-frame mode,
         one part of weight 1 per frame. Patches are `FramePatch`es, or `PackedPatch`es
         when they crossed a process boundary (see transfer.py).
     done_through: the last window filled (temporal) or the last frame (per-frame).
@@ -212,17 +221,8 @@ class SegmentFiller:
                 done_through = hi - 1
             else:
                 windows = self.job.windows(segment, keep, frame_count)
-                parts = fill_windows(
-                    video,
-                    track,
-                    filler,
-                    self.job.temporal,
-                    self.estimator,
-                    windows,
-                    keep,
-                    pack_patches,
-                    stats,
-                    cuts,
+                parts = self._windows(
+                    video, track, filler, windows, keep, pack_patches, stats, cuts
                 )
                 done_through = windows[-1]
             try:
@@ -248,6 +248,63 @@ class SegmentFiller:
             notices=self.notices,
             filler=getattr(self.filler, "name", type(self.filler).__name__),
         )
+
+    def _windows(self, video, track, filler, windows, keep, pack_patches: bool, stats, cuts):
+        """The shares of `windows` (consecutive, owned by this segment) in the frames of
+        `keep`, filled by the one window engine over the frames their spans read."""
+        from ..temporal.engine import WindowEngine
+
+        options = self.job.temporal
+        frame_count = video.info.frame_count
+        lo = window_span(windows[0], options, 0, frame_count)[0]
+        hi = window_span(windows[-1], options, 0, frame_count)[1]
+        engine = WindowEngine(
+            track,
+            filler,
+            options,
+            self.estimator,
+            output_range=keep,
+            frame_count=frame_count,
+            owned=windows,
+        )
+        held: dict = {}  # decoded frames, for packing patches against the source
+
+        def shares(done) -> list[Part]:
+            if not done.owned:
+                return []
+            if done.filled is not None:
+                cuts.update(done.filled.cuts)
+            out = []
+            for index, weight in done.shares:
+                patches = done.patches(index)
+                stats["patches"] += sum(p.nbytes for p in patches)
+                if pack_patches:
+                    patches = [pack(p, held[index]) for p in patches]
+                    stats["sent"] += sum(p.nbytes for p in patches)
+                out.append((index, weight, patches))
+            # Frames before the next window's shares are done with.
+            forget = window_core(done.window + 1, options)[0] - options.blend
+            for index in [i for i in held if i < forget]:
+                del held[index]
+            return out
+
+        decoded = lo
+        try:
+            for frame in video.frames(lo, hi):
+                held[frame.index] = frame
+                stats["decoded"] += rgb_bytes(frame)
+                decoded += 1
+                for done in engine.push(frame):
+                    yield from shares(done)
+            if decoded != hi:
+                raise MediaError(
+                    f"{video.info.path}: frame {decoded} could not be decoded; "
+                    "the file looks truncated"
+                )
+            for done in engine.finish():
+                yield from shares(done)
+        finally:
+            engine.abandon()
 
     def _per_frame(self, video, track, filler, lo: int, hi: int, pack_patches: bool, stats):
         """`--temporal off`: each frame alone, so no context frames are read."""
@@ -300,3 +357,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 def source_path(path: str | Path) -> str:
     """Absolute path, so that workers started in another directory open the same file."""
     return str(Path(path).resolve())
+
+
+def rgb_bytes(frame) -> int:
+    """Bytes of a decoded frame's RGB (whether or not it was converted)."""
+    height, width = frame.height, frame.width
+    return height * width * 3 * np.dtype(frame.rgb_dtype).itemsize
