@@ -55,6 +55,7 @@ E_WARP_FLOOR = 1.0
 PSNR_CAP = 60.0
 REVEALED_FRACTION = 0.5
 FAR_REVEAL = 80  # frames: a reveal this far needs a window that looks past the default one
+FAR_GROUP = 50  # frames: reveal p90 of the "far reveals" summary group
 
 
 def _footage(name, family, clip, first, frames, artefact, seed, size=None):
@@ -403,20 +404,24 @@ def print_row(row: dict, seconds: float) -> None:
     )
 
 
-def print_summaries(rows: list[dict]) -> dict:
-    groups = {"all": rows}
+def groups(rows: list[dict]) -> dict[str, list[dict]]:
+    """The summary groups: all, each family, revealed, never revealed, far reveals."""
+    found = {"all": rows}
     for row in rows:
-        groups.setdefault(f"family {row['family']}", []).append(row)
-    groups["revealed"] = [r for r in rows if r["revealed"]]
-    groups["never revealed"] = [r for r in rows if not r["revealed"]]
+        found.setdefault(f"family {row['family']}", []).append(row)
+    found["revealed"] = [r for r in rows if r["revealed"]]
+    found["never revealed"] = [r for r in rows if not r["revealed"]]
+    found[f"reveal p90 >= {FAR_GROUP}"] = [r for r in rows if (r["reveal_p90"] or 0) >= FAR_GROUP]
+    return {name: group for name, group in found.items() if group}
+
+
+def print_summaries(rows: list[dict]) -> dict:
     print(
         f"\n{'group':18s} {'cases':>5s} {'mean':>6s} {'median':>6s} {'worst':>6s} "
         f"{'E_warp>1.5':>10s} {'max ratio':>9s}  worst case"
     )
     result = {}
-    for name, group in groups.items():
-        if not group:
-            continue
+    for name, group in groups(rows).items():
         s = result[name] = summary(group)
         print(
             f"{name:18s} {s['cases']:5d} {s['mean_gain']:+6.2f} {s['median_gain']:+6.2f} "

@@ -15,13 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_quality import summary  # noqa: E402
+from bench_quality import groups, summary  # noqa: E402
 
 from moebius_video.temporal import TemporalOptions  # noqa: E402
 
 DEFAULT_WINDOW = TemporalOptions().window
-
-FAR = 50  # frames: the "far reveal" group, a background shown this far away
 
 
 def fmt(value, spec: str = ".2f", signed: bool = False) -> str:
@@ -48,16 +46,6 @@ def case_table(rows: list[dict]) -> list[str]:
             f"| {r['e_warp_ratio']:.2f} | {r['e_warp_ratio_telea']:.2f} |"
         )
     return out
-
-
-def groups(rows: list[dict]) -> dict[str, list[dict]]:
-    found = {"all": rows}
-    for r in rows:
-        found.setdefault(f"family {r['family']}", []).append(r)
-    found["revealed"] = [r for r in rows if r["revealed"]]
-    found["never revealed"] = [r for r in rows if not r["revealed"]]
-    found[f"reveal p90 >= {FAR}"] = [r for r in rows if (r["reveal_p90"] or 0) >= FAR]
-    return {k: v for k, v in found.items() if v}
 
 
 def family_table(rows: list[dict]) -> list[str]:
