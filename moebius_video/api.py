@@ -519,7 +519,7 @@ def check_output(
 
     Messages name `-o` and `-c:v` as the CLI spells them; the hook words them its own way.
     """
-    from .io.encode import resolve_codec
+    from .io.codecs import resolve_codec
     from .io.frame_files import image_format
 
     path = Path(os.fspath(output))

@@ -4,7 +4,8 @@ Read from the source (AST), lazy imports inside functions included, so an import
 would only run on some path still counts. The layering (DESIGN.md):
 
     cli -> commands -> hook -> api -> farm, batch -> options -> distributed (Ray only)
-    -> temporal -> flow, masks, io, model -> fillers, progress, paths -> patches, errors
+    -> temporal -> flow, masks, io, model -> fillers, progress, paths
+    -> patches, errors, strict_json
 
 A module may import its own room and any room in a lower layer; rooms in the same layer
 do not import each other.
@@ -28,7 +29,7 @@ LAYERS = [
     {"temporal"},
     {"flow", "masks", "io", "model"},
     {"fillers", "progress", "paths"},
-    {"patches", "errors"},
+    {"patches", "errors", "strict_json"},
 ]
 
 

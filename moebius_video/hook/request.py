@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError
 
 from ..errors import InputError, UsageError
 from ..paths import is_image_pattern
+from ..strict_json import load_strict_json
 
 CURRENT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -133,38 +134,9 @@ def parse_request(data: bytes, source: str, base_dir: Path) -> HookRequest:
 
 
 def _load_json(data: bytes, source: str) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RequestError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
+    if not data.decode("utf-8-sig", errors="replace").strip():
         raise RequestError(f"{source}: empty request, expected a JSON object")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except json.JSONDecodeError as exc:
-        raise RequestError(
-            f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from None
-    except _JsonValueError as exc:
-        raise RequestError(f"{source}: {exc}") from None
-
-
-class _JsonValueError(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # A repeated key would silently keep the last value: refuse it instead.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _JsonValueError(f"duplicate key {key!r} in one JSON object")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise _JsonValueError(f"{name} is not a JSON number")
+    return load_strict_json(data, source, RequestError)
 
 
 def _check_version(document: dict[str, Any], source: str) -> int:
@@ -317,7 +289,7 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
         mask_track = _existing_path(mask_track, "mask_track", source, base_dir, pattern_ok=True)
     else:
         # Its structure is checked now, so errors name the request; sizes wait for the video.
-        from ..masks.schema import parse_mask_track
+        from ..masks.parse import parse_mask_track
 
         parse_mask_track(mask_track, label=f"{source}: mask_track")
     output = _output_path(document, input_path, source, base_dir)
@@ -424,7 +396,7 @@ def track_frame_base(mask_track: Path | Mapping[str, Any], source: str) -> int:
                 data = f.read(MAX_TRACK_BYTES + 1)
             if len(data) > MAX_TRACK_BYTES:
                 return 0  # the masks module reports the real problem
-            document = json.loads(data.decode("utf-8-sig"), parse_constant=_no_constants)
+            document = load_strict_json(data, str(mask_track), ValueError)
         except (OSError, ValueError):
             return 0  # unreadable or invalid: the masks module says why, with its JSON path
         value = document.get("frame_base", 0) if isinstance(document, dict) else 0

@@ -12,12 +12,13 @@ with open_video("clip.mp4") as video, VideoWriter(
 
 from __future__ import annotations
 
+from .codecs import CODECS
 from .composite import composite
 from .decode import VideoReader, open_video
-from .encode import CODECS, VideoWriter
 from .frame_files import FrameFileWriter
 from .image_sequence import ImageSequenceReader
 from .info import DecodedFrame, VideoInfo
+from .movie_writer import VideoWriter
 from .pixels import ColorTags
 
 __all__ = [

@@ -6,15 +6,17 @@
     crop = track.alpha_crop(0)     # the same around the mask only: .alpha, .box; or None
     box = track.box(0, margin=16)  # (x0, y0, x1, y1) or None
 
-Modules: `schema` (JSON -> frozen dataclasses, every error with its JSON path), `interpolate`
-(keyframes over time, smooth paths), `rasterize` (anti-aliased shapes), `raster` (PNG, COCO
-RLE and matte-video sources), `track` (MaskTrack, load_mask_track).
+Modules: `spec` (the format's frozen dataclasses and limits), `parse` (JSON -> spec, every
+error with its JSON path), `files` (opening the untrusted files a track names),
+`interpolate` (keyframes over time, smooth paths), `rasterize` (anti-aliased shapes),
+`raster` (PNG, COCO RLE and matte-video sources), `track` (MaskTrack, load_mask_track).
 """
 
 from __future__ import annotations
 
+from .parse import parse_mask_track
 from .rasterize import AlphaCrop
-from .schema import SCHEMA_ID, MaskTrackSpec, parse_mask_track
+from .spec import SCHEMA_ID, MaskTrackSpec
 from .track import MaskTrack, load_mask_track
 
 __all__ = [

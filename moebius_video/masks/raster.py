@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import MaskTrackError
-from .schema import RasterSourceSpec, RleMask
+from .files import SourceError, read_regular, resolve_source_path
+from .spec import RasterSourceSpec, RleMask
 
 MAX_PNG_BYTES = 1 << 30
 MAX_RLE_CHARS_PER_COUNT = 12  # 60 bits; pycocotools never writes more than 7 for 32-bit runs
@@ -59,78 +58,16 @@ class Canvas:
     name: str = "the canvas size"
 
 
-class SourceError(Exception):
-    """A problem with a source's files; track.py adds the file label and JSON path."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def read_regular_file(path: Path, max_bytes: int, what: str, label: str) -> bytes:
-    """Read a whole regular file (symlinks followed); refuse FIFOs, devices and huge files."""
-    try:
-        return _read_regular(path, max_bytes)
-    except SourceError as exc:
-        raise MaskTrackError(f"{label}: cannot read the {what}: {exc}") from None
-
-
-def read_file_head(path: Path, size: int) -> bytes:
-    """The first size bytes of a regular file (raises SourceError like every read here)."""
-    return _read_regular(path, 1 << 62, head=size)
-
-
-def _read_regular(path: Path, max_bytes: int, head: int | None = None) -> bytes:
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)  # non-blocking: opening a FIFO must not wait for a writer
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SourceError(f"{path}: is a directory, expected a file") from None
-    except OSError as exc:
-        raise SourceError(f"{path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise SourceError(f"{path}: {kind}, expected a file")
-        if info.st_size > max_bytes:
-            raise SourceError(f"{path}: {info.st_size} bytes, more than the limit {max_bytes}")
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            return stream.read(head if head is not None else max_bytes + 1)
-    except OSError as exc:
-        raise SourceError(f"{path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-
-
-def resolve_source_path(text: str, base_dir: Path, confine_to: Path | None) -> Path:
-    """The path written in a mask track, made absolute against base_dir."""
-    path = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
-    if confine_to is not None:
-        if path.is_absolute():
-            raise SourceError(f"{text}: absolute paths are not allowed here")
-        root = confine_to.resolve()
-        # A pattern's file names do not exist as such: check the folder that holds them.
-        check = (base_dir / path).parent if "%" in path.name else base_dir / path
-        try:
-            check.resolve().relative_to(root)
-        except ValueError:
-            raise SourceError(f"{text}: leads outside {root}") from None
-    return path if path.is_absolute() else base_dir / path
-
-
 def _png_size(path: Path) -> tuple[int, int]:
     """(width, height) from a PNG's IHDR chunk, without decoding the image."""
-    head = _read_regular(path, MAX_PNG_BYTES, head=24)
+    head = read_regular(path, MAX_PNG_BYTES, head=24)
     if len(head) < 24 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         raise SourceError(f"{path}: not a PNG file")
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def _decode_png_mask(path: Path) -> np.ndarray:
-    data = _read_regular(path, MAX_PNG_BYTES)
+    data = read_regular(path, MAX_PNG_BYTES)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise SourceError(f"{path}: cannot decode the PNG (truncated or corrupt?)")
@@ -397,7 +334,7 @@ class MatteVideoSource(RasterSource):
         super().__init__()
         self.path = path
         self.first_frame = first_frame
-        _read_regular(path, 1 << 62, head=0)  # a regular file, before FFmpeg opens it
+        read_regular(path, 1 << 62, head=0)  # a regular file, before FFmpeg opens it
         try:
             self._container = av.open(str(path))
         except (av.error.FFmpegError, OSError, ValueError) as exc:

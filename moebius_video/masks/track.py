@@ -29,15 +29,15 @@ import numpy as np
 
 from ..errors import MaskTrackError
 from ..patches import enclosing_box
+from .files import SourceError, read_file_head
 from .interpolate import KeyframeCurve, catmull_rom_path
+from .parse import parse_mask_track, read_mask_track_json
 from .raster import (
     Canvas,
     MatteVideoSource,
     RasterSource,
-    SourceError,
     open_png_path,
     open_source,
-    read_file_head,
 )
 from .rasterize import (
     AlphaCrop,
@@ -49,12 +49,7 @@ from .rasterize import (
     rasterize_polygon,
     rasterize_polyline,
 )
-from .schema import (
-    MaskTrackSpec,
-    TrackSpec,
-    parse_mask_track,
-    read_mask_track_json,
-)
+from .spec import MaskTrackSpec, TrackSpec
 
 _MIN_LENGTH = 1e-3  # px: smooth interpolation may overshoot a width or axis below zero
 

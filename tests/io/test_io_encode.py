@@ -222,7 +222,7 @@ def test_colour_tags_rotation_and_pixel_aspect_are_kept(clip, tmp_path, codec, o
     ],
 )
 def test_codec_pixel_formats(clip, tmp_path, source_fmt, codec, encoded_fmt, decoded_fmt):
-    from moebius_video.io.encode import encoder_pix_fmt, resolve_codec
+    from moebius_video.io.codecs import encoder_pix_fmt, resolve_codec
 
     assert encoder_pix_fmt(resolve_codec(codec), source_fmt) == encoded_fmt
     source = clip("src.mkv", frames=4, codec="ffv1", pix_fmt=source_fmt)

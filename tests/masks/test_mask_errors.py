@@ -286,19 +286,19 @@ def test_valid_document_loads(tmp_path):
 def test_json_syntax_error_gives_line_and_column(tmp_path):
     text = '{\n  "schema": "moebius.masktrack/1",\n  "width": 32\n  "height": 24\n}'
     message, label = load_error(tmp_path, text=text)
-    assert "JSON syntax error at line 4, column 3" in message, message
+    assert "line 4 column 3: invalid JSON" in message, message
 
 
 def test_nan_is_refused(tmp_path):
     text = json.dumps(VALID).replace('"width": 2,', '"width": NaN,')
     message, _ = load_error(tmp_path, text=text)
-    assert "NaN is not allowed" in message
+    assert "NaN is not a JSON number" in message, message
 
 
 def test_duplicate_key_is_refused(tmp_path):
     text = json.dumps(VALID).replace('"width": 32,', '"width": 32, "width": 64,')
     message, _ = load_error(tmp_path, text=text)
-    assert 'key "width" appears twice' in message
+    assert "duplicate key 'width'" in message, message
 
 
 def test_top_level_not_an_object(tmp_path):

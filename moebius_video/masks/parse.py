@@ -1,4 +1,4 @@
-"""Parse and validate a `moebius.masktrack/1` JSON file into frozen dataclasses.
+"""Parse and validate a `moebius.masktrack/1` JSON file into the dataclasses of spec.py.
 
 The format is specified in the project's mask-track spec (README, "Mask tracks"). This module
 only checks the structure: types, required and unknown keys, value ranges, point counts and
@@ -28,30 +28,36 @@ import difflib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import MaskTrackError
+from ..strict_json import load_strict_json
+from .files import read_regular_file
+from .spec import (
+    INTERPOLATIONS,
+    MAX_CANVAS_PIXELS,
+    MAX_CANVAS_SIDE,
+    MAX_COORDINATE,
+    MAX_FRAME_NUMBER,
+    MAX_JSON_BYTES,
+    MAX_LENGTH,
+    MAX_PATH_CHARS,
+    MAX_POINTS_PER_KEYFRAME,
+    MAX_TOTAL_POINTS,
+    MAX_TRACKS,
+    RASTER_FORMATS,
+    SCHEMA_ID,
+    SHAPES,
+    EllipseKeyframe,
+    MaskTrackSpec,
+    PathKeyframe,
+    RasterSourceSpec,
+    RleMask,
+    TrackSpec,
+)
 
-SCHEMA_ID = "moebius.masktrack/1"
-
-# Limits against memory bombs; generous for real work.
-MAX_CANVAS_SIDE = 32768
-MAX_CANVAS_PIXELS = 1 << 28  # 16384 x 16384
-MAX_POINTS_PER_KEYFRAME = 100_000
-MAX_TOTAL_POINTS = 10_000_000
-MAX_TRACKS = 10_000
-MAX_FRAME_NUMBER = 10**9
-MAX_COORDINATE = 1e7  # px; far outside any frame, small enough for exact float arithmetic
-MAX_LENGTH = 1e6  # px; stroke width, expand, feather, ellipse axes
-MAX_JSON_BYTES = 512 * 1024 * 1024
-MAX_PATH_CHARS = 4096
-
-SHAPES = ("polyline", "polygon", "ellipse", "raster")
-INTERPOLATIONS = ("linear", "hold", "smooth")
-RASTER_FORMATS = ("png", "coco_rle", "video")
-
+# Keys each object may hold (anything else is an error naming the closest key).
 _TOP_KEYS = ("schema", "width", "height", "frame_base", "scale_to_video", "tracks", "metadata")
 _COMMON_TRACK_KEYS = ("id", "shape", "expand", "feather", "range", "invert", "metadata")
 _TRACK_KEYS_BY_SHAPE = {
@@ -77,124 +83,11 @@ _SOURCE_KEYS = {
 # The parsed file
 
 
-@dataclass(frozen=True)
-class PathKeyframe:
-    """A polyline or polygon keyframe; None means "use the track's value"."""
-
-    frame: int
-    points: tuple[tuple[float, float], ...]
-    width: float | None = None
-    expand: float | None = None
-    feather: float | None = None
-
-
-@dataclass(frozen=True)
-class EllipseKeyframe:
-    """An ellipse keyframe: centre, semi-axes (rx, ry), rotation in degrees from +x towards +y."""
-
-    frame: int
-    center: tuple[float, float]
-    axes: tuple[float, float]
-    angle: float = 0.0
-    expand: float | None = None
-    feather: float | None = None
-
-
-@dataclass(frozen=True)
-class RleMask:
-    """One COCO run-length encoded mask: size (h, w) and counts (string or list form)."""
-
-    height: int
-    width: int
-    counts: str | tuple[int, ...]
-    json_path: str
-
-
-@dataclass(frozen=True)
-class RasterSourceSpec:
-    """A raster track's `source`; `path` as written in the file (resolved in raster.py)."""
-
-    format: str  # "png" | "coco_rle" | "video"
-    json_path: str  # e.g. "tracks[3].source", for error messages
-    path: str | None = None
-    rle_frames: tuple[tuple[int, tuple[RleMask, ...]], ...] = ()
-
-
-@dataclass(frozen=True)
-class TrackSpec:
-    index: int
-    id: str
-    shape: str
-    keyframes: tuple[PathKeyframe, ...] | tuple[EllipseKeyframe, ...] = ()
-    source: RasterSourceSpec | None = None
-    width: float | None = None
-    expand: float = 0.0
-    feather: float = 0.0
-    interpolation: str = "linear"
-    smooth_path: bool = False
-    range: tuple[int, int] | None = None
-    invert: bool = False
-
-    @property
-    def json_path(self) -> str:
-        return f"tracks[{self.index}]"
-
-
-@dataclass(frozen=True)
-class MaskTrackSpec:
-    """A whole validated mask-track file."""
-
-    label: str  # how errors name the file, e.g. "wires.json"
-    width: int
-    height: int
-    tracks: tuple[TrackSpec, ...]
-    frame_base: int = 0
-    scale_to_video: bool = False
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading
-
-
 def read_mask_track_json(path: Path, label: str) -> Any:
-    """Read and decode a JSON file; syntax errors give line and column."""
-    from .raster import read_regular_file  # one place that knows how to open untrusted paths
-
+    """Read and decode a JSON file with the one strict JSON reader (errors give line and
+    column)."""
     data = read_regular_file(path, MAX_JSON_BYTES, what="mask track", label=label)
-    try:
-        text = data.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
-    except UnicodeDecodeError as exc:
-        raise MaskTrackError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    return decode_json_text(text, label)
-
-
-def decode_json_text(text: str, label: str) -> Any:
-    def refuse_constant(name: str) -> None:
-        raise _JsonValueError(f"{name} is not allowed (use a finite number)")
-
-    try:
-        return json.loads(
-            text, object_pairs_hook=_object_without_duplicates, parse_constant=refuse_constant
-        )
-    except json.JSONDecodeError as exc:
-        raise MaskTrackError(
-            f"{label}: JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    except _JsonValueError as exc:
-        raise MaskTrackError(f"{label}: {exc}") from None
-
-
-class _JsonValueError(ValueError):
-    pass
-
-
-def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _JsonValueError(f'key "{key}" appears twice in one object')
-        obj[key] = value
-    return obj
+    return load_strict_json(data, label, MaskTrackError)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Encode the output clip and copy the untouched streams of the input into it.
+"""The movie writer: encode the output clip and copy the untouched streams of the input.
 
     with open_video("clip.mp4") as video, VideoWriter(
         "clip_clean.mp4", video.info, codec="libx264", crf=16, remux_from="clip.mp4"
@@ -11,13 +11,10 @@ What the output keeps from the input:
   video stream uses it too; mp4/mov get a matching track timescale);
 - colour tags (primaries, transfer, matrix, range) and the display rotation;
 - audio, subtitle and data streams, copied packet for packet (never re-encoded), and the
-  timecode. They are read through a second demuxer and interleaved with the video by
-  time as frames arrive, so memory stays bounded.
+  timecode (remux.py).
 
-With `frame_range=(start, stop)` only frames start..stop-1 are written; timestamps of all
-streams shift by the same amount so the first frame lands where the clip's first frame
-was, and only packets overlapping the kept span are copied (a straddling audio packet is
-kept; mp4/mov trim it with an edit list).
+With `frame_range=(start, stop)` only frames start..stop-1 are written. Codecs and their
+pixel formats are codecs.py; image sequences have their own writer (frame_files.py).
 
 The output appears atomically: everything goes to a temporary name in the output's
 folder and is renamed on success; on any error the temporary file is deleted.
@@ -25,13 +22,9 @@ folder and is renamed on success; on any error the temporary file is deleted.
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -41,115 +34,17 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from ..paths import is_image_pattern, same_file
+from .codecs import chroma_shifts, decoder_codec_id, encoder_pix_fmt, resolve_codec
 from .info import VideoInfo
 from .pixels import (
     ColorTags,
     Conversion,
     bit_depth,
     convert_frame,
-    has_alpha,
     is_rgb,
     rgb_format,
 )
-
-
-@dataclass(frozen=True)
-class Codec:
-    """A codec choice: the name users type, the FFmpeg encoder, and its fixed settings."""
-
-    name: str
-    encoder: str
-    description: str
-    options: tuple[tuple[str, str], ...] = ()
-
-
-CODECS = {
-    "libx264": Codec("libx264", "libx264", "H.264, lossy (crf, default 16)"),
-    "ffv1": Codec("ffv1", "ffv1", "FFV1, lossless, same pixel format", (("level", "3"),)),
-    "prores": Codec("prores", "prores_ks", "ProRes 422 HQ, 10 bit", (("profile", "3"),)),
-    "prores4444": Codec("prores4444", "prores_ks", "ProRes 4444, 10 bit", (("profile", "4"),)),
-    "png": Codec("png", "png", "PNG image sequence (16 bit for deeper sources)"),
-}
-_ALIASES = {"h264": "libx264", "x264": "libx264", "prores_ks": "prores", "prores_hq": "prores"}
-# Metadata written by the old muxer or encoder, not a property of the content.
-_SKIPPED_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "vendor_id"}
-
-
-def resolve_codec(name: str) -> Codec:
-    """The Codec for a user's -c:v value; UsageError listing the choices otherwise."""
-    key = _ALIASES.get(name.lower(), name.lower())
-    if key not in CODECS:
-        choices = ", ".join(CODECS)
-        raise UsageError(f"unknown codec {name!r}; choose one of: {choices}")
-    return CODECS[key]
-
-
-def _chroma_shifts(pix_fmt: str) -> tuple[int, int]:
-    fmt = av.VideoFormat(pix_fmt, 64, 64)
-    chroma = [c for c in fmt.components if c.is_chroma]
-    if not chroma:
-        return (0, 0)
-    return ((64 // chroma[0].width).bit_length() - 1, (64 // chroma[0].height).bit_length() - 1)
-
-
-def _color_components(pix_fmt: str) -> int:
-    return sum(1 for c in av.VideoFormat(pix_fmt).components if not c.is_alpha)
-
-
-def encoder_pix_fmt(codec: Codec, source_fmt: str) -> str:
-    """The pixel format to encode a source_fmt clip with: the source's own when possible."""
-    if codec.name == "prores":
-        return "yuv422p10le"
-    if codec.name == "prores4444":
-        return "yuva444p10le" if has_alpha(source_fmt) else "yuv444p10le"
-    if codec.name == "png":
-        return rgb_format(bit_depth(source_fmt))
-    supported = [f.name for f in av.codec.Codec(codec.encoder, "w").video_formats]
-    if source_fmt in supported:
-        return source_fmt
-    depth, rgb, shifts = bit_depth(source_fmt), is_rgb(source_fmt), _chroma_shifts(source_fmt)
-    colors, alpha = _color_components(source_fmt), has_alpha(source_fmt)
-
-    def closeness(candidate: str) -> tuple:
-        candidate_depth = bit_depth(candidate)
-        return (
-            _color_components(candidate) >= colors,  # never drop to gray
-            is_rgb(candidate) == rgb,
-            _chroma_shifts(candidate) == shifts,
-            candidate_depth >= depth,
-            has_alpha(candidate) == alpha,
-            -abs(candidate_depth - depth),
-            candidate.startswith(("yuv", "gbr")),  # planar over packed/semi-planar
-        )
-
-    return max(supported, key=closeness)
-
-
-def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
-    """A SMPTE timecode moved on by `frames` (drop-frame aware); unchanged if unparseable."""
-    if frames == 0 or not rate:
-        return timecode
-    drop_frame = ";" in timecode
-    try:
-        hours, minutes, seconds, count = (int(p) for p in timecode.replace(";", ":").split(":"))
-    except ValueError:
-        return timecode
-    fps = round(rate)
-    drop = (2 if fps == 30 else 4 if fps == 60 else 0) if drop_frame else 0
-    total_minutes = hours * 60 + minutes
-    number = ((total_minutes * 60) + seconds) * fps + count
-    number -= drop * (total_minutes - total_minutes // 10)
-    number += frames
-    if drop:
-        per_ten = fps * 600 - 9 * drop
-        per_minute = fps * 60 - drop
-        tens, rest = divmod(number, per_ten)
-        number += 9 * drop * tens + (drop * ((rest - drop) // per_minute) if rest > drop else 0)
-    seconds_total, count = divmod(number, fps)
-    minutes_total, seconds = divmod(seconds_total, 60)
-    hours, minutes = divmod(minutes_total, 60)
-    separator = ";" if drop_frame else ":"
-    return f"{hours % 24:02d}:{minutes:02d}:{seconds:02d}{separator}{count:02d}"
+from .remux import Remuxer
 
 
 class VideoWriter:
@@ -196,9 +91,7 @@ class VideoWriter:
                 f"{info.frame_count - 1})"
             )
         self.frame_range = (start, stop)
-        # Cutting the head shifts every stream; cutting either end drops copied packets
-        # outside the kept span. The whole clip is copied as it is.
-        self._cut_head, self._cut_tail = start > 0, stop < info.frame_count
+        self._cut_head = start > 0  # the head is cut: every stream shifts
         self.overwrite = overwrite
         self.remux_from = os.fspath(remux_from) if remux_from is not None else None
         self.encoder_options = dict(encoder_options or {})
@@ -236,7 +129,7 @@ class VideoWriter:
         info = self.info
         self._pix_fmt = encoder_pix_fmt(self.codec, info.pix_fmt)
         if self.codec.encoder == "libx264":
-            x_shift, y_shift = _chroma_shifts(self._pix_fmt)
+            x_shift, y_shift = chroma_shifts(self._pix_fmt)
             if (x_shift and info.width % 2) or (y_shift and info.height % 2):
                 raise MediaError(
                     f"{info.path}: {info.width}x{info.height} {self._pix_fmt} cannot be encoded "
@@ -256,11 +149,8 @@ class VideoWriter:
             )
         token = secrets.token_hex(4)
         self._temp = output.with_name(f".{output.stem}.tmp-{token}{output.suffix}")
-        self._remux_in: av.container.InputContainer | None = None
-        self._remux_map: dict[int, av.stream.Stream] = {}
-        self._pending: av.Packet | None = None
+        self._remux: Remuxer | None = None
         self._container_started = False
-        self._packets: Iterator[av.Packet] | None = None
         try:
             self._container = av.open(str(self._temp), mode="w", options=self._muxer_options())
         except (av.FFmpegError, ValueError) as error:
@@ -268,7 +158,14 @@ class VideoWriter:
         try:
             self._add_video_stream()
             if self.remux_from is not None:
-                self._add_remux_streams()
+                self._remux = Remuxer(
+                    self.remux_from,
+                    self._container,
+                    self._video,
+                    self.info,
+                    self.frame_range,
+                    self.output,
+                )
         except BaseException:
             self._abort()
             raise
@@ -288,7 +185,7 @@ class VideoWriter:
         info, container = self.info, self._container
         supported = container.supported_codecs
         codec_id = av.codec.Codec(self.codec.encoder, "w").id
-        decoder_names = {name for name in supported if _codec_id(name) == codec_id}
+        decoder_names = {name for name in supported if decoder_codec_id(name) == codec_id}
         if not decoder_names:
             suffix = Path(self.output).suffix
             instead = ".mkv" if suffix.lower() == ".mov" else ".mov or .mkv"
@@ -336,47 +233,6 @@ class VideoWriter:
             range="tv",
         )
         return Conversion.for_stream(self._pix_fmt, tags), tags
-
-    def _add_remux_streams(self) -> None:
-        try:
-            source = av.open(self.remux_from, mode="r")
-        except (av.FFmpegError, OSError) as error:
-            raise MediaError(f"{self.remux_from}: cannot be read for remuxing: {error}") from None
-        self._remux_in = source
-        container = self._container
-        container.metadata.update(
-            {k: v for k, v in source.metadata.items() if k not in _SKIPPED_TAGS}
-        )
-        video_in = (
-            source.streams[self.info.stream_index]
-            if self.info.stream_index is not None and self.info.stream_index < len(source.streams)
-            else None
-        )
-        if video_in is not None and video_in.type == "video":
-            tags = {k: v for k, v in video_in.metadata.items() if k not in _SKIPPED_TAGS}
-            if "timecode" in tags:
-                tags["timecode"] = _shift_timecode(
-                    tags["timecode"], self.frame_range[0], self.info.average_rate
-                )
-            self._video.metadata.update(tags)
-        for stream in source.streams:
-            if stream.type not in ("audio", "subtitle", "data", "attachment"):
-                continue
-            if stream.type == "data" and "timecode" in stream.metadata:
-                continue  # a timecode track: the muxer rebuilds it from the video's tag
-            if not _can_mux(container.format.name, stream):
-                warnings.warn(
-                    f"{self.remux_from}: stream #{stream.index} ({stream.type}, "
-                    f"{_codec_name(stream)}) cannot be stored in a {Path(self.output).suffix} "
-                    "file; it is left out",
-                    stacklevel=4,
-                )
-                continue
-            copy = container.add_stream_from_template(stream)
-            copy.metadata.update(stream.metadata)
-            copy.disposition = stream.disposition
-            if stream.type != "attachment":
-                self._remux_map[stream.index] = copy
 
     # -- writing --------------------------------------------------------------------------
 
@@ -463,67 +319,11 @@ class VideoWriter:
                     f"timestamps in units of {self.info.time_base} are rounded to them",
                     stacklevel=4,
                 )
-        if packet.dts is not None and self._remux_map:
-            self._copy_packets_until(packet.dts * packet.time_base)
+        if packet.dts is not None and self._remux is not None and self._remux.copies:
+            self._remux.copy_until(packet.dts * packet.time_base, self._shift)
         self._container.mux(packet)
 
     # -- remux ----------------------------------------------------------------------------
-
-    def _remux_packets(self) -> Iterator[av.Packet]:
-        """Packets of the copied streams in file order, from just before the kept span."""
-        source = self._remux_in
-        if self._cut_head:
-            # Land early: packets that overlap the first kept frame are stored before it.
-            target = max(0, int((self._kept_start - 2) * av.time_base))
-            try:
-                source.seek(target, backward=True)
-            except av.FFmpegError:
-                pass  # unseekable: read from the start; the time test below skips the rest
-        for packet in source.demux([source.streams[i] for i in self._remux_map]):
-            if packet.size == 0 and packet.pts is None and packet.dts is None:
-                continue  # PyAV's end-of-stream flush packet
-            yield packet
-
-    def _copy_packets_until(self, until: Fraction | None, end: Fraction | None = None) -> None:
-        """Mux copied packets up to time `until` (output timeline; None: to the end).
-
-        With a frame range, packets that end before the kept span or start at or after
-        `end` (input timeline, known once the last frame is written) are dropped.
-        """
-        if self._packets is None:
-            self._kept_start = (self._shift + self.info.start_pts) * self.info.time_base
-            self._packets = self._remux_packets()
-        shift = self._shift * self.info.time_base
-        while True:
-            if self._pending is None:
-                self._pending = next(self._packets, None)
-                if self._pending is None:
-                    return
-            packet = self._pending
-            time_base = packet.time_base
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            if until is not None and stamp is not None and stamp * time_base - shift > until:
-                return  # later than the video so far: wait for more frames
-            self._pending = None
-            begin = (packet.pts if packet.pts is not None else stamp or 0) * time_base
-            if self._cut_head and packet.duration:
-                if begin + packet.duration * time_base <= self._kept_start:
-                    continue  # ends before the first kept frame
-            if self._cut_tail and end is not None and begin >= end:
-                if stamp is not None and stamp * time_base > end + 2:
-                    return  # well past the kept span (interleaving is never that loose)
-                continue
-            self._mux_copied(packet, shift)
-
-    def _mux_copied(self, packet: av.Packet, shift: Fraction) -> None:
-        if shift:
-            ticks = round(shift / packet.time_base)
-            if packet.pts is not None:
-                packet.pts -= ticks
-            if packet.dts is not None:
-                packet.dts -= ticks
-        packet.stream = self._remux_map[packet.stream_index]
-        self._container.mux(packet)
 
     # -- finishing ------------------------------------------------------------------------
 
@@ -547,17 +347,18 @@ class VideoWriter:
     def _finish_movie(self) -> None:
         for packet in self._video.encode(None):
             self._mux_video(packet)
-        if self._remux_map:
-            self._copy_packets_until(None, end=self._end_pts * self.info.time_base)
+        if self._remux is not None and self._remux.copies:
+            self._remux.copy_until(None, self._shift, end=self._end_pts * self.info.time_base)
         self._container.close()
-        if self._remux_in is not None:
-            self._remux_in.close()
+        if self._remux is not None:
+            self._remux.close()
         os.replace(self._temp, self.output)
 
     def _abort(self) -> None:
         """Drop everything written so far; never raises."""
         self._finished = True
-        for container in (getattr(self, "_container", None), getattr(self, "_remux_in", None)):
+        remux = getattr(self, "_remux", None)
+        for container in (getattr(self, "_container", None), remux):
             if container is not None:
                 try:
                     container.close()
@@ -577,27 +378,4 @@ class VideoWriter:
             self.close()
 
 
-def _codec_id(name: str) -> int | None:
-    try:
-        return av.codec.Codec(name, "r").id
-    except Exception:  # noqa: BLE001 - a name without a decoder in this FFmpeg build
-        return None
-
-
-def _codec_name(stream: av.stream.Stream) -> str:
-    context = stream.codec_context
-    return context.name if context is not None else "no codec"
-
-
-def _can_mux(format_name: str, stream: av.stream.Stream) -> bool:
-    """Whether the muxer accepts a copy of this stream (tried on a throwaway in-memory file)."""
-    try:
-        with av.open(io.BytesIO(), mode="w", format=format_name) as probe:
-            probe.add_stream_from_template(stream)
-            probe.start_encoding()
-        return True
-    except (av.FFmpegError, ValueError, TypeError):
-        return False
-
-
-__all__ = ["CODECS", "Codec", "VideoWriter", "encoder_pix_fmt", "resolve_codec"]
+__all__ = ["VideoWriter"]
