@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, MediaError, UsageError
+from .errors import InputError, MediaError, OptionError, UsageError
 from .farm import ChunkResult
 from .options import InpaintOptions, index_range
 from .patches import FramePatch
@@ -527,36 +527,42 @@ def check_output(
     try:
         codec = resolve_codec(options.codec).name if options.codec is not None else None
     except UsageError as exc:
-        raise UsageError(f"-c:v: {exc}") from None
+        raise OptionError("codec", f": {exc}") from None
     if codec == "png" and not pattern:
         if not (path.is_dir() or not path.suffix):
-            raise UsageError(
-                f"-o {path}: png writes an image sequence; give a pattern like "
-                "out.%04d.png or a folder"
+            raise OptionError(
+                "output",
+                f" {path}: png writes an image sequence; give a pattern like "
+                "out.%04d.png or a folder",
             )
         path, pattern = path / "frame.%06d.png", True  # a folder of numbered PNGs
     if pattern:
         if codec not in (None, "png"):
-            raise UsageError(
-                f"-o {path}: an image sequence output needs -c:v png (got {codec}); "
-                "for a movie give a file name like out.mp4"
+            raise OptionError(
+                "output",
+                f" {path}: an image sequence output needs -c:v png (got {codec}); "
+                "for a movie give a file name like out.mp4",
             )
         fmt = image_format(path)
         if is_image_pattern(input_path) and same_file(path.parent, input_path.parent):
             if normalize_pattern(path.name) == normalize_pattern(input_path.name):
-                raise UsageError(f"-o {path}: is the input; the input is never overwritten")
+                raise OptionError(
+                    "output", f" {path}: is the input; the input is never overwritten"
+                )
         return OutputTarget(path, fmt, True)
     if path.is_dir():
-        raise UsageError(f"-o {path}: is a directory; give a file name (e.g. {path / 'out.mp4'})")
+        raise OptionError(
+            "output", f" {path}: is a directory; give a file name (e.g. {path / 'out.mp4'})"
+        )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"-o {path}: the folder {parent} does not exist")
+        raise OptionError("output", f" {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
-        raise UsageError(f"-o {path}: the folder {parent} is not writable")
+        raise OptionError("output", f" {path}: the folder {parent} is not writable")
     if same_file(path, input_path):
-        raise UsageError(f"-o {path}: is the input; the input is never overwritten")
+        raise OptionError("output", f" {path}: is the input; the input is never overwritten")
     if path.exists() and not options.overwrite:
-        raise UsageError(f"-o {path}: already exists (use -y to overwrite it)")
+        raise OptionError("output", f" {path}: already exists (use -y to overwrite it)")
     return OutputTarget(path, codec or "libx264", False)
 
 
@@ -567,11 +573,13 @@ def _check_debug_path(options: InpaintOptions, others: tuple) -> None:
     path = Path(os.fspath(options.save_debug))
     for other in others:
         if isinstance(other, (str, os.PathLike)) and same_file(path, Path(os.fspath(other))):
-            raise UsageError(f"--save-debug {path}: is {other}, a file of this run; choose another")
+            raise OptionError(
+                "save_debug", f" {path}: is {other}, a file of this run; choose another"
+            )
     if path.is_dir():
-        raise UsageError(f"--save-debug {path}: is a directory; give a file name")
+        raise OptionError("save_debug", f" {path}: is a directory; give a file name")
     if path.exists() and not options.overwrite:
-        raise UsageError(f"--save-debug {path}: already exists (use -y to overwrite it)")
+        raise OptionError("save_debug", f" {path}: already exists (use -y to overwrite it)")
 
 
 def _notice_to(report: ProgressCallback) -> Callable[[str], None]:

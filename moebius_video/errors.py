@@ -40,6 +40,28 @@ class UsageError(MoebiusVideoError):
     code = "usage"
 
 
+# How the CLI spells an option (an InpaintOptions field, or "output"); others are --field-name.
+CLI_FLAGS = {"codec": "-c:v", "overwrite": "-y/--overwrite", "output": "-o"}
+
+
+def cli_flag(field: str) -> str:
+    """`keyframe_interval` -> `--keyframe-interval`, `codec` -> `-c:v`."""
+    return CLI_FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+class OptionError(UsageError):
+    """A bad value for one option (exit 2). `field`: the InpaintOptions field (or "output");
+    `detail`: the message after the option's name (": expected ...", " out.mp4: exists").
+
+    str() words it the CLI's way (`--crf: expected ...`); the hook words the same error with
+    its request keys (`crf: ...`, `options.window: ...`). `where` prefixes both (a job-file
+    entry)."""
+
+    def __init__(self, field: str, detail: str, where: str | None = None):
+        self.field, self.detail, self.where = field, detail, where
+        super().__init__((f"{where}: " if where else "") + cli_flag(field) + detail)
+
+
 class InputError(MoebiusVideoError):
     """An input file or request is missing, unreadable or invalid (exit 3)."""
 

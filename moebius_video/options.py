@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import OptionError, UsageError
 from .fillers import FillerSpec
 from .temporal.options import TemporalOptions
 
@@ -82,58 +82,62 @@ class InpaintOptions:
         # Checked here so every caller (CLI, batch jobs, hook requests, Python) gets the same
         # message, which names the option as the CLI spells it.
         if self.codec is not None:
-            _check_type("-c:v", self.codec, str)
+            _check_type("codec", self.codec, str)
             if not self.codec:
-                raise UsageError("-c:v: the codec name is empty")
-        _check_int("--crf", self.crf, 0, 51)
+                raise OptionError("codec", ": the codec name is empty")
+        _check_int("crf", self.crf, 0, 51)
         if self.frames is not None:
             if (
                 not isinstance(self.frames, tuple)
                 or len(self.frames) != 2
                 or not all(_is_int(v) for v in self.frames)
             ):
-                raise UsageError(f"--frames: expected (first, last) integers, got {self.frames!r}")
-            if self.frames[0] > self.frames[1]:
-                raise UsageError(
-                    f"--frames: first frame {self.frames[0]} is after last frame {self.frames[1]}"
+                raise OptionError(
+                    "frames", f": expected (first, last) integers, got {self.frames!r}"
                 )
-        _check_type("--device", self.device, str)
+            if self.frames[0] > self.frames[1]:
+                raise OptionError(
+                    "frames", f": first frame {self.frames[0]} is after last frame {self.frames[1]}"
+                )
+        _check_type("device", self.device, str)
         if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
-            raise UsageError(
-                f"--device: unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N"
+            raise OptionError(
+                "device", f": unknown device {self.device!r}; choose auto, cpu, cuda or cuda:N"
             )
         if self.precision is not None and self.precision not in PRECISIONS:
-            raise UsageError(
-                f"--precision: unknown precision {self.precision!r}; choose "
-                + ", ".join(PRECISIONS)
+            raise OptionError(
+                "precision",
+                f": unknown precision {self.precision!r}; choose " + ", ".join(PRECISIONS),
             )
-        _check_type("-y/--overwrite", self.overwrite, bool)
+        _check_type("overwrite", self.overwrite, bool)
         for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):
             value = getattr(self, name)
             if value is not None:
-                _check_type(_cli_name(name), value, (str, os.PathLike))
+                _check_type(name, value, (str, os.PathLike))
         for name, low in (("window", 1), ("context", 0), ("keyframe_interval", 1)):
             value = getattr(self, name)
             if value is not None:
-                _check_int(_cli_name(name), value, low, None)
+                _check_int(name, value, low, None)
         if self.shot_cuts is not None:
             object.__setattr__(self, "shot_cuts", parse_shot_cuts(self.shot_cuts))
-        _check_int("--workers", self.workers, 1, None)
-        _check_type("--temporal", self.temporal, bool)
+        _check_int("workers", self.workers, 1, None)
+        _check_type("temporal", self.temporal, bool)
         if self.save_debug is not None and not self.temporal:
-            raise UsageError(
-                "--save-debug: the preview comes from the temporal core; drop --temporal off"
+            raise OptionError(
+                "save_debug", ": the preview comes from the temporal core; drop --temporal off"
             )
         if self.shot_cuts not in (None, "auto") and not self.temporal:
             # Per-frame fill carries nothing from frame to frame, so cuts change nothing;
             # say so rather than silently ignore a cut the user took care to give.
-            raise UsageError(
-                "--shot-cuts: shot cuts split the temporal core's windows, and --temporal off"
-                " fills each frame alone; drop --temporal off or --shot-cuts"
+            raise OptionError(
+                "shot_cuts",
+                ": shot cuts split the temporal core's windows, and --temporal off"
+                " fills each frame alone; drop --temporal off or --shot-cuts",
             )
         if self.save_debug is not None and (self.workers > 1 or self.ray_address is not None):
-            raise UsageError(
-                "--save-debug: one process writes the preview; not with --workers or --ray-address"
+            raise OptionError(
+                "save_debug",
+                ": one process writes the preview; not with --workers or --ray-address",
             )
 
     @classmethod
@@ -158,6 +162,8 @@ class InpaintOptions:
                     raise UsageError(f"option {key!r} is given twice")
                 values[name] = _coerce(name, value)
             return cls(**values)
+        except OptionError as exc:
+            raise OptionError(exc.field, exc.detail, where) from None
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
 
@@ -192,9 +198,10 @@ def temporal_options(
         outside = [c for c in cuts if c < 0 or (last is not None and c > last)]
         if outside:
             span = f"{frame_base}-{frame_base + last}" if last is not None else f">= {frame_base}"
-            raise UsageError(
-                f"--shot-cuts: frame {outside[0] + frame_base} is outside the clip's frames {span}"
-                + (f" (frame_base {frame_base})" if frame_base else "")
+            raise OptionError(
+                "shot_cuts",
+                f": frame {outside[0] + frame_base} is outside the clip's frames {span}"
+                + (f" (frame_base {frame_base})" if frame_base else ""),
             )
         knobs["shot_cuts"] = tuple(cuts)
     elif options.shot_cuts is not None:
@@ -217,10 +224,11 @@ def index_range(
     first, last = frames
     start, stop = first - frame_base, last - frame_base + 1
     if start < 0 or stop > frame_count:
-        raise UsageError(
-            f"--frames {first}-{last}: outside the clip, which has frames "
+        raise OptionError(
+            "frames",
+            f" {first}-{last}: outside the clip, which has frames "
             f"{frame_base}-{frame_base + frame_count - 1}"
-            + (f" (frame_base {frame_base})" if frame_base else "")
+            + (f" (frame_base {frame_base})" if frame_base else ""),
         )
     return start, stop
 
@@ -233,13 +241,13 @@ def parse_shot_cuts(value: Any) -> str | tuple[int, ...]:
             return text
         if re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*,?\s*", value):
             return tuple(int(part) for part in value.split(",") if part.strip())
-        raise UsageError(
-            f"--shot-cuts: expected auto, none or frame numbers like 1012,1100, got {value!r}"
+        raise OptionError(
+            "shot_cuts", f": expected auto, none or frame numbers like 1012,1100, got {value!r}"
         )
     if isinstance(value, (tuple, list)) and all(_is_int(v) and v >= 0 for v in value):
         return tuple(int(v) for v in value)
-    raise UsageError(
-        f"--shot-cuts: expected auto, none or a list of frame numbers >= 0, got {value!r}"
+    raise OptionError(
+        "shot_cuts", f": expected auto, none or a list of frame numbers >= 0, got {value!r}"
     )
 
 
@@ -247,13 +255,13 @@ def parse_frame_range(text: str) -> tuple[int, int]:
     """'1001-1100' -> (1001, 1100); '1001' -> (1001, 1001). Inclusive, clip frame numbers."""
     match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", str(text))
     if match is None:
-        raise UsageError(
-            f"--frames: expected FIRST-LAST (e.g. 1001-1100) or one frame number, got {text!r}"
+        raise OptionError(
+            "frames", f": expected FIRST-LAST (e.g. 1001-1100) or one frame number, got {text!r}"
         )
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) is not None else first
     if first > last:
-        raise UsageError(f"--frames: first frame {first} is after last frame {last} in {text!r}")
+        raise OptionError("frames", f": first frame {first} is after last frame {last} in {text!r}")
     return first, last
 
 
@@ -267,10 +275,6 @@ def _option_name(key: str) -> str:
     return _ALIASES.get(key, key.replace("-", "_"))
 
 
-def _cli_name(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
-
-
 def _coerce(name: str, value: Any) -> Any:
     """Job files and hook requests carry JSON/YAML scalars: bring them to the field types."""
     if name == "frames":
@@ -282,7 +286,7 @@ def _coerce(name: str, value: Any) -> Any:
             return (value, value)
         if isinstance(value, str):
             return parse_frame_range(value)
-        raise UsageError(f"--frames: expected 'FIRST-LAST' or [first, last], got {value!r}")
+        raise OptionError("frames", f": expected 'FIRST-LAST' or [first, last], got {value!r}")
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
@@ -298,17 +302,17 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _check_type(name: str, value: Any, types) -> None:
+def _check_type(field: str, value: Any, types) -> None:
     if not isinstance(value, types):
-        raise UsageError(f"{name}: expected {_type_names(types)}, got {value!r}")
+        raise OptionError(field, f": expected {_type_names(types)}, got {value!r}")
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None) -> None:
+def _check_int(field: str, value: Any, low: int, high: int | None) -> None:
     if not _is_int(value):
-        raise UsageError(f"{name}: expected an integer, got {value!r}")
+        raise OptionError(field, f": expected an integer, got {value!r}")
     if value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise UsageError(f"{name}: expected an integer {bound}, got {value}")
+        raise OptionError(field, f": expected an integer {bound}, got {value}")
 
 
 def _type_names(types) -> str:

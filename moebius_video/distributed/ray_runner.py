@@ -25,7 +25,7 @@ from pathlib import Path
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from ..errors import MoebiusVideoError, RetryableError, UsageError
+from ..errors import MoebiusVideoError, OptionError, RetryableError
 from .plan import Segment
 from .worker import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult
 
@@ -99,7 +99,7 @@ class RaySegmentRunner:
             return self.options.gpus_per_worker
         gpus = ray.cluster_resources().get("GPU", 0)
         if self.job.device.startswith("cuda") and gpus < 1:
-            raise UsageError(f"--device {self.job.device}: the Ray cluster has no GPU")
+            raise OptionError("device", f" {self.job.device}: the Ray cluster has no GPU")
         return 1.0 if gpus >= 1 and self.job.device != "cpu" else 0.0
 
     def __exit__(self, *exc_info) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import OptionError, UsageError
 from ..progress import ProgressCallback, ProgressEvent
 from .request import HookRequest, track_frame_base
 
@@ -43,34 +42,20 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
         return inpaint_video(
             request.input, mask_track, request.output, options=options, progress=report
         )
+    except OptionError as exc:
+        # The same error as the CLI's, named by the request's own key instead of an option.
+        raise UsageError(f"{request.source}: {request_key(exc.field)}{exc.detail}") from None
     except UsageError as exc:
-        # The options speak the CLI's language (-c:v, --frames); a request has keys instead.
-        raise type(exc)(f"{request.source}: {request_words(str(exc))}") from None
+        raise type(exc)(f"{request.source}: {exc}") from None
 
 
-# CLI option -> request key, for messages about options.
-_OPTION_KEYS = {
-    "-c:v": "codec",
-    "-y/--overwrite": "overwrite",
-    "--frames": "frames",
-    "--crf": "crf",
-    "--device": "device",
-    "--model/--weights": "model",
-    "--model": "model",
-    "--weights": "weights",
-    "-o": "output",
-}
+# Options a request sets at its top level; the others live under "options".
+TOP_LEVEL_KEYS = ("codec", "crf", "device", "overwrite", "model", "weights", "frames", "output")
 
 
-def request_words(message: str) -> str:
-    """`-c:v: unknown codec` -> `codec: unknown codec`; other options live under `options.`."""
-    rest = message.removeprefix("options: ")
-    match = re.match(r"(-y/--overwrite|--model/--weights|-c:v|-o|--[a-z][a-z-]*)\b:?", rest)
-    if match is None:
-        return message
-    option = match.group(1)
-    key = _OPTION_KEYS.get(option) or "options." + option.lstrip("-").replace("-", "_")
-    return key + rest[len(option) :]
+def request_key(field: str) -> str:
+    """Where a request holds an option: `crf` -> `crf`, `window` -> `options.window`."""
+    return field if field in TOP_LEVEL_KEYS else f"options.{field}"
 
 
 def inline_track_with_absolute_paths(track: dict[str, Any], base_dir: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import OptionError
 from ..patches import FramePatch
 from ..paths import frame_path, is_image_pattern
 from .composite import composite
@@ -46,7 +46,7 @@ def image_format(pattern: str | os.PathLike) -> str:
     suffix = Path(os.fspath(pattern)).suffix.lower()
     if suffix not in IMAGE_FORMATS:
         choices = ", ".join(IMAGE_FORMATS)
-        raise UsageError(f"-o {pattern}: per-frame output must end in one of {choices}")
+        raise OptionError("output", f" {pattern}: per-frame output must end in one of {choices}")
     return IMAGE_FORMATS[suffix][0]
 
 
@@ -71,20 +71,21 @@ class FrameFileWriter:
     ) -> None:
         self.pattern = Path(os.fspath(pattern))
         if not is_image_pattern(self.pattern):
-            raise UsageError(f"-o {self.pattern}: not a frame pattern (e.g. out.%04d.png)")
+            raise OptionError("output", f" {self.pattern}: not a frame pattern (e.g. out.%04d.png)")
         image_format(self.pattern)  # UsageError for an extension we cannot write
         self._encoder = IMAGE_FORMATS[self.pattern.suffix.lower()]
         folder = self.pattern.parent
         if folder.exists() and not folder.is_dir():
-            raise UsageError(f"-o {self.pattern}: {folder} is not a folder")
+            raise OptionError("output", f" {self.pattern}: {folder} is not a folder")
         self.frame_base = frame_base
         start, stop = frame_range
         self.paths = {i: frame_path(self.pattern, i + frame_base) for i in range(start, stop)}
         existing = [i for i, p in self.paths.items() if p.exists()]
         if existing and not skip_existing and not overwrite:
-            raise UsageError(
-                f"-o {self.pattern}: {self.paths[existing[0]]} already exists "
-                "(use --skip-existing to keep it, or -y to render it again)"
+            raise OptionError(
+                "output",
+                f" {self.pattern}: {self.paths[existing[0]]} already exists "
+                "(use --skip-existing to keep it, or -y to render it again)",
             )
         keep = set(existing) if skip_existing else set()
         self.todo = [i for i in range(start, stop) if i not in keep]

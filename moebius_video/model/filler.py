@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ModelError, UsageError
+from ..errors import ModelError, OptionError, UsageError
 from ..fillers import Filler, FillerSpec, OpenCVFiller
 from . import registry
 from .sampler import MoebiusSampler, SamplerSettings
@@ -174,9 +174,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu)")
+        raise OptionError("device", " cuda: no CUDA device is available (use --device cpu)")
     if device.type not in ("cpu", "cuda"):
-        raise UsageError(f"--device {device}: expected auto, cpu or cuda")
+        raise OptionError("device", f" {device}: expected auto, cpu or cuda")
     return device
 
 
