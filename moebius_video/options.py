@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import OptionError, UsageError
 from .fillers import FillerSpec
-from .temporal.options import TemporalOptions
+from .temporal.settings import TemporalOptions
 
 __all__ = [
     "InpaintOptions",

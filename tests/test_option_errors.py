@@ -16,7 +16,7 @@ from moebius_video.options import InpaintOptions
         ({"window": 0}, "window", "--window: expected an integer >= 1", "options.window: exp"),
         ({"codec": ""}, "codec", "-c:v: the codec name is empty", "codec: the codec name"),
         ({"overwrite": "yes"}, "overwrite", "-y/--overwrite: expected true or false", "overwrite"),
-        ({"keyframe_interval": 0}, "keyframe_interval", "--keyframe-interval: expected", "options."),
+        ({"keyframe_interval": 0}, "keyframe_interval", "--keyframe-interval: exp", "options."),
     ],
 )
 def test_an_option_error_names_its_field(options, field, cli, hook):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from ..errors import RetryableError
 from ..fillers import FillerSpec
 from ..temporal.engine import FrameAssembler
-from ..temporal.options import TemporalOptions
+from ..temporal.settings import TemporalOptions
 from .plan import Segment, plan_segments
 from .transfer import frame_patches
 from .worker import OOM_RETRIES, ClipJob, SegmentFiller, SegmentResult, source_path

@@ -13,7 +13,7 @@ for index, patches in iter_patches(video.frames(), track, filler, TemporalOption
 from ..fillers import Filler, OpenCVFiller
 from .engine import iter_patches
 from .grid import context_span
-from .options import TemporalOptions
+from .settings import TemporalOptions
 
 __all__ = [
     "Filler",

@@ -39,7 +39,7 @@ from ..patches import FramePatch, box_pixels, enclosing_box, mask_box
 from .cut_report import CutReport
 from .debug import DebugPreview
 from .grid import blended_frames, covering_windows, window_core, window_of, window_span
-from .options import TemporalOptions
+from .settings import TemporalOptions
 from .window import FilledWindow, crop_margin, fill_window, window_patches
 
 Box = tuple[int, int, int, int]

@@ -15,7 +15,7 @@ returns for [start, stop).
 
 from __future__ import annotations
 
-from .options import TemporalOptions
+from .settings import TemporalOptions
 
 
 def window_of(index: int, options: TemporalOptions) -> int:

@@ -63,8 +63,8 @@ from ..patches import FramePatch, banded_patches, enclosing_box, mask_box
 from .cuts import find_cuts, shot_runs
 from .flow_in_time import complete_flows_in_time
 from .keyframes import FALLBACK, fill_frames, rough_fill
-from .options import TemporalOptions
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
+from .settings import TemporalOptions
 
 # Pixels within this distance belong to one patch (fewer, larger patches).
 PATCH_MERGE_GAP = 16

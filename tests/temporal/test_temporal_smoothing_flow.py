@@ -8,7 +8,7 @@ from temporaltest_helpers import panning
 
 from moebius_video.flow.estimate import NeighbourFlows
 from moebius_video.temporal.keyframes import FALLBACK, PROPAGATED, UNTOUCHED
-from moebius_video.temporal.options import TemporalOptions
+from moebius_video.temporal.settings import TemporalOptions
 from moebius_video.temporal.window import (
     _grow_mask,
     _near_wide_holes,
