@@ -77,12 +77,13 @@ class CameraMotionConfig:
     # than `min_inliers`: no model.
     min_homography_points: int = 24
     min_inliers: int = 8
-    # Confidence terms: inlier fraction mapped from [low, high] to [0, 1]; inlier count
-    # reaching `full_inliers` counts fully; coverage over a grid of cells.
-    inlier_fraction_low: float = 0.3
-    inlier_fraction_high: float = 0.8
+    # Confidence terms: the inlier share of the frame (over a grid of cells) mapped from
+    # [low, high] to [0, 1]; inlier count reaching `full_inliers` counts fully; the
+    # inliers' median error against the RANSAC threshold.
+    inlier_fraction_low: float = 0.5
+    inlier_fraction_high: float = 0.9
     full_inliers: int = 60
-    coverage_grid: int = 4
+    coverage_grid: int = 6
     # A pair whose confidence reaches this is explained by one global motion.
     global_confidence: float = 0.5
     # A new anchor every this many frames (0: no drift correction, pairs chained only),
@@ -108,12 +109,13 @@ class PairFit:
     confidence: float  # 0..1
     is_global: bool
     inlier_fraction: float  # inliers over forward-backward-consistent tracks
+    coverage: float  # the same, averaged over a grid of cells (a share of the frame)
     median_error: float  # median reprojection error of the inliers, full-resolution px
     inliers: int
     tracked: int
 
 
-NO_FIT = PairFit("none", 0.0, False, 0.0, float("nan"), 0, 0)
+NO_FIT = PairFit("none", 0.0, False, 0.0, 0.0, float("nan"), 0, 0)
 
 
 @dataclass
@@ -594,17 +596,17 @@ class CameraMotionEstimator:
         )
         per_cell = np.bincount(cell, minlength=g * g)
         agree = np.bincount(cell[inlier], minlength=g * g)
-        populated = per_cell >= 4
+        populated = per_cell >= 3
+        # Inliers by area, not by count: textured parts of a picture yield most corners,
+        # and a model that fits the grass but not the half of the frame that moves the
+        # other way must not look global.
         coverage = (
-            float((agree[populated] >= 0.5 * per_cell[populated]).mean())
-            if populated.any()
-            else 0.0
+            float((agree[populated] / per_cell[populated]).mean()) if populated.any() else 0.0
         )
         span = cfg.inlier_fraction_high - cfg.inlier_fraction_low
         confidence = (
-            float(np.clip((fraction - cfg.inlier_fraction_low) / span, 0.0, 1.0))
+            float(np.clip((coverage - cfg.inlier_fraction_low) / span, 0.0, 1.0))
             * min(1.0, count / cfg.full_inliers)
-            * coverage
             * (float(np.clip(1.0 - median / cfg.ransac_threshold, 0.0, 1.0)) if count else 0.0)
         )
         confidence = confidence if count >= cfg.min_inliers else 0.0
@@ -614,6 +616,7 @@ class CameraMotionEstimator:
             confidence,
             confidence >= cfg.global_confidence,
             fraction,
+            coverage,
             full_median,
             count,
             tracked,
