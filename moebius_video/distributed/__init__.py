@@ -45,7 +45,6 @@ __all__ = [
     "frame_patches",
     "iter_frame_parts",
     "iter_patched_frames",
-    "opencv_filler",
     "plan_segments",
 ]
 
