@@ -53,13 +53,16 @@ class CameraMotionConfig:
     # 720p, 4K and up; features are subpixel, so halving 720p costs little precision).
     work_side: int = 640
     # Corners per frame, their minimum spacing and relative quality (goodFeaturesToTrack).
-    max_features: int = 500
+    max_features: int = 300
     min_distance: int = 8
     quality_level: float = 0.005
     # Lucas-Kanade window (odd) and pyramid levels: 3 levels of a 15 px window follow about
     # 60 px of motion left unexplained by the prediction.
     lk_window: int = 15
     lk_levels: int = 3
+    # Lucas-Kanade stops after this many iterations or a step below epsilon (px).
+    lk_iterations: int = 20
+    lk_epsilon: float = 0.03
     # Levels for direct links to anchors, which start from the chained prediction: the
     # residual is small, and fewer levels cost less.
     link_levels: int = 1
@@ -72,10 +75,16 @@ class CameraMotionConfig:
     # artefact follows the artefact. None: half the LK window plus 2.
     mask_margin: int | None = None
     # RANSAC inlier threshold (px) for both models.
-    ransac_threshold: float = 1.0
+    # (LK on clean texture is good to ~0.1 px; at 1 px a homography bends to take in part
+    # of a rigid moving object with the background.)
+    ransac_threshold: float = 0.5
+    # The inliers' median error counts against confidence relative to this (px).
+    error_scale: float = 1.0
     # Fewer tracked points than this: a similarity instead of a homography; fewer inliers
     # than `min_inliers`: no model.
     min_homography_points: int = 24
+    # A homography is kept only when it has this many times the similarity's inliers.
+    homography_gain: float = 1.03
     min_inliers: int = 8
     # Confidence terms: the inlier share of the frame (over a grid of cells) mapped from
     # [low, high] to [0, 1]; inlier count reaching `full_inliers` counts fully; the
@@ -313,7 +322,11 @@ class CameraMotionEstimator:
         self._lk = {
             "winSize": (half * 2 + 1, half * 2 + 1),
             "maxLevel": self.config.lk_levels,
-            "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01),
+            "criteria": (
+                cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS,
+                self.config.lk_iterations,
+                self.config.lk_epsilon,
+            ),
         }
 
     # -- public ---------------------------------------------------------------------------
@@ -529,7 +542,8 @@ class CameraMotionEstimator:
             tracked,
             points.copy(),
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-            **lk,
+            # started where a good track came from, the way back needs no coarse levels
+            **{**lk, "maxLevel": min(levels, 1)},
         )
         ok = (status[:, 0] == 1) & (status_back[:, 0] == 1)
         ok &= np.linalg.norm((back - points)[:, 0], axis=1) < self.config.fb_threshold
@@ -551,10 +565,6 @@ class CameraMotionEstimator:
         cfg = self.config
         if len(src) < cfg.min_inliers:
             return "none", None
-        if len(src) >= cfg.min_homography_points:
-            h, _ = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_threshold, maxIters=2000)
-            if h is not None and not self._degenerate(h):
-                return "homography", h / h[2, 2]
         a, _ = cv2.estimateAffinePartial2D(
             src,
             dst,
@@ -563,9 +573,43 @@ class CameraMotionEstimator:
             maxIters=2000,
             refineIters=10,
         )
-        if a is None:
+        similarity = None
+        if a is not None:
+            similarity = self._polish(np.vstack([a, [0.0, 0.0, 1.0]]), src, dst, _similarity)
+        if len(src) >= cfg.min_homography_points:
+            h, _ = cv2.findHomography(src, dst, cv2.RANSAC, cfg.ransac_threshold, maxIters=2000)
+            if h is not None:
+                h = self._polish(h / h[2, 2], src, dst, _homography)
+            if h is not None and not self._degenerate(h):
+                # The homography's perspective terms extrapolate badly beyond the inliers
+                # (the frame's corners, under a mask): take it only where it explains
+                # clearly more than the similarity does.
+                if similarity is None or self._inliers(h, src, dst) > cfg.homography_gain * (
+                    self._inliers(similarity, src, dst)
+                ):
+                    return "homography", h
+        if similarity is None:
             return "none", None
-        return "similarity", np.vstack([a, [0.0, 0.0, 1.0]])
+        return "similarity", similarity
+
+    def _polish(self, h: np.ndarray, src: np.ndarray, dst: np.ndarray, fit) -> np.ndarray:
+        """Least squares on the inliers, then on the inliers of a tighter threshold: RANSAC
+        keeps the first model that collects the most points within its threshold, which
+        can sit a few tenths of a pixel off."""
+        for threshold in (self.config.ransac_threshold, 0.5 * self.config.ransac_threshold):
+            projected = cv2.perspectiveTransform(src[:, None], h)[:, 0]
+            inlier = np.linalg.norm(projected - dst, axis=1) < threshold
+            if inlier.sum() < self.config.min_inliers:
+                break
+            refit = fit(src[inlier], dst[inlier])
+            if refit is None:
+                break
+            h = refit
+        return h
+
+    def _inliers(self, h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> int:
+        projected = cv2.perspectiveTransform(src[:, None], h)[:, 0]
+        return int((np.linalg.norm(projected - dst, axis=1) < self.config.ransac_threshold).sum())
 
     def _degenerate(self, h: np.ndarray) -> bool:
         """A homography that folds, flips or blows the frame up is a bad fit (few points on
@@ -607,7 +651,7 @@ class CameraMotionEstimator:
         confidence = (
             float(np.clip((coverage - cfg.inlier_fraction_low) / span, 0.0, 1.0))
             * min(1.0, count / cfg.full_inliers)
-            * (float(np.clip(1.0 - median / cfg.ransac_threshold, 0.0, 1.0)) if count else 0.0)
+            * (float(np.clip(1.0 - median / cfg.error_scale, 0.0, 1.0)) if count else 0.0)
         )
         confidence = confidence if count >= cfg.min_inliers else 0.0
         full_median = median / float(np.sqrt(self._scale[0, 0] * self._scale[1, 1]))
@@ -671,6 +715,23 @@ class CameraMotionEstimator:
         self._parents.append(parent)
         self._link_confidence.append(confidence)
         self._depths.append(depth)
+
+
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    h, _ = cv2.findHomography(src, dst, 0)
+    return None if h is None else h / h[2, 2]
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares rotation + uniform scale + translation (Umeyama, no reflection)."""
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - mu_s, dst - mu_d
+    # dst ~ [[p, -q], [q, p]] src: linear least squares in (p, q)
+    denominator = float((a**2).sum()) or 1.0
+    p = float((a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]).sum()) / denominator
+    q = float((a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum()) / denominator
+    m = np.array([[p, -q], [q, p]])
+    return np.array([[p, -q, *(mu_d - m @ mu_s)[:1]], [q, p, *(mu_d - m @ mu_s)[1:]], [0, 0, 1.0]])
 
 
 def _luma8(frame: np.ndarray) -> np.ndarray:

@@ -39,11 +39,13 @@ def clip_frame(name: str, index: int = 30) -> np.ndarray:
     raise AssertionError(f"{name} has fewer than {index + 1} frames")
 
 
-def camera(tx: float, ty: float, roll: float, zoom: float) -> np.ndarray:
+def camera(tx: float, ty: float, roll: float, zoom: float, tilt: float = 0.0) -> np.ndarray:
     """View pixel -> source pixel: the view centred at the source centre + (tx, ty),
-    rolled by `roll` degrees, seeing `zoom` source pixels per view pixel."""
+    rolled by `roll` degrees, seeing `zoom` source pixels per view pixel, with a keystone
+    (perspective) term `tilt` per view pixel."""
     a = np.radians(roll)
     rotation = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rotation[2, 0] = tilt
     centre = np.array([[1, 0, 640 + tx], [0, 1, 360 + ty], [0, 0, 1.0]])
     origin = np.array([[1, 0, -WIDTH / 2], [0, 1, -HEIGHT / 2], [0, 0, 1.0]])
     return centre @ rotation @ np.diag([zoom, zoom, 1.0]) @ origin
@@ -57,6 +59,8 @@ def camera_path(kind: str, count: int) -> list[np.ndarray]:
         params = np.stack([-150 + 3 * t, 0 * t, 0 * t, 1 / (1 + 0.004 * t)], axis=1)
     elif kind == "roll":
         params = np.stack([0 * t, 0 * t, -12 + 0.25 * t, 0.9 + 0 * t], axis=1)
+    elif kind == "keystone":  # the camera swings sideways: perspective, a homography
+        params = np.stack([-100 + 2 * t, 0 * t, 0 * t, 1 + 0 * t, 2e-6 * t], axis=1)
     elif kind == "handheld":
         # a random walk in position, roll and zoom
         steps = np.random.default_rng(1).normal(0, [2.0, 1.5, 0.15, 0.002], size=(count, 4))
@@ -142,11 +146,13 @@ def scene(kind: str, count: int = 100):
 @cache
 def scene_motion(kind: str, anchor_interval: int | None = None) -> CameraMotion:
     _, frames, masks = scene(kind)
-    config = None if anchor_interval is None else CameraMotionConfig(anchor_interval=anchor_interval)
+    config = (
+        None if anchor_interval is None else CameraMotionConfig(anchor_interval=anchor_interval)
+    )
     return estimate_camera_motion(iter(frames), iter(masks), config=config)
 
 
-@pytest.mark.parametrize("kind", ["pan", "pan_zoom", "roll", "handheld"])
+@pytest.mark.parametrize("kind", ["pan", "pan_zoom", "roll", "keystone", "handheld"])
 def test_long_spans_follow_the_camera_path(kind):
     path, _, _ = scene(kind)
     motion = scene_motion(kind)
@@ -155,6 +161,10 @@ def test_long_spans_follow_the_camera_path(kind):
     print(f"{kind}: worst corner error over 80-99 frame spans {worst:.3f} px")
     assert worst < MAX_CORNER_ERROR, f"{kind}: corner errors (px) {errors}"
     assert motion.confidence(0, len(path) - 1) >= 0.5
+    if kind == "keystone":  # the path is no similarity: dropping its perspective misses
+        flat = truth(path, 0, len(path) - 1)
+        flat = flat / flat[2, 2]
+        assert corner_error(np.vstack([flat[:2], [0, 0, 1]]), flat) > 10 * MAX_CORNER_ERROR
     # every pair is one global motion (the sliding object and the wire do not break it)
     weak = [k for k, p in enumerate(motion.pairs) if not p.is_global]
     assert not weak, f"{kind}: pairs {weak} not global: {[motion.pairs[k] for k in weak]}"
@@ -247,7 +257,7 @@ def test_a_pair_no_global_motion_explains_gets_low_confidence():
         return motion.pair(0), motion.confidence(0, 1)
 
     good, good_confidence = pair(moved[0], moved[1])
-    assert good.is_global and good_confidence > 0.7 and good.model == "homography", good
+    assert good.is_global and good_confidence > 0.7 and good.model != "none", good
     for name, second in [("split", split), ("elastic", elastic), ("cut", cut[1])]:
         fit, confidence = pair(rigid[0], second)
         print(f"{name}: {fit}")
