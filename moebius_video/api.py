@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, MediaError, OptionError, UsageError
+from .errors import InputError, MediaError, OptionError, OutputExistsError, UsageError
 from .farm import ChunkResult
 from .options import InpaintOptions, index_range
 from .patches import FramePatch
@@ -562,7 +562,7 @@ def check_output(
     if same_file(path, input_path):
         raise OptionError("output", f" {path}: is the input; the input is never overwritten")
     if path.exists() and not options.overwrite:
-        raise OptionError("output", f" {path}: already exists (use -y to overwrite it)")
+        raise OutputExistsError("output", path)
     return OutputTarget(path, codec or "libx264", False)
 
 
@@ -579,7 +579,7 @@ def _check_debug_path(options: InpaintOptions, others: tuple) -> None:
     if path.is_dir():
         raise OptionError("save_debug", f" {path}: is a directory; give a file name")
     if path.exists() and not options.overwrite:
-        raise OptionError("save_debug", f" {path}: already exists (use -y to overwrite it)")
+        raise OutputExistsError("save_debug", path)
 
 
 def _notice_to(report: ProgressCallback) -> Callable[[str], None]:

@@ -61,6 +61,25 @@ class OptionError(UsageError):
         self.field, self.detail, self.where = field, detail, where
         super().__init__((f"{where}: " if where else "") + cli_flag(field) + detail)
 
+    def reworded(self, message: str) -> OptionError:
+        """The same error (class, field, detail) with another message: the hook's words."""
+        other = Exception.__new__(type(self))  # not copy.copy: it calls __init__ with args
+        other.__dict__.update(self.__dict__)
+        other.args = (message,)
+        return other
+
+
+class OutputExistsError(OptionError):
+    """An output (`-o`, `--save-debug`) exists and the run was not told to replace it (exit 2).
+
+    `detail` says only that it exists; the CLI adds "use -y", the hook its "overwrite" key."""
+
+    code = "output_exists"
+
+    def __init__(self, field: str, path: object, where: str | None = None):
+        super().__init__(field, f" {path}: already exists", where)
+        self.args = (self.args[0] + " (use -y to overwrite it)",)
+
 
 class InputError(MoebiusVideoError):
     """An input file or request is missing, unreadable or invalid (exit 3)."""

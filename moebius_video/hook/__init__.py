@@ -13,7 +13,6 @@ from __future__ import annotations
 from .request import (
     CURRENT_VERSION,
     HookRequest,
-    OutputExistsError,
     RequestError,
     parse_request,
     read_request,
@@ -24,7 +23,6 @@ from .runner import run_request
 __all__ = [
     "CURRENT_VERSION",
     "HookRequest",
-    "OutputExistsError",
     "RequestError",
     "parse_request",
     "read_request",

@@ -10,7 +10,6 @@ the JSON path of the offending value, e.g. `job.json: frames[1]: expected intege
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -57,12 +56,6 @@ class RequestError(InputError):
     """The request is not valid JSON, not a supported version, or breaks the schema (exit 3)."""
 
     code = "bad_request"
-
-
-class OutputExistsError(UsageError):
-    """The output exists and the request does not say "overwrite": true (exit 2, like -y)."""
-
-    code = "output_exists"
 
 
 @dataclass(frozen=True)
@@ -292,7 +285,7 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
         from ..masks.parse import parse_mask_track
 
         parse_mask_track(mask_track, label=f"{source}: mask_track")
-    output = _output_path(document, input_path, source, base_dir)
+    output = _output_path(document, base_dir)
 
     options: dict[str, Any] = {}
     extra = document.get("options", {})
@@ -345,22 +338,10 @@ def _existing_path(
     return path
 
 
-def _output_path(document: dict[str, Any], input_path: Path, source: str, base_dir: Path) -> Path:
-    output = _resolve(document["output"], base_dir)
-    if not output.parent.is_dir():
-        raise RequestError(f"{source}: output: folder not found: {output.parent}")
-    if output.is_dir():
-        raise RequestError(f"{source}: output: is a folder, expected a file path: {output}")
-    if os.path.normcase(os.path.abspath(output)) == os.path.normcase(os.path.abspath(input_path)):
-        raise RequestError(f"{source}: output: same path as input; the input is never modified")
-    if output.exists():
-        if input_path.exists() and os.path.samefile(output, input_path):
-            raise RequestError(f"{source}: output: the same file as input (a link to it)")
-        if not document.get("overwrite", False):
-            raise OutputExistsError(
-                f'{source}: output: exists: {output} (set "overwrite": true to replace it)'
-            )
-    return output
+def _output_path(document: dict[str, Any], base_dir: Path) -> Path:
+    # Only resolved here: whether it may be written is checked once, by api.check_output,
+    # for every entry point; run_request words its errors with the request's keys.
+    return _resolve(document["output"], base_dir)
 
 
 def _frames(

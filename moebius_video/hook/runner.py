@@ -7,9 +7,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ..errors import OptionError, UsageError
+from ..errors import OptionError, OutputExistsError, UsageError
 from ..progress import ProgressCallback, ProgressEvent
-from .request import HookRequest, track_frame_base
+from .request import HookRequest, RequestError, track_frame_base
 
 
 def run_request(request: HookRequest, progress: ProgressCallback | None = None) -> Any:
@@ -44,7 +44,13 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
         )
     except OptionError as exc:
         # The same error as the CLI's, named by the request's own key instead of an option.
-        raise UsageError(f"{request.source}: {request_key(exc.field)}{exc.detail}") from None
+        message = f"{request.source}: {request_key(exc.field)}{exc.detail}"
+        if isinstance(exc, OutputExistsError):
+            raise exc.reworded(message + ' (set "overwrite": true to replace it)') from None
+        if exc.field == "output":
+            # The hook protocol (HOOK.md) calls a bad output path a bad request (exit 3).
+            raise RequestError(message) from None
+        raise exc.reworded(message) from None
     except UsageError as exc:
         raise type(exc)(f"{request.source}: {exc}") from None
 
