@@ -83,8 +83,9 @@ class CameraMotionConfig:
     # Fewer tracked points than this: a similarity instead of a homography; fewer inliers
     # than `min_inliers`: no model.
     min_homography_points: int = 24
-    # A homography is kept only when it has this many times the similarity's inliers.
-    homography_gain: float = 1.03
+    # A homography is kept only when its truncated squared error is below this share of
+    # the similarity's.
+    homography_gain: float = 0.8
     min_inliers: int = 8
     # Confidence terms: the inlier share of the frame (over a grid of cells) mapped from
     # [low, high] to [0, 1]; inlier count reaching `full_inliers` counts fully; the
@@ -426,8 +427,15 @@ class CameraMotionEstimator:
             )
         interval = self.config.anchor_interval
         anchor = self._anchor
-        if interval > 0 and anchor is not None and anchor.frame.index != previous.index:
-            link = self._link(anchor, current, predicted)
+        # 2. the direct link to the anchor; right after an anchor that is the pair itself,
+        # so the anchor before it (a pair's similarity misses the slow perspective change
+        # that a link over several frames sees)
+        target = anchor
+        if anchor is not None and anchor.frame.index == previous.index:
+            earlier = [r for r in self._references if r.frame.index < anchor.frame.index]
+            target = earlier[-1] if earlier else None
+        if interval > 0 and target is not None:
+            link = self._link(target, current, predicted)
             if link is not None:
                 candidates.append(link)
         due = (
@@ -582,10 +590,10 @@ class CameraMotionEstimator:
                 h = self._polish(h / h[2, 2], src, dst, _homography)
             if h is not None and not self._degenerate(h):
                 # The homography's perspective terms extrapolate badly beyond the inliers
-                # (the frame's corners, under a mask): take it only where it explains
-                # clearly more than the similarity does.
-                if similarity is None or self._inliers(h, src, dst) > cfg.homography_gain * (
-                    self._inliers(similarity, src, dst)
+                # (the frame's corners, under a mask): take it only where it explains the
+                # points clearly better than the similarity does (truncated squared error).
+                if similarity is None or self._score(h, src, dst) < cfg.homography_gain * (
+                    self._score(similarity, src, dst)
                 ):
                     return "homography", h
         if similarity is None:
@@ -607,9 +615,10 @@ class CameraMotionEstimator:
             h = refit
         return h
 
-    def _inliers(self, h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> int:
+    def _score(self, h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> float:
         projected = cv2.perspectiveTransform(src[:, None], h)[:, 0]
-        return int((np.linalg.norm(projected - dst, axis=1) < self.config.ransac_threshold).sum())
+        squared = ((projected - dst) ** 2).sum(axis=1)
+        return float(np.minimum(squared, self.config.ransac_threshold**2).sum())
 
     def _degenerate(self, h: np.ndarray) -> bool:
         """A homography that folds, flips or blows the frame up is a bad fit (few points on

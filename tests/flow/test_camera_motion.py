@@ -170,15 +170,15 @@ def test_long_spans_follow_the_camera_path(kind):
     assert not weak, f"{kind}: pairs {weak} not global: {[motion.pairs[k] for k in weak]}"
 
 
-def test_drift_correction_beats_chaining_pairs():
-    path, _, _ = scene("handheld")
-    corrected = scene_motion("handheld")
-    chained = scene_motion("handheld", anchor_interval=0)
+@pytest.mark.parametrize("kind", ["pan", "handheld"])
+def test_drift_correction_beats_chaining_pairs(kind):
+    path, _, _ = scene(kind)
+    corrected = scene_motion(kind)
+    chained = scene_motion(kind, anchor_interval=0)
     with_anchors = max(long_span_errors(corrected, path).values())
     pairs_only = max(long_span_errors(chained, path).values())
-    print(f"handheld: worst {with_anchors:.3f} px with drift correction, {pairs_only:.3f} without")
-    # chaining 99 pair estimates drifts (the sliding object biases every pair the same
-    # way); linking directly to anchors must not
+    print(f"{kind}: worst {with_anchors:.3f} px with drift correction, {pairs_only:.3f} without")
+    # chaining 99 pair estimates adds up their errors; direct links to anchors do not
     assert with_anchors < MAX_CORNER_ERROR
     assert pairs_only > 2 * with_anchors, (with_anchors, pairs_only)
 
