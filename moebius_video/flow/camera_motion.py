@@ -66,6 +66,10 @@ class CameraMotionConfig:
     # Levels for direct links to anchors, which start from the chained prediction: the
     # residual is small, and fewer levels cost less.
     link_levels: int = 1
+    # Whether direct links are checked by tracking back too (pairs always are): the link
+    # starts from the chained prediction, and RANSAC at a tight threshold takes out what
+    # the check would; without it a frame costs three LK calls instead of four.
+    link_backward: bool = False
     # A track is kept when tracking it back lands within this of where it started.
     fb_threshold: float = 0.7
     # Corners this close to the frame border are not used (letterbox edges, warping seams,
@@ -412,9 +416,9 @@ class CameraMotionEstimator:
         work_prev = self._to_work(self._positions[local_prev])
         # 1. the pair, predicted by the last pair's motion (constant velocity)
         levels = self.config.lk_levels
-        pair_h, pair = self._fit(previous, current, self._pair_motion, levels)
+        pair_h, pair = self._fit(previous, current, self._pair_motion, levels, True)
         if pair_h is None and not np.allclose(self._pair_motion, np.eye(3)):
-            pair_h, pair = self._fit(previous, current, np.eye(3), levels)
+            pair_h, pair = self._fit(previous, current, np.eye(3), levels, True)
         self._pairs.append(pair)
         if pair_h is not None:
             self._pair_motion = pair_h
@@ -484,7 +488,9 @@ class CameraMotionEstimator:
         guess = predicted @ np.linalg.inv(ref_work)  # reference -> current
         if self._overlap(guess) < self.config.reference_overlap:
             return None
-        h, fit = self._fit(reference.frame, current, guess, self.config.link_levels)
+        h, fit = self._fit(
+            reference.frame, current, guess, self.config.link_levels, self.config.link_backward
+        )
         if h is None:
             return None
         return (reference.frame.index, reference.depth, h @ ref_work, fit.confidence)
@@ -513,10 +519,10 @@ class CameraMotionEstimator:
 
     # -- fitting --------------------------------------------------------------------------
 
-    def _fit(self, source: _Frame, target: _Frame, guess: np.ndarray, levels: int):
+    def _fit(self, source: _Frame, target: _Frame, guess: np.ndarray, levels: int, backward: bool):
         """Track source's corners into target starting from `guess` (work coordinates,
-        source -> target) with `levels` pyramid levels above the image, and fit a global
-        model. Returns (H or None, PairFit)."""
+        source -> target) with `levels` pyramid levels above the image, checked by tracking
+        back if `backward`, and fit a global model. Returns (H or None, PairFit)."""
         lk = {**self._lk, "maxLevel": levels}
         if self._deforms(guess):
             # LK follows patches that translate: take the residual after warping the source
@@ -544,17 +550,19 @@ class CameraMotionEstimator:
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
             **lk,
         )
-        back, status_back, _ = cv2.calcOpticalFlowPyrLK(
-            target.gray,
-            image,
-            tracked,
-            points.copy(),
-            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-            # started where a good track came from, the way back needs no coarse levels
-            **{**lk, "maxLevel": min(levels, 1)},
-        )
-        ok = (status[:, 0] == 1) & (status_back[:, 0] == 1)
-        ok &= np.linalg.norm((back - points)[:, 0], axis=1) < self.config.fb_threshold
+        ok = status[:, 0] == 1
+        if backward:
+            back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+                target.gray,
+                image,
+                tracked,
+                points.copy(),
+                flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                # started where a good track came from, the way back needs no coarse levels
+                **{**lk, "maxLevel": min(levels, 1)},
+            )
+            ok &= status_back[:, 0] == 1
+            ok &= np.linalg.norm((back - points)[:, 0], axis=1) < self.config.fb_threshold
         xy = np.rint(tracked[:, 0]).astype(int)
         h_work, w_work = target.valid.shape
         inside = (xy[:, 0] >= 0) & (xy[:, 0] < w_work) & (xy[:, 1] >= 0) & (xy[:, 1] < h_work)
