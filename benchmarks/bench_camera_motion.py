@@ -4,8 +4,9 @@ Decodes `sample_clips/bbb_wire.mp4` (1280 x 720, 75 frames) with PyAV to RGB arr
 alone and once feeding every frame (and a mask over the wire's area) to
 `flow.camera_motion.CameraMotionEstimator`, alternating, `--rounds` times; reports medians:
 decode ms per frame, camera motion ms per frame (the difference), and the ratio of the two
-walls. `--scale 3` upscales each decoded frame first (3840 x 2160), to show that the pass
-works at a bounded size (the upscale is timed in both runs).
+walls and of the CPU times (all threads). `--scale 3` upscales each decoded frame first
+(3840 x 2160), to show that the pass works at a bounded size (the upscale is timed in both
+runs).
 
     python benchmarks/bench_camera_motion.py [--rounds 5] [--threads 1] [--scale 3]
 """
@@ -46,14 +47,14 @@ def wire_mask(shape: tuple[int, int], scale: int) -> np.ndarray:
     return mask
 
 
-def decode_only(scale: int) -> tuple[float, int]:
-    start = time.perf_counter()
+def decode_only(scale: int) -> tuple[float, float, int]:
+    start, cpu = time.perf_counter(), time.process_time()
     count = sum(1 for _ in frames(scale))
-    return time.perf_counter() - start, count
+    return time.perf_counter() - start, time.process_time() - cpu, count
 
 
-def decode_and_motion(scale: int) -> tuple[float, int, float]:
-    start = time.perf_counter()
+def decode_and_motion(scale: int) -> tuple[float, float, int, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     estimator = CameraMotionEstimator()
     mask = None
     for rgb in frames(scale):
@@ -61,9 +62,9 @@ def decode_and_motion(scale: int) -> tuple[float, int, float]:
             mask = wire_mask(rgb.shape[:2], scale)
         estimator.add(rgb, mask)
     motion = estimator.result()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     confident = float(np.mean([p.is_global for p in motion.pairs]))
-    return wall, motion.count, confident
+    return wall, cpu, motion.count, confident
 
 
 def main() -> None:
@@ -74,21 +75,28 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         cv2.setNumThreads(args.threads)
-    decode_walls, motion_walls = [], []
+    decode_walls, motion_walls, decode_cpus, motion_cpus = [], [], [], []
     decode_only(args.scale)  # warm the file cache and the decoder
     for _ in range(args.rounds):
-        wall, count = decode_only(args.scale)
+        wall, cpu, count = decode_only(args.scale)
         decode_walls.append(wall)
-        wall, count_m, confident = decode_and_motion(args.scale)
+        decode_cpus.append(cpu)
+        wall, cpu, count_m, confident = decode_and_motion(args.scale)
         motion_walls.append(wall)
+        motion_cpus.append(cpu)
         assert count == count_m
     decode, both = statistics.median(decode_walls), statistics.median(motion_walls)
+    # CPU time of all threads: steadier than wall time on a shared machine
+    decode_cpu, both_cpu = statistics.median(decode_cpus), statistics.median(motion_cpus)
     size = f"{1280 * args.scale}x{720 * args.scale}"
     print(f"{CLIP.name} at {size}, {count} frames, median of {args.rounds} rounds")
     print(f"decode (PyAV to RGB):       {1000 * decode / count:7.2f} ms/frame")
     print(f"decode + camera motion:     {1000 * both / count:7.2f} ms/frame")
     print(f"camera motion alone:        {1000 * (both - decode) / count:7.2f} ms/frame")
     print(f"ratio to decode:            {both / decode:7.2f}x")
+    print(f"CPU time, decode:           {1000 * decode_cpu / count:7.2f} ms/frame")
+    print(f"CPU time, camera motion:    {1000 * (both_cpu - decode_cpu) / count:7.2f} ms/frame")
+    print(f"CPU ratio to decode:        {both_cpu / decode_cpu:7.2f}x")
     print(f"pairs explained globally:   {100 * confident:6.1f} %")
 
 
