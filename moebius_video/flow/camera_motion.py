@@ -18,14 +18,17 @@ is scaled back to full resolution):
   1. corners (`cv2.goodFeaturesToTrack`) away from the frame border and the dilated masks;
   2. pair t-1 -> t: pyramidal Lucas-Kanade from frame t-1's corners, started from the
      previous pair's motion, kept where the forward-backward check agrees and the point
-     lands outside frame t's masks; a homography by RANSAC, or a similarity (RANSAC) when
-     there are few points or the homography is degenerate; its residuals give the pair's
-     confidence and `is_global` flag;
+     lands outside frame t's masks; a similarity by RANSAC, or a homography (RANSAC) where
+     there are enough points and it explains them clearly better without degenerating
+     (its perspective terms extrapolate badly into the corners otherwise), both polished
+     by least squares on their inliers; the inliers' share of the frame's area, their
+     count and median error give the pair's confidence and `is_global` flag;
   3. drift correction: frame t is also registered directly against its anchor (a recent
      key frame, one every `anchor_interval` frames or sooner when overlap falls), and each
      new anchor against the reference anchor with the fewest links to the shot's first
-     frame that still overlaps it (when the predicted motion deforms patches, the reference
-     is first warped by the prediction so that Lucas-Kanade only finds a small residual).
+     frame that still overlaps it (right after an anchor, the anchor before it stands in).
+     Links start from the chained prediction; when it deforms patches, the reference is
+     first warped by it so that Lucas-Kanade only finds a small residual.
      A frame's position is the best of these links; the links form a tree rooted at the
      shot's first frame, so t -> u composes only the links on the tree path between them
      (a static camera links every anchor to the first frame: no drift at any length).
