@@ -228,6 +228,10 @@ def test_interrupt_leaves_no_output(tmp_path, sig):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell that starts pytest in the background (`cmd &`, nohup) hands its children
+        # SIGINT ignored, and Python then installs no Ctrl-C handler: give the run the
+        # default disposition a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     os.close(write_fd)
     with open(read_fd) as stdout:
