@@ -303,12 +303,19 @@ class Scores:
         return self.warp / max(self.warp_n, 1)
 
 
-def score_case(case: Case, ours: list[np.ndarray], flows) -> dict:
-    frames = len(case.clean)
+def scored_regions(case: Case) -> tuple[list[np.ndarray], list[int], list[int]]:
+    """Per frame the scored region (the mask dilated by 2 px), the frames that have one,
+    and the FSR_FRAMES evenly spaced among them where FSR runs."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     regions = [cv2.dilate((a > 0).astype(np.uint8), kernel) > 0 for a in case.alpha]
-    masked = [t for t in range(frames) if regions[t].any()]
+    masked = [t for t in range(len(regions)) if regions[t].any()]
     fsr_frames = sorted({masked[round(i)] for i in np.linspace(0, len(masked) - 1, FSR_FRAMES)})
+    return regions, masked, fsr_frames
+
+
+def score_case(case: Case, ours: list[np.ndarray], flows) -> dict:
+    frames = len(case.clean)
+    regions, masked, fsr_frames = scored_regions(case)
     telea_out = [telea(d, a) for d, a in zip(case.dirty, case.alpha, strict=True)]
     scores = {k: Scores() for k in ("ours", "telea", "clean", "ours_sub", "fsr_sub", "telea_sub")}
     for t in masked:

@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_quality import CASES, FSR_FRAMES, Scores, blend  # noqa: E402
+from bench_quality import CASES, Scores, blend, scored_regions  # noqa: E402
 from quality_cases import Case, build_case  # noqa: E402
 
 from moebius_video.flow.camera_motion import estimate_camera_motion  # noqa: E402
@@ -100,10 +100,7 @@ def pull(case: Case, motion) -> tuple[list[np.ndarray], float]:
 
 def psnr_of(case: Case, out: list[np.ndarray]) -> tuple[float, float]:
     """PSNR over every masked frame, and over the FSR frames (as bench_quality picks them)."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    regions = [cv2.dilate((a > 0).astype(np.uint8), kernel) > 0 for a in case.alpha]
-    masked = [t for t in range(len(regions)) if regions[t].any()]
-    fsr_frames = {masked[round(i)] for i in np.linspace(0, len(masked) - 1, FSR_FRAMES)}
+    regions, masked, fsr_frames = scored_regions(case)
     every, some = Scores(), Scores()
     for t in masked:
         every.add_frame(out[t], case.clean[t], regions[t])
@@ -125,7 +122,7 @@ def main() -> None:
     )
     rows = []
     for spec in CASES:
-        if args.only and spec.name not in args.only or spec.name not in core:
+        if (args.only and spec.name not in args.only) or spec.name not in core:
             continue
         case = build_case(spec)
         began = time.perf_counter()

@@ -22,10 +22,8 @@ from moebius_video.temporal import TemporalOptions  # noqa: E402
 DEFAULT_WINDOW = TemporalOptions().window
 
 
-def fmt(value, spec: str = ".2f", signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return format(value, ("+" if signed else "") + spec)
+def fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def case_table(rows: list[dict]) -> list[str]:
