@@ -18,15 +18,5 @@ if command -v blender >/dev/null 2>&1 && check; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_blender.sh: no apt-get here; install Blender 3.4+ so that 'blender' is on PATH" >&2
-    exit 1
-fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends blender >/dev/null
+bash "$(dirname "$0")/apt_install.sh" install_blender.sh blender
 check

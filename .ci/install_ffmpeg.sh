@@ -8,15 +8,5 @@ set -euo pipefail
 if command -v ffmpeg >/dev/null 2>&1; then
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_ffmpeg.sh: no apt-get here; install FFmpeg so that 'ffmpeg' is on PATH" >&2
-    exit 1
-fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
-fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+bash "$(dirname "$0")/apt_install.sh" install_ffmpeg.sh ffmpeg
 ffmpeg -version | head -n 1
