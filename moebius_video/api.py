@@ -185,7 +185,16 @@ def _run(
                     message=f"{out.skipped} frames already exist, kept (--skip-existing)",
                 )
             )
-        fill = _fill_path(input_path, mask_track, track, info, options, report, on_segment)
+        fill = _fill_path(
+            input_path,
+            mask_track,
+            track,
+            info,
+            options,
+            report,
+            on_segment,
+            spill_dir=target.path.parent,
+        )
         written = masked_frames = masked_pixels = 0
         with out.open() as writer:
             for run_start, run_stop in _runs(out.todo) if total else []:
@@ -380,8 +389,10 @@ def _fill_path(
     options: InpaintOptions,
     report: ProgressCallback,
     on_segment: Callable[[Any], None] | None = None,
+    spill_dir: Path | None = None,
 ) -> _FillPath:
-    """The per-frame fill (`--temporal off`), the temporal engine, or segments on Ray."""
+    """The per-frame fill (`--temporal off`), the temporal engine, or segments on Ray.
+    spill_dir: where shot-wide references that exceed their memory budget go."""
     if options.workers > 1 or options.ray_address is not None:
         return _ray_path(input_path, mask_track, options, info, track.frame_base, on_segment)
     from .model import make_filler
@@ -403,6 +414,7 @@ def _fill_path(
 
     def temporal_engine(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
         lo, hi = context_span(start, stop, info.frame_count, temporal)
+        pull = shot_pull(video, lo, hi) if temporal.shot_pull else None
         frames = _checked_frames(video.frames(lo, hi), input_path, lo, hi)
 
         def patches(frames: Iterable) -> Iterator[tuple[int, list[FramePatch]]]:
@@ -414,9 +426,34 @@ def _fill_path(
                 output_range=(start, stop),
                 frame_count=info.frame_count,
                 debug_rate=info.average_rate,
+                pull=pull,
             )
 
         return _pair_with_frames(frames, patches, (start, stop))
+
+    def shot_pull(video, lo: int, hi: int):
+        # Two passes before the fill: the whole clip's analysis (so that a chunk gets the
+        # analysis a whole render gets), then the reference frames the span needs.
+        from .temporal.shot_analysis import analyse_shots
+        from .temporal.shot_pull import build_shot_pull
+
+        def read(a: int, b: int) -> Iterator:
+            return _checked_frames(video.frames(a, b), input_path, a, b)
+
+        cuts = temporal.shot_cuts if isinstance(temporal.shot_cuts, tuple) else ()
+        if not analysed:  # once per run, however many runs of frames --skip-existing leaves
+            analysed.append(analyse_shots(read(0, info.frame_count), track, cuts))
+        return build_shot_pull(
+            read,
+            track,
+            info.frame_count,
+            (lo, hi),
+            cuts,
+            spill_dir=spill_dir,
+            analysis=analysed[0],
+        )
+
+    analysed: list = []
 
     return _FillPath(name, temporal_engine)
 

@@ -56,6 +56,8 @@ class InpaintOptions:
     shot_cuts: where the footage cuts to another shot; nothing is carried across a cut.
         None or "auto" = found in the footage, "none" = the clip is one shot, or the clip
         frame numbers (like `frames`) that start a new shot.
+    shot_pull: take real background from anywhere in the shot, aligned by camera motion
+        (an extra analysis pass over the clip); None = the temporal core's default (on).
     save_debug: write a debug preview to this path.
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
     """
@@ -73,6 +75,7 @@ class InpaintOptions:
     keyframe_interval: int | None = None
     flow_quality: str | None = None
     shot_cuts: str | tuple[int, ...] | None = None
+    shot_pull: bool | None = None
     save_debug: str | os.PathLike | None = None
     workers: int = 1
     ray_address: str | None = None
@@ -110,6 +113,8 @@ class InpaintOptions:
                 f": unknown precision {self.precision!r}; choose " + ", ".join(PRECISIONS),
             )
         _check_type("overwrite", self.overwrite, bool)
+        if self.shot_pull is not None:
+            _check_type("shot_pull", self.shot_pull, bool)
         for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):
             value = getattr(self, name)
             if value is not None:
@@ -189,7 +194,14 @@ def temporal_options(
     """
     knobs = {
         name: getattr(options, name)
-        for name in ("window", "context", "keyframe_interval", "flow_quality", "save_debug")
+        for name in (
+            "window",
+            "context",
+            "keyframe_interval",
+            "flow_quality",
+            "shot_pull",
+            "save_debug",
+        )
         if getattr(options, name) is not None
     }
     if isinstance(options.shot_cuts, tuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -125,3 +126,21 @@ def banded_patches(
             )
         )
     return patches
+
+
+class AlphaTrack(Protocol):
+    """What the temporal core needs of a mask track (moebius_video.masks.MaskTrack)."""
+
+    def alpha(self, index: int) -> np.ndarray: ...
+
+
+def alpha_in(track: AlphaTrack, index: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Frame `index`'s float32 alpha inside box (x0, y0, x1, y1), a new array. A track with
+    `alpha_crop` (MaskTrack) draws only its masks' own area, never the whole frame."""
+    x0, y0, x1, y1 = box
+    if hasattr(track, "alpha_crop"):
+        crop = track.alpha_crop(index)
+        if crop is None:
+            return np.zeros((y1 - y0, x1 - x0), np.float32)
+        return crop.region(box)
+    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1].copy()

@@ -92,6 +92,13 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         help="shot cuts: found in the footage (auto, default), none, or the frame numbers"
         " that start a new shot; nothing is carried across a cut",
     )
+    fill.add_argument(
+        "--shot-pull",
+        type=_on_off,
+        metavar="on|off",
+        help="take real background from anywhere in the shot, aligned by camera motion"
+        " (on, default; costs one more pass over the clip), or only from nearby frames (off)",
+    )
     fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
 
     scale = parser.add_argument_group("scale out")

@@ -176,6 +176,7 @@ class SegmentFiller:
 
             self.estimator = make_flow_estimator(job.temporal.flow_quality)
         self._track = None
+        self._analysis = None  # the clip's shot analysis, made on first use
 
     def _mask_track(self, info):
         if self._track is None:
@@ -249,6 +250,22 @@ class SegmentFiller:
             filler=getattr(self.filler, "name", type(self.filler).__name__),
         )
 
+    def _shot_pull(self, video, track, lo: int, hi: int):
+        """The shot-wide references of frames [lo, hi). The clip's analysis is made once
+        per process, from the clip's first frame, as a single-process run makes it, so
+        every worker aligns frames exactly as that run does."""
+        from ..temporal.shot_analysis import analyse_shots
+        from ..temporal.shot_pull import build_shot_pull
+
+        options = self.job.temporal
+        cuts = options.shot_cuts if isinstance(options.shot_cuts, tuple) else ()
+        if self._analysis is None:
+            frame_count = video.info.frame_count
+            self._analysis = analyse_shots(video.frames(0, frame_count), track, cuts)
+        return build_shot_pull(
+            video.frames, track, video.info.frame_count, (lo, hi), cuts, analysis=self._analysis
+        )
+
     def _windows(self, video, track, filler, windows, keep, pack_patches: bool, stats, cuts):
         """The shares of `windows` (consecutive, owned by this segment) in the frames of
         `keep`, filled by the one window engine over the frames their spans read."""
@@ -266,6 +283,7 @@ class SegmentFiller:
             output_range=keep,
             frame_count=frame_count,
             owned=windows,
+            pull=self._shot_pull(video, track, lo, hi) if options.shot_pull else None,
         )
         held: dict = {}  # decoded frames, for packing patches against the source
 

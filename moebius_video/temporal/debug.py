@@ -4,6 +4,7 @@ One H.264 video, three panels side by side, each at most 640 pixels wide. The mi
 panel shows the input dimmed, with masked pixels coloured by their source:
 
     green   real background propagated from another frame
+    cyan    real background pulled from a far frame of the shot, by camera motion
     red     painted by the filler on a key frame
     orange  a key frame's painting carried along the flow
     magenta painted by the filler on a non-key frame (no key frame reachable)
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..patches import FramePatch
-from .keyframes import CARRIED, FALLBACK, GENERATED, PROPAGATED
+from .keyframes import CARRIED, FALLBACK, GENERATED, PROPAGATED, PULLED
 
 PANEL_MAX_WIDTH = 640
 SOURCE_COLOURS = {
@@ -32,6 +33,7 @@ SOURCE_COLOURS = {
     GENERATED: (255, 40, 40),
     CARRIED: (255, 160, 0),
     FALLBACK: (255, 0, 255),
+    PULLED: (0, 220, 255),
 }
 MASK_COLOUR = np.array([255, 0, 0], np.float32)
 CUT_COLOUR = (255, 220, 0)  # the bar on a frame that starts a new shot

@@ -29,17 +29,18 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ..fillers import Filler
 from ..flow.estimate import FlowEstimator, make_flow_estimator
-from ..patches import FramePatch, box_pixels, enclosing_box, mask_box
+from ..patches import AlphaTrack, FramePatch, alpha_in, box_pixels, enclosing_box, mask_box
 from .cut_report import CutReport
 from .debug import DebugPreview
 from .grid import blended_frames, covering_windows, window_core, window_of, window_span
 from .settings import TemporalOptions
+from .shot_pull import ShotPull
 from .window import FilledWindow, crop_margin, fill_window, window_patches
 
 Box = tuple[int, int, int, int]
@@ -48,24 +49,6 @@ Box = tuple[int, int, int, int]
 # are filled one window at a time, so memory stays about one window's worth).
 WINDOWS_IN_FLIGHT = 2
 BYTES_IN_FLIGHT = 512 * 2**20
-
-
-class AlphaTrack(Protocol):
-    """What the temporal core needs of a mask track (moebius_video.masks.MaskTrack)."""
-
-    def alpha(self, index: int) -> np.ndarray: ...
-
-
-def alpha_in(track: AlphaTrack, index: int, box: Box) -> np.ndarray:
-    """Frame `index`'s float32 alpha inside box (x0, y0, x1, y1), a new array. A track with
-    `alpha_crop` (MaskTrack) draws only its masks' own area, never the whole frame."""
-    x0, y0, x1, y1 = box
-    if hasattr(track, "alpha_crop"):
-        crop = track.alpha_crop(index)
-        if crop is None:
-            return np.zeros((y1 - y0, x1 - x0), np.float32)
-        return crop.region(box)
-    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -151,6 +134,7 @@ class WindowEngine:
     frame_count: frames in the clip, if known; lets the buffer keep crops, not frames.
     owned: the windows this engine fills (a Ray worker's share); None: every window a
         wanted frame needs. Other windows are handed out unfilled, with `owned` False.
+    pull: shot-wide references for the frames it fills (shot_pull.py), or None.
     """
 
     def __init__(
@@ -163,8 +147,10 @@ class WindowEngine:
         output_range: tuple[int, int] | None = None,
         frame_count: int | None = None,
         owned: Iterable[int] | None = None,
+        pull: ShotPull | None = None,
     ):
         self.track = track
+        self.pull = pull
         self.filler = filler
         self.options = options
         self.output_range = output_range
@@ -314,7 +300,15 @@ class WindowEngine:
         self.running.append(running)
         if crops:
             running.start(
-                fill_window, crops, alphas, self.filler, self.options, a, (x0, y0), self.estimator
+                fill_window,
+                crops,
+                alphas,
+                self.filler,
+                self.options,
+                a,
+                (x0, y0),
+                self.estimator,
+                self.pull,
             )
         self._forget()
 
@@ -423,6 +417,7 @@ def iter_patches(
     frame_count: int | None = None,
     estimator: FlowEstimator | None = None,
     debug_rate: Fraction | None = None,
+    pull: ShotPull | None = None,
 ) -> Iterator[tuple[int, list[FramePatch]]]:
     """Fill a clip window by window; yield (index, patches) for every frame, in order.
 
@@ -439,10 +434,18 @@ def iter_patches(
     frame_count: frames in the clip (or in `track`), if known; lets the buffer keep
       crops instead of whole frames.
     debug_rate: frame rate of the `options.save_debug` preview (default 25).
+    pull: the shot-wide references of the frames to fill (`shot_pull.build_shot_pull`), or
+      None: each window takes real background only from its own frames.
     """
     estimator = estimator or make_flow_estimator(options.flow_quality)
     engine = WindowEngine(
-        track, filler, options, estimator, output_range=output_range, frame_count=frame_count
+        track,
+        filler,
+        options,
+        estimator,
+        output_range=output_range,
+        frame_count=frame_count,
+        pull=pull,
     )
     # Said once per cut, in the frames written, so a wrong one can be seen and overridden
     # with --shot-cuts.

@@ -41,6 +41,7 @@ PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
 FALLBACK = 4  # membrane fill on one frame (flow untrusted, or no key frame reachable)
+PULLED = 5  # real pixels from a far frame of the shot, aligned by camera motion
 
 
 def filler_supports_init(filler: Filler) -> bool:
@@ -102,6 +103,9 @@ def fill_frames(
         values = _match_edges(frame, holes[k], here) if seen.any() else here.values
         image[ys, xs] = to_dtype(values[seen], frame.dtype)
         source[ys, xs] = PROPAGATED
+        if here.pulled is not None:
+            far = here.pulled & in_hole
+            source[here.pixels.ys[far], here.pixels.xs[far]] = PULLED
         filled.append(image)
         sources.append(source)
 

@@ -28,6 +28,8 @@ class TemporalOptions:
     shot_cuts: 'auto' (find cuts in each window's crops, see cuts.py), 'none' (the clip is
       one shot), or the clip frame indices where a new shot starts; nothing is carried
       across a cut.
+    shot_pull: whether masked pixels take real background from anywhere in their shot,
+      aligned by camera motion (shot_pull.py), besides local propagation in the window.
     save_debug: path of a preview video (input with mask | source map | result), or None.
     """
 
@@ -40,6 +42,7 @@ class TemporalOptions:
     fill_context: int = 96
     edge: int = 1
     shot_cuts: str | tuple[int, ...] = "auto"
+    shot_pull: bool = True
     save_debug: str | None = None
 
     def __post_init__(self) -> None:

@@ -44,7 +44,7 @@ what the filler sees.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -65,6 +65,7 @@ from .flow_in_time import complete_flows_in_time
 from .keyframes import FALLBACK, fill_frames, rough_fill
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
 from .settings import TemporalOptions
+from .shot_pull import Pulled, ShotPull, apply_homography
 
 # Pixels within this distance belong to one patch (fewer, larger patches).
 PATCH_MERGE_GAP = 16
@@ -94,6 +95,10 @@ WIDE_HOLE_RADIUS = 8
 # is right, as under a pan, replacing it made the smoothing worse), larger ones a motion
 # edge the completion missed.
 SMOOTHING_FLOW_TOLERANCE = 0.5
+# Crop pixels per frame by which a pixel's completed flow may differ from the camera's
+# motion there and still count as background standing still (the shot-wide pull is
+# asked only for those).
+CAMERA_FLOW_TOLERANCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ def fill_window(
     first_index: int,
     origin: tuple[int, int] = (0, 0),
     estimator: FlowEstimator | None = None,
+    pull: ShotPull | None = None,
 ) -> FilledWindow | None:
     """Fill the alpha > 0 pixels of consecutive frames; None when no frame has a mask.
 
@@ -152,6 +158,7 @@ def fill_window(
       the full frames, placed at `origin` (x, y), as long as the crop holds the masks plus
       `crop_margin(options, estimator)` pixels (or reaches the frame border).
     alphas: T float32 H x W masks; first_index: clip index of frames[0].
+    pull: the run's shot-wide references (shot_pull.py), or None.
     """
     inner = union_box(alphas)
     if inner is None:
@@ -185,6 +192,9 @@ def fill_window(
             options=options,
             context=context[run],
             context_offset=(x0 - cx0, y0 - cy0),
+            pull=pull,
+            first_index=first_index + start,
+            origin=(x0 + origin[0], y0 + origin[1]),
         )
         filled += run_filled
         sources += run_sources
@@ -200,12 +210,25 @@ def fill_window(
 
 
 def _fill_shot(
-    crops, holes, regions, is_key, *, filler, estimator, options, context, context_offset
+    crops,
+    holes,
+    regions,
+    is_key,
+    *,
+    filler,
+    estimator,
+    options,
+    context,
+    context_offset,
+    pull=None,
+    first_index=0,
+    origin=(0, 0),
 ):
     """Steps 1-5 on consecutive frames of one shot; returns (filled crops, source maps).
 
     crops, holes, regions, is_key: per frame of the shot; context: the larger crops the
-    filler sees, with `crops` at context_offset (x, y) inside them.
+    filler sees, with `crops` at context_offset (x, y) inside them; pull: shot-wide
+    references, for frames first_index.. whose crops sit at origin (x, y) in the frame.
     """
     if not holes.any():
         return [crop.copy() for crop in crops], [np.zeros(h.shape, np.uint8) for h in holes]
@@ -218,12 +241,18 @@ def _fill_shot(
         flows = complete_flows(flows, coarse_regions, grow=grow)
         completed = np.stack([_grow_mask(region, grow) for region in coarse_regions])
         if options.flow_quality != "fast":
-            flows = _refined_flows(crops, holes, regions, flows, is_key, completed, estimator)
+            first = propagate(crops, regions, flows, is_key)
+            flows = _refined_flows(crops, holes, regions, flows, first, completed, estimator)
             wide = _near_wide_holes(holes, small, grow)
             flows = complete_flows_in_time(flows, completed & wide)
     else:
         flows = None
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
+    if pull is not None:
+        propagated = [
+            with_pulled(here, _pull_frame(pull, first_index, k, crops, holes, here, flows, origin))
+            for k, here in enumerate(propagated)
+        ]
     filled, sources = fill_frames(crops, holes, propagated, is_key, filler, context, context_offset)
     if flows is not None:
         if options.flow_quality != "fast":
@@ -232,6 +261,73 @@ def _fill_shot(
             filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
         )
     return filled, sources
+
+
+def _pull_frame(pull: ShotPull, first_index, k, crops, holes, local, flows, origin) -> Pulled:
+    """The shot-wide pull for frame k's region pixels (in RegionPixels order).
+
+    Asked only for the pixels local propagation did not see and whose flow follows the
+    camera (`follows_camera`): a far frame shows the background, which is what a pixel
+    hides only where the scene there stands still (a ball over a walking person hides
+    the person). The reads are checked against what local propagation found in the hole
+    (`known`), as against the ring around it.
+    """
+    ys, xs = local.pixels.ys, local.pixels.xs
+    hole = holes[k]
+    known = local.seen & hole[ys, xs]
+    asked = ~local.seen
+    if flows is not None and asked.any():
+        asked &= follows_camera(pull, flows, first_index, k, xs, ys, origin)
+    return pull.fetch(
+        first_index + k,
+        crops[k],
+        hole,
+        origin,
+        ys,
+        xs,
+        known=(ys[known], xs[known], local.values[known]),
+        asked=asked,
+    )
+
+
+def follows_camera(pull: ShotPull, flows, first_index, k, xs, ys, origin) -> np.ndarray:
+    """Which crop pixels (xs, ys) of frame k move, in the window's completed flow, as the
+    camera motion moves them to the neighbouring frames (within CAMERA_FLOW_TOLERANCE)."""
+    motion = pull.analysis.motion
+    ox, oy = origin
+    points = np.stack([xs + ox, ys + oy], 1).astype(np.float64)
+    follows = np.ones(xs.size, bool)
+    count = flows.forward.shape[0] + 1
+    for j, field in (
+        (k + 1, flows.forward[k] if k + 1 < count else None),
+        (k - 1, flows.backward[k - 1] if k > 0 else None),
+    ):
+        if field is None:
+            continue
+        matrix = motion.transform(first_index + k, first_index + j)
+        if matrix is None:
+            return np.zeros(xs.size, bool)
+        camera = apply_homography(matrix, points) - points
+        local = flows.sample(field, xs, ys)
+        follows &= np.hypot(*(local - camera).T) <= CAMERA_FLOW_TOLERANCE
+    return follows
+
+
+def with_pulled(local: Propagated, pulled: Pulled) -> Propagated:
+    """Local propagation where it found a trusted source; the shot-wide pull for the
+    pixels it did not (unseen, or rejected: the pull does not follow the local flow)."""
+    take = pulled.found & ~local.seen
+    if not take.any():
+        return local
+    values = local.values.copy()
+    values[take] = pulled.values[take]
+    return replace(
+        local,
+        values=values,
+        seen=local.seen | take,
+        rejected=local.rejected & ~take,
+        pulled=take,
+    )
 
 
 def window_cuts(crops, regions, options: TemporalOptions, first_index: int) -> list[int]:
@@ -246,8 +342,9 @@ def window_cuts(crops, regions, options: TemporalOptions, first_index: int) -> l
     ]
 
 
-def _refined_flows(crops, holes, regions, flows, is_key, completed, estimator=None):
-    """Step 2b: the flow estimated again on the crops with their holes roughly filled.
+def _refined_flows(crops, holes, regions, flows, propagated, completed, estimator=None):
+    """Step 2b: the flow estimated again on the crops with their holes roughly filled
+    (with `propagated`, the first propagation along `flows`, and the shot-wide pull).
 
     completed: (T, h, w) bool on the flow's grid, where step 2 replaced the estimate; the
     second estimate replaces it there (elsewhere the first estimate saw the real frames,
@@ -255,7 +352,7 @@ def _refined_flows(crops, holes, regions, flows, is_key, completed, estimator=No
     wire the membrane joins the two sides and shows their motion, but the middle of a
     large one (a ball over a moving body) is a blank the estimator can only guess at.
     """
-    guess, guessed = rough_fill(crops, holes, propagate(crops, regions, flows, is_key))
+    guess, guessed = rough_fill(crops, holes, propagated)
     size = flows.forward.shape[1:3]
     replace = completed & ~np.stack([_deep_inside(g, size) for g in guessed])
     estimator = refining_estimator(crops[0].shape[:2], estimator)
