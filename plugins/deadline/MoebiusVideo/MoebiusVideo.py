@@ -6,7 +6,10 @@ executable in Tools > Configure Plugins > MoebiusVideo. Submit with
 
 Each task renders frames <start>-<end> of the job's frame list into per-frame files
 with --skip-existing, so a requeued or pre-empted task resumes where it stopped and
-every chunk gives the same pixels as a one-process render. The tool prints
+every chunk gives the same pixels as a one-process render: each task analyses the
+whole shot itself first (camera motion and masks from the clip's first frame, about
+20 ms of CPU a 720p frame), so no analysis task or shared sidecar is needed;
+`ExtraArgs=--shot-pull off` skips that pass. The tool prints
 `Progress: NN%` lines, which set the task's progress bar here.
 
 Exit codes (see the moebius-video README): 0 ok, 2 usage, 3 bad input (fix the job,
