@@ -13,7 +13,9 @@ wall time and peak memory (ru_maxrss of that process):
   the pipeline's settings (crf 16, the source time base and pts): the floor for any
   pipeline that re-encodes;
 - `pipeline --temporal off`: inpaint_video, per-frame OpenCV fill on a crop;
-- `pipeline`: inpaint_video with the temporal core (flow, propagation, key-frame fills).
+- `pipeline --shot-pull off`: the temporal core looking only within its windows;
+- `pipeline`: inpaint_video with the temporal core (flow, propagation, key-frame fills)
+  and the shot-wide pull (a camera-motion pass over the clip, far references).
 
 Both pipelines use `--model opencv` so the numbers are the pipeline's, not a model's
 (with Moebius weights the fill of key frames dominates; see benchmarks for the model).
@@ -34,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_clips" / "bbb_wire.mp4"
 SAMPLE_TRACK = REPO / "sample_clips" / "bbb_wire.json"
-MODES = ("decode+encode", "pipeline --temporal off", "pipeline")
+MODES = ("decode+encode", "pipeline --temporal off", "pipeline --shot-pull off", "pipeline")
 
 
 # --- the clip ----------------------------------------------------------------------------------
@@ -111,7 +113,12 @@ def child(mode: str, clip: Path, track: Path, output: Path) -> None:
         sys.path.insert(0, str(REPO))
         from moebius_video import InpaintOptions, inpaint_video
 
-        options = InpaintOptions(model="opencv", temporal=mode == "pipeline", overwrite=True)
+        options = InpaintOptions(
+            model="opencv",
+            temporal=mode != "pipeline --temporal off",
+            shot_pull=False if mode == "pipeline --shot-pull off" else None,
+            overwrite=True,
+        )
         frames = inpaint_video(clip, track, output, options).frames
     print(json.dumps({"frames": frames, "seconds": time.perf_counter() - began}))
 
