@@ -2,7 +2,10 @@
 
 Plain JSON only: UTF-8 (a BOM is tolerated, as some Windows editors write one), no
 `NaN`/`Infinity`, and no key given twice in one object (parsers silently keep the last
-one, which hides copy-paste mistakes). Errors name the document (`label`) and say where:
+one, which hides copy-paste mistakes). Hostile documents are refused before they cost
+anything: an integer of more than MAX_NUMBER_CHARS digits (Python would spend quadratic
+time on it, or refuse it past 4300 digits with a bare ValueError), and arrays or objects
+nested deeper than MAX_DEPTH. Errors name the document (`label`) and say where:
 
     wires.json: line 4 column 3: invalid JSON: Expecting ',' delimiter
 """
@@ -11,6 +14,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
+MAX_NUMBER_CHARS = 64  # a run length or coordinate needs 20 at most
+MAX_DEPTH = 64  # the deepest of our formats nests 8
 
 
 class _JsonValueError(ValueError):
@@ -25,13 +31,24 @@ def load_strict_json(data: bytes | str, label: str, error: type[Exception]) -> A
         except UnicodeDecodeError as exc:
             raise error(f"{label}: not UTF-8 text (byte {exc.start})") from None
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+        document = json.loads(
+            data,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_no_constant,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+        )
+    except RecursionError:
+        raise error(f"{label}: arrays or objects nested too deep (more than {MAX_DEPTH})") from None
     except json.JSONDecodeError as exc:
         raise error(
             f"{label}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
         ) from None
     except _JsonValueError as exc:
         raise error(f"{label}: {exc}") from None
+    if _depth(document) > MAX_DEPTH:
+        raise error(f"{label}: arrays or objects nested too deep (more than {MAX_DEPTH})")
+    return document
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -45,3 +62,30 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise _JsonValueError(f"{name} is not a JSON number")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _JsonValueError(f"a number of {len(text)} digits (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _JsonValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return float(text)
+
+
+def _depth(document: Any) -> int:
+    """How deep arrays and objects nest (iterative: a deep document must not recurse)."""
+    deepest, todo = 0, [(document, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            todo.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return deepest

@@ -343,6 +343,12 @@ def _parse_rle(v: _Validator, data: Any, path: str) -> RleMask:
         for i, c in enumerate(counts_json):
             if type(c) is not int or c < 0:
                 v.fail(f"{path}.counts[{i}]", f"expected a run length >= 0, got {_describe(c)}")
+            if c > height * width:
+                # Also keeps the sum of the runs inside int64 (no wrap-around to h x w).
+                v.fail(
+                    f"{path}.counts[{i}]",
+                    f"a run of {c} pixels, more than the {height} x {width} of the mask",
+                )
         counts = tuple(counts_json)
     else:
         v.fail(

@@ -259,8 +259,19 @@ class CocoRleSource(RasterSource):
                 raise _RleError(f"{rle.json_path}.counts", str(exc)) from None
         else:
             counts = np.asarray(rle.counts, dtype=np.int64)
+        pixels = rle.height * rle.width
+        if counts.size > pixels + 1:
+            raise _RleError(f"{rle.json_path}.counts", f"more runs ({counts.size}) than pixels")
         if counts.size and counts.min() < 0:
             raise _RleError(f"{rle.json_path}.counts", "decodes to a negative run length")
+        if counts.size and counts.max() > pixels:
+            # A run longer than the mask (or a sum that wraps around int64) must never
+            # reach np.repeat.
+            raise _RleError(
+                f"{rle.json_path}.counts",
+                f"decodes to a run of {int(counts.max())} pixels, more than the "
+                f"{rle.height} x {rle.width} of the mask",
+            )
         total = int(counts.sum())
         if total != rle.height * rle.width:
             raise _RleError(

@@ -400,6 +400,35 @@ def test_coco_counts_that_do_not_cover_the_mask(tmp_path):
           "768")  # fmt: skip
 
 
+def test_coco_runs_that_wrap_around_int64_are_refused(tmp_path):
+    # 64 runs of 2**58 sum to 2**64, which int64 wraps to 0: with the last run the total
+    # reads as exactly H x W, and np.repeat used to be handed runs of 2**58 (SIGSEGV).
+    counts = [0] + [2**58] * 64 + [H * W]
+    source = {"format": "coco_rle", "frames": {"3": {"size": [H, W], "counts": rle_string(counts)}}}
+    message, label = load_error(tmp_path, edited(raster(source)))
+    check(message, label, 'tracks[0].source.frames["3"].counts', "more than the 24 x 32")
+    source["frames"]["3"]["counts"] = [0] + [2**62] * 4 + [H * W]
+    message, label = load_error(tmp_path, edited(raster(source)))
+    check(message, label, 'tracks[0].source.frames["3"].counts[1]', "more than the 24 x 32")
+    source["frames"]["3"]["counts"] = [0, 2**64]
+    message, label = load_error(tmp_path, edited(raster(source)))
+    check(message, label, 'tracks[0].source.frames["3"].counts[1]', "more than the 24 x 32")
+
+
+def test_huge_numbers_and_deep_nesting_are_refused(tmp_path):
+    # Python refuses ints past 4300 digits with a bare ValueError, and json recursion past
+    # ~1000 levels with RecursionError: both must be located bad-input errors.
+    text = json.dumps(VALID).replace('"width": 32,', '"width": ' + "9" * 5000 + ",")
+    message, _ = load_error(tmp_path, text=text)
+    assert "a number of 5000 digits" in message, message
+    text = json.dumps(VALID)[:-1] + ', "deep": ' + "[" * 5000 + "]" * 5000 + "}"
+    message, _ = load_error(tmp_path, text=text)
+    assert "nested too deep" in message, message
+    text = json.dumps(VALID)[:-1] + ', "deep": ' + "[" * 100 + "]" * 100 + "}"
+    message, _ = load_error(tmp_path, text=text)
+    assert "nested too deep" in message, message
+
+
 def test_coco_string_with_bad_characters(tmp_path):
     source = {"format": "coco_rle", "frames": {"3": {"size": [H, W], "counts": "0<~~"}}}
     message, label = load_error(tmp_path, edited(raster(source)))

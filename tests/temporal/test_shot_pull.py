@@ -63,7 +63,8 @@ def test_the_pull_reveals_what_only_far_frames_show(logo_on_pan):
     clean, dirty, track = logo_on_pan
     pull = build_shot_pull(_read(dirty), track, COUNT, (0, COUNT))
     assert pull is not None
-    # frame 45: the logo's edges show a frame or two away, its far side 36-40 frames away (the mask grown by a cell, references every 2nd frame)
+    # frame 45: the logo's edges show a frame or two away, its far side 36-40 frames away
+    # (the mask grown by a cell, references every 2nd frame)
     past, future = pull.plan.past[45], pull.plan.future[45]
     assert past == sorted(past, reverse=True) and future == sorted(future)
     assert 45 - 41 <= min(past) <= 45 - 34 and 45 + 34 <= max(future) <= 45 + 41
