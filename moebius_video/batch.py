@@ -23,7 +23,6 @@ shots go on.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -166,29 +165,90 @@ def _options(cls, mapping: Mapping[str, Any], where: str):
         raise JobFileError(str(error)) from None
 
 
+# A job file lists shots, not frames: a few KB for hundreds of shots.
+MAX_JOB_BYTES = 4 * 2**20
+# YAML aliases (*defaults) may repeat a mapping; a "billion laughs" file nests them so that
+# a 448-byte file expands to gigabytes. Nothing of ours needs more values than this.
+MAX_JOB_VALUES = 200_000
+
+
 def _read_document(path: Path) -> Any:
+    from .masks.files import SourceError, read_regular
+    from .strict_json import load_strict_json
+
+    if not path.exists() and not path.is_symlink():
+        raise JobFileError(f"{path}: job file not found")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise JobFileError(f"{path}: job file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
+        # A regular file only (no FIFO that blocks, no /dev/zero), bounded.
+        data = read_regular(path, MAX_JOB_BYTES)
+    except SourceError as error:
         raise JobFileError(f"{path}: cannot read the job file: {error}") from None
+    if len(data) > MAX_JOB_BYTES:
+        raise JobFileError(f"{path}: more than {MAX_JOB_BYTES} bytes; is it a job file?")
     if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise JobFileError(
-                f"{path.name}: line {error.lineno} column {error.colno}: invalid JSON: {error.msg}"
-            ) from None
+        return load_strict_json(data, path.name, JobFileError)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise JobFileError(f"{path.name}: not UTF-8 text (byte {error.start})") from None
     import yaml
 
     try:
-        return yaml.safe_load(text)  # safe_load: a job file never constructs Python objects
+        # safe_load's loader: a job file never constructs Python objects.
+        document = yaml.load(text, Loader=_job_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" line {mark.line + 1} column {mark.column + 1}:" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
         raise JobFileError(f"{path.name}:{at} invalid YAML: {problem}") from None
+    if _value_count(document, MAX_JOB_VALUES) > MAX_JOB_VALUES:
+        raise JobFileError(
+            f"{path.name}: expands to more than {MAX_JOB_VALUES} values (nested YAML aliases?)"
+        )
+    return document
+
+
+def _job_loader() -> type:
+    """yaml.SafeLoader that refuses a key given twice in one mapping, as JSON tracks and
+    hook requests do (YAML would keep the last one). A `<<: *defaults` merge may still be
+    overridden by the mapping's own keys."""
+    import yaml
+
+    class JobLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:  # an unhashable key: the base class says so
+                        continue
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {key!r}", key_node.start_mark
+                        )
+            return super().construct_mapping(node, deep=deep)
+
+    return JobLoader
+
+
+def _value_count(document: Any, limit: int) -> int:
+    """How many values the document holds with aliases expanded, counted up to limit + 1
+    (iterative, and stopping there: the expansion itself may be astronomically large)."""
+    count, todo = 0, [document]
+    while todo and count <= limit:
+        value = todo.pop()
+        count += 1
+        if isinstance(value, Mapping):
+            todo.extend(value.values())
+            count += len(value)
+        elif isinstance(value, list):
+            todo.extend(value)
+    return count
 
 
 def _kind(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -49,6 +50,52 @@ def test_yaml_syntax_error_gives_the_line(tmp_path):
     path.write_text("shots:\n  - input: a.mp4\n    output: [unclosed\n")
     with pytest.raises(JobFileError, match=r"jobs.yaml: line \d+ column \d+: invalid YAML"):
         load_job_file(path)
+
+
+def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    # 448 bytes that safe_load turns into 9**9 values for whoever walks them.
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    path = tmp_path / "jobs.yaml"
+    path.write_text("\n".join(lines) + "\nshots: *a9\n")
+    with pytest.raises(JobFileError, match=r"jobs.yaml: expands to more than \d+ values"):
+        load_job_file(path)
+
+
+@pytest.mark.parametrize("name", ["jobs.yaml", "jobs.json"])
+def test_a_key_given_twice_is_refused(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".yaml"):
+        path.write_text("shots:\n  - input: a.mp4\n    input: b.mp4\n    output: o.mp4\n")
+    else:
+        path.write_text('{"shots": [{"input": "a.mp4", "input": "b.mp4", "output": "o.mp4"}]}')
+    with pytest.raises(JobFileError, match=r"duplicate key 'input'"):
+        load_job_file(path)
+
+
+def test_a_yaml_merge_key_may_be_overridden(tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(
+        "shots:\n"
+        "  - &base {input: plate.mp4, mask_track: wire.json, output: a.mp4, crf: 20}\n"
+        "  - {<<: *base, output: b.mp4, crf: 12}\n"
+    )
+    assert [s.options.crf for s in load_job_file(path)] == [20, 12]
+
+
+def test_job_files_that_are_not_regular_files_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "jobs.yaml"
+    os.mkfifo(fifo)  # would block forever on open() without a writer
+    with pytest.raises(JobFileError, match=r"not a regular file"):
+        load_job_file(fifo)
+    with pytest.raises(JobFileError, match=r"not a regular file"):
+        load_job_file("/dev/zero")
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as stream:
+        stream.truncate(5 * 2**20)
+    with pytest.raises(JobFileError, match=r"more than the limit"):
+        load_job_file(big)
 
 
 def test_defaults_merge_and_paths_resolve_from_the_job_file(tmp_path):
