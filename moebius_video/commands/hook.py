@@ -20,8 +20,16 @@ from ..hook import read_request, request_schema, run_request
 from ..progress import JsonReporter
 
 
+class _EventParser(argparse.ArgumentParser):
+    """Argument mistakes raise UsageError, so that a plug-in reading events gets an `error`
+    event, not only argparse's usage text on stderr."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"hook: {message} (usage: {self.format_usage().strip()[7:]})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _EventParser(
         prog="moebius-video hook",
         description=(
             "Run one job described by a JSON request and report JSON-lines events on stdout "
@@ -43,19 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the hook; returns the exit code (see moebius_video.errors)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed the usage message
-        return int(exc.code or 0)
-    if args.print_schema:
-        print(json.dumps(request_schema(), indent=2))
-        return EXIT_OK
-
     from .guard import guarded
 
+    parser = build_parser()
     # Events go to the real stdout; anything else printed during the run goes to stderr.
     events = JsonReporter(stdout=sys.stdout, stderr=sys.stderr)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help: argparse has printed it
+        return int(exc.code or 0)
+    except UsageError as exc:
+        error = exc
+
+        def refuse() -> int:
+            raise error
+
+        return guarded(refuse, events)
+    if args.print_schema:
+
+        def schema() -> int:
+            print(json.dumps(request_schema(), indent=2), flush=True)
+            return EXIT_OK
+
+        return guarded(schema)  # `--print-schema | head` is no traceback
 
     def run() -> int:
         if args.request is None:

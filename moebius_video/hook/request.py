@@ -99,16 +99,18 @@ def read_request(path: str, stdin: Any = None) -> HookRequest:
         if isinstance(data, str):
             data = data.encode("utf-8")
         return parse_request(data, source="<stdin>", base_dir=Path.cwd())
+    from ..masks.files import SourceError, read_regular
+
     request_path = Path(path)
+    if request_path.is_dir():
+        raise UsageError(f"{path}: is a folder, expected a request file (JSON)")
+    if not request_path.exists():
+        raise UsageError(f"{path}: request file not found")
     try:
-        with open(request_path, "rb") as f:
-            data = f.read(MAX_REQUEST_BYTES + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: request file not found") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a folder, expected a request file (JSON)") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the request file: {exc.strerror}") from None
+        # A regular file only: a FIFO would block the host's call forever.
+        data = read_regular(request_path, MAX_REQUEST_BYTES)
+    except SourceError as exc:
+        raise UsageError(f"cannot read the request file: {exc}") from None
     return parse_request(data, source=path, base_dir=request_path.resolve().parent)
 
 

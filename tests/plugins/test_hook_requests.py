@@ -7,6 +7,7 @@ code and error code, a message naming the JSON path, and no output file.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import jsonschema
@@ -307,6 +308,22 @@ def test_no_request_given(tmp_path):
     run = run_hook([], cwd=tmp_path)
     assert (run.returncode, run.last["code"]) == (2, "usage")
     assert "give a request file, or -" in run.last["message"]
+
+
+@pytest.mark.parametrize("args", [["a.json", "b.json"], ["--bogus"], ["--workers", "2"]])
+def test_argument_mistakes_are_error_events(tmp_path, args):
+    # A plug-in reads events: argparse's usage text alone on stderr would tell it nothing.
+    run = run_hook(args, cwd=tmp_path)
+    assert (run.returncode, run.kinds()) == (2, ["error"])
+    assert run.last["code"] == "usage" and "usage: moebius-video hook" in run.last["message"]
+
+
+def test_a_fifo_request_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "request.json"
+    os.mkfifo(fifo)  # no writer: open() and read() would block the host forever
+    run = run_hook([str(fifo)], cwd=tmp_path, timeout=30)
+    assert (run.returncode, run.last["code"]) == (2, "usage")
+    assert "not a regular file" in run.last["message"]
 
 
 def test_bad_request_on_stdin_is_named_stdin(tmp_path):
