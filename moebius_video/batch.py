@@ -174,7 +174,7 @@ MAX_JOB_VALUES = 200_000
 
 def _read_document(path: Path) -> Any:
     from .masks.files import SourceError, read_regular
-    from .strict_json import load_strict_json
+    from .strict_json import document_extent, load_strict_json
 
     if not path.exists() and not path.is_symlink():
         raise JobFileError(f"{path}: job file not found")
@@ -201,7 +201,7 @@ def _read_document(path: Path) -> Any:
         at = f" line {mark.line + 1} column {mark.column + 1}:" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
         raise JobFileError(f"{path.name}:{at} invalid YAML: {problem}") from None
-    if _value_count(document, MAX_JOB_VALUES) > MAX_JOB_VALUES:
+    if document_extent(document, MAX_JOB_VALUES)[0] > MAX_JOB_VALUES:
         raise JobFileError(
             f"{path.name}: expands to more than {MAX_JOB_VALUES} values (nested YAML aliases?)"
         )
@@ -234,21 +234,6 @@ def _job_loader() -> type:
             return super().construct_mapping(node, deep=deep)
 
     return JobLoader
-
-
-def _value_count(document: Any, limit: int) -> int:
-    """How many values the document holds with aliases expanded, counted up to limit + 1
-    (iterative, and stopping there: the expansion itself may be astronomically large)."""
-    count, todo = 0, [document]
-    while todo and count <= limit:
-        value = todo.pop()
-        count += 1
-        if isinstance(value, Mapping):
-            todo.extend(value.values())
-            count += len(value)
-        elif isinstance(value, list):
-            todo.extend(value)
-    return count
 
 
 def _kind(value: Any) -> str:

@@ -13,6 +13,7 @@ nested deeper than MAX_DEPTH. Errors name the document (`label`) and say where:
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 MAX_NUMBER_CHARS = 64  # a run length or coordinate needs 20 at most
@@ -46,7 +47,7 @@ def load_strict_json(data: bytes | str, label: str, error: type[Exception]) -> A
         ) from None
     except _JsonValueError as exc:
         raise error(f"{label}: {exc}") from None
-    if _depth(document) > MAX_DEPTH:
+    if document_extent(document)[1] > MAX_DEPTH:
         raise error(f"{label}: arrays or objects nested too deep (more than {MAX_DEPTH})")
     return document
 
@@ -76,16 +77,23 @@ def _bounded_float(text: str) -> float:
     return float(text)
 
 
-def _depth(document: Any) -> int:
-    """How deep arrays and objects nest (iterative: a deep document must not recurse)."""
-    deepest, todo = 0, [(document, 1)]
-    while todo:
+def document_extent(document: Any, max_values: int | None = None) -> tuple[int, int]:
+    """(values, depth) of a parsed document: how many values it holds (object keys count
+    too) and how deep arrays and objects nest. Iterative, so a deep document does not
+    recurse; it stops descending past MAX_DEPTH and stops counting past max_values (a
+    YAML document with nested aliases may expand to astronomically many)."""
+    values, deepest, todo = 0, 0, [(document, 1)]
+    while todo and (max_values is None or values <= max_values):
         value, depth = todo.pop()
-        if isinstance(value, dict):
-            value = list(value.values())
-        elif not isinstance(value, list):
+        values += 1
+        if isinstance(value, Mapping):
+            values += len(value)
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
             continue
         deepest = max(deepest, depth)
         if depth <= MAX_DEPTH:
-            todo.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
-    return deepest
+            todo.extend((child, depth + 1) for child in children)
+    return values, deepest

@@ -25,7 +25,8 @@ class _EventParser(argparse.ArgumentParser):
     event, not only argparse's usage text on stderr."""
 
     def error(self, message: str):  # type: ignore[override]
-        raise UsageError(f"hook: {message} (usage: {self.format_usage().strip()[7:]})")
+        usage = self.format_usage().strip().removeprefix("usage: ")
+        raise UsageError(f"hook: {message} (usage: {usage})")
 
 
 def build_parser() -> argparse.ArgumentParser:
