@@ -174,7 +174,7 @@ MAX_JOB_VALUES = 200_000
 
 def _read_document(path: Path) -> Any:
     from .masks.files import SourceError, read_regular
-    from .strict_json import document_extent, load_strict_json
+    from .strict_json import MAX_DEPTH, document_extent, load_strict_json
 
     if not path.exists() and not path.is_symlink():
         raise JobFileError(f"{path}: job file not found")
@@ -201,7 +201,14 @@ def _read_document(path: Path) -> Any:
         at = f" line {mark.line + 1} column {mark.column + 1}:" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
         raise JobFileError(f"{path.name}:{at} invalid YAML: {problem}") from None
-    if document_extent(document, MAX_JOB_VALUES)[0] > MAX_JOB_VALUES:
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise JobFileError(f"{path.name}: lists or mappings nested too deep") from None
+    values, depth = document_extent(document, MAX_JOB_VALUES)
+    if depth > MAX_DEPTH:
+        raise JobFileError(
+            f"{path.name}: lists or mappings nested too deep (more than {MAX_DEPTH})"
+        )
+    if values > MAX_JOB_VALUES:
         raise JobFileError(
             f"{path.name}: expands to more than {MAX_JOB_VALUES} values (nested YAML aliases?)"
         )

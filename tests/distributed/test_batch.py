@@ -63,6 +63,14 @@ def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
         load_job_file(path)
 
 
+@pytest.mark.parametrize("depth", [100, 5000])
+def test_deeply_nested_yaml_is_refused(tmp_path, depth):
+    path = tmp_path / "jobs.yaml"
+    path.write_text("shots: " + "[" * depth + "]" * depth + "\n")
+    with pytest.raises(JobFileError, match=r"jobs.yaml: lists or mappings nested too deep"):
+        load_job_file(path)
+
+
 @pytest.mark.parametrize("name", ["jobs.yaml", "jobs.json"])
 def test_a_key_given_twice_is_refused(tmp_path, name):
     path = tmp_path / name
