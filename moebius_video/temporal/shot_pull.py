@@ -50,11 +50,12 @@ MAX_DISTANCE = 400
 BOX_MARGIN = 12
 # Width (pixels) of the ring outside the hole on which a reference's alignment is checked.
 RING = 6
-# Residual (8-bit levels, see _residual_map) on the ring near a hole pixel above which a
+# Residual (8-bit levels, see _AlignmentCheck) on the ring near a hole pixel above which a
 # reference is not used for it.
 RESIDUAL_LIMIT = 8.0
-# Ring pixels (each way) over which a ring pixel's residual is averaged.
-RESIDUAL_REACH = 8
+# Side (pixels) of the cells in which ring residuals are pooled; a hole pixel's residual
+# is the mean over the 3 x 3 cells around its nearest ring pixel.
+CELL = 8
 # Ring pixels a reference must cover to be checked at all (fewer: not used).
 MIN_RING_PIXELS = 24
 # Past and future reads farther apart than this (8-bit levels, RGB distance) disagree.
@@ -284,9 +285,10 @@ class ShotPull:
         if known is not None:
             samples = tuple(np.concatenate([a, b]) for a, b in zip(samples, known, strict=True))
         n = ys.size
+        check = _AlignmentCheck(samples, ys, xs, frame.shape[:2], origin, _level(frame))
         reads = []
         for references in (self.plan.past.get(index, []), self.plan.future.get(index, [])):
-            reads.append(self._read_side(index, frame, origin, ys, xs, references, samples, asked))
+            reads.append(self._read_side(index, origin, ys, xs, references, check, asked))
         (past, past_found, past_u), (future, future_found, future_u) = reads
         d_past = np.abs(index - past_u).astype(np.float32)
         d_future = np.abs(future_u - index).astype(np.float32)
@@ -307,7 +309,7 @@ class ShotPull:
             source[agree] = np.where(d_past <= d_future, past_u, future_u)[agree]
         return Pulled(values, past_found | future_found, source)
 
-    def _read_side(self, index, frame, origin, ys, xs, references, samples, asked):
+    def _read_side(self, index, origin, ys, xs, references, check, asked):
         """(values, found, reference read) per pixel, from the nearest of `references`
         that shows it and lines up with the frame near it."""
         n = ys.size
@@ -315,12 +317,10 @@ class ShotPull:
         found = np.zeros(n, bool)
         used = np.full(n, index, np.int32)
         todo = np.ones(n, bool) if asked is None else asked.copy()
-        ring_ys, ring_xs, ring_colour = samples
-        if not references or not todo.any() or ring_ys.size < MIN_RING_PIXELS:
+        if not references or not todo.any() or check.count < MIN_RING_PIXELS:
             return values, found, used
         ox, oy = origin
         px, py = (xs + ox).astype(np.float64), (ys + oy).astype(np.float64)
-        ring_points = np.stack([ring_xs + ox, ring_ys + oy], 1).astype(np.float64)
         for u in references:
             if not todo.any():
                 break
@@ -328,12 +328,8 @@ class ShotPull:
             matrix = self.analysis.motion.transform(index, u)
             if reference is None or matrix is None:
                 continue
-            residual = _residual_map(
-                matrix, reference, ring_ys, ring_xs, ring_points, ring_colour, frame
-            )
-            if residual is None:
-                continue
-            rows = np.flatnonzero(todo & (residual[ys, xs] <= RESIDUAL_LIMIT))
+            rows = np.flatnonzero(todo)
+            rows = rows[check.residual(matrix, reference, rows) <= RESIDUAL_LIMIT]
             points = np.stack([px[rows], py[rows]], 1)
             ok, sample = _read(reference, apply_homography(matrix, points))
             rows = rows[ok]
@@ -377,40 +373,69 @@ def _read(reference: Reference, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok, sample.astype(np.float32)
 
 
-def _residual_map(matrix, reference, ring_ys, ring_xs, ring_points, ring_colour, frame):
-    """How far the reference, aligned by `matrix`, is from the frame near each crop pixel:
-    None when it covers too little of the ring around the hole; else a crop-sized float32
-    map whose value at a hole pixel is the residual on the ring nearest to it.
+class _AlignmentCheck:
+    """How well a reference, aligned by its global motion, agrees with the frame near
+    each hole pixel: the frame's samples (the ring just outside the hole, and the hole
+    pixels local propagation found) are read from the reference and compared.
 
-    The residual of a ring pixel is its largest channel difference (8-bit levels), after
-    removing the median difference over the ring (exposure drift is not misalignment; the
-    window's edge match removes it from the fill), averaged over the ring pixels within
-    RESIDUAL_REACH of it. A hole pixel thus trusts the reference where the background
-    next to it lines up: a pan's far reveal is taken, a part where something moves in
-    front (or parallax breaks the global motion) is not.
+    The residual of a sample is its largest channel difference (8-bit levels), after
+    removing the median difference over the samples compared (exposure drift is not
+    misalignment; the window's edge match removes it from the fill). A hole pixel's
+    residual is the mean over the samples in the cells (CELL pixels square) around its
+    nearest sample. A hole pixel thus trusts the reference where the background next to
+    it lines up: a pan's far reveal is taken, a part where something moves in front (or
+    parallax breaks the global motion) is not.
+
+    Built once per frame: which sample is nearest each pixel and the cell of each
+    sample. Each reference then reads only the samples near the pixels still to do, so
+    trying many references for a few rejected pixels costs little.
     """
-    ok, sample = _read(reference, apply_homography(matrix, ring_points))
-    if ok.sum() < MIN_RING_PIXELS:
-        return None
-    difference = (sample - ring_colour[ok]) / _level(frame)
-    difference -= np.median(difference, axis=0)
-    shape = frame.shape[:2]
-    total = np.zeros(shape, np.float32)
-    count = np.zeros(shape, np.float32)
-    total[ring_ys[ok], ring_xs[ok]] = np.abs(difference).max(axis=1)
-    count[ring_ys[ok], ring_xs[ok]] = 1.0
-    size = (2 * RESIDUAL_REACH + 1,) * 2
-    total = cv2.boxFilter(total, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    count = cv2.boxFilter(count, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    samples = np.zeros(shape, bool)
-    samples[ring_ys[ok], ring_xs[ok]] = True
-    # every pixel takes the value of its nearest sampled ring pixel
-    _, labels = cv2.distanceTransformWithLabels(
-        (~samples).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    lookup = np.zeros(labels.max() + 1, np.float32)
-    lookup[labels[samples]] = total[samples] / count[samples]
-    return lookup[labels]
+
+    def __init__(self, samples, ys, xs, shape, origin, level):
+        sample_ys, sample_xs, self.colour = samples
+        self.count = sample_ys.size
+        self.level = level
+        ox, oy = origin
+        self.points = np.stack([sample_xs + ox, sample_ys + oy], 1).astype(np.float64)
+        rows, cols = -(-shape[0] // CELL), -(-shape[1] // CELL)
+        self.grid = (rows, cols)
+        self.cell = (sample_ys // CELL) * cols + sample_xs // CELL
+        if self.count < MIN_RING_PIXELS:
+            return
+        marked = np.ones(shape, np.uint8)
+        marked[sample_ys, sample_xs] = 0
+        # label of the nearest sample for every pixel, then the sample it belongs to
+        _, labels = cv2.distanceTransformWithLabels(
+            marked, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+        )
+        owner = np.zeros(labels.max() + 1, np.int64)
+        owner[labels[sample_ys, sample_xs]] = np.arange(self.count)
+        self.near_cell = self.cell[owner[labels[ys, xs]]]
+
+    def residual(self, matrix: np.ndarray, reference: Reference, rows: np.ndarray) -> np.ndarray:
+        """The residual of the pixels `rows` against `reference`; inf where the
+        reference covers too little of the samples near them."""
+        rows_n, cols_n = self.grid
+        wanted = np.zeros(self.grid, np.uint8)
+        wanted.flat[self.near_cell[rows]] = 1
+        wanted = cv2.dilate(wanted, np.ones((3, 3), np.uint8))  # the cells around
+        near = np.flatnonzero(wanted.ravel()[self.cell])
+        ok, sample = _read(reference, apply_homography(matrix, self.points[near]))
+        if ok.sum() < MIN_RING_PIXELS:
+            return np.full(rows.size, np.inf, np.float32)
+        difference = (sample - self.colour[near[ok]]) / self.level
+        difference -= np.median(difference, axis=0)
+        cells = self.cell[near[ok]]
+        size = rows_n * cols_n
+        total = np.bincount(cells, np.abs(difference).max(axis=1), size).reshape(self.grid)
+        count = np.bincount(cells, None, size).reshape(self.grid).astype(np.float64)
+        kernel = (3, 3)
+        total = cv2.boxFilter(total, -1, kernel, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        count = cv2.boxFilter(count, -1, kernel, normalize=False, borderType=cv2.BORDER_CONSTANT)
+        cell = self.near_cell[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = total.ravel()[cell] / count.ravel()[cell]
+        return np.where(count.ravel()[cell] > 0, mean, np.inf).astype(np.float32)
 
 
 # --- the whole step -----------------------------------------------------------------------
