@@ -4,7 +4,8 @@ One H.264 video, three panels side by side, each at most 640 pixels wide. The mi
 panel shows the input dimmed, with masked pixels coloured by their source:
 
     green   real background propagated from another frame
-    cyan    real background pulled from a far frame of the shot, by camera motion
+    cyan    real background pulled from a far frame of the shot, by camera motion,
+            under 25 frames away; sky blue: 25-99 frames away; deep blue: 100 or more
     red     painted by the filler on a key frame
     orange  a key frame's painting carried along the flow
     magenta painted by the filler on a non-key frame (no key frame reachable)
@@ -25,7 +26,15 @@ import cv2
 import numpy as np
 
 from ..patches import FramePatch
-from .keyframes import CARRIED, FALLBACK, GENERATED, PROPAGATED, PULLED
+from .keyframes import (
+    CARRIED,
+    FALLBACK,
+    GENERATED,
+    PROPAGATED,
+    PULLED,
+    PULLED_FAR,
+    PULLED_MID,
+)
 
 PANEL_MAX_WIDTH = 640
 SOURCE_COLOURS = {
@@ -34,6 +43,8 @@ SOURCE_COLOURS = {
     CARRIED: (255, 160, 0),
     FALLBACK: (255, 0, 255),
     PULLED: (0, 220, 255),
+    PULLED_MID: (60, 130, 255),
+    PULLED_FAR: (30, 40, 200),
 }
 MASK_COLOUR = np.array([255, 0, 0], np.float32)
 CUT_COLOUR = (255, 220, 0)  # the bar on a frame that starts a new shot

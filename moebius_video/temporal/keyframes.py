@@ -41,7 +41,11 @@ PROPAGATED = 1  # real pixels fetched from another frame
 GENERATED = 2  # painted by the filler on a key frame
 CARRIED = 3  # a key frame's painting, carried along the flow
 FALLBACK = 4  # membrane fill on one frame (flow untrusted, or no key frame reachable)
-PULLED = 5  # real pixels from a far frame of the shot, aligned by camera motion
+# real pixels from a far frame of the shot, aligned by camera motion, by distance in time
+PULLED = 5  # at most PULLED_MID_FROM - 1 frames away
+PULLED_MID = 6  # PULLED_MID_FROM to PULLED_FAR_FROM - 1 frames away
+PULLED_FAR = 7  # PULLED_FAR_FROM frames or more away
+PULLED_MID_FROM, PULLED_FAR_FROM = 25, 100
 
 
 def filler_supports_init(filler: Filler) -> bool:
@@ -104,8 +108,13 @@ def fill_frames(
         image[ys, xs] = to_dtype(values[seen], frame.dtype)
         source[ys, xs] = PROPAGATED
         if here.pulled is not None:
-            far = here.pulled & in_hole
-            source[here.pixels.ys[far], here.pixels.xs[far]] = PULLED
+            for code, lo, hi in (
+                (PULLED, 1, PULLED_MID_FROM),
+                (PULLED_MID, PULLED_MID_FROM, PULLED_FAR_FROM),
+                (PULLED_FAR, PULLED_FAR_FROM, np.inf),
+            ):
+                far = (here.pulled >= lo) & (here.pulled < hi) & in_hole
+                source[here.pixels.ys[far], here.pixels.xs[far]] = code
         filled.append(image)
         sources.append(source)
 

@@ -230,7 +230,8 @@ class Propagated:
     rejected: np.ndarray  # (n,) bool: sources were found, but none could be trusted
     previous_key: Pointers  # position in the nearest key frame before (or at -1: none)
     next_key: Pointers
-    # (n,) bool where `values` came from the shot-wide pull (shot_pull.py), None: nowhere
+    # (n,) int32: where `values` came from the shot-wide pull (shot_pull.py), the distance
+    # in frames to the frame read (> 0), 0 elsewhere; None: nowhere
     pulled: np.ndarray | None = None
 
 

@@ -251,6 +251,7 @@ class Pulled:
     values: np.ndarray  # (n, 3) float32
     found: np.ndarray  # (n,) bool
     source: np.ndarray  # (n,) int32: the reference read (the nearer one), -1 where none
+    distance: np.ndarray  # (n,) int32: frames from the pixel's frame to `source`, 0: none
 
 
 class ShotPull:
@@ -307,7 +308,8 @@ class ShotPull:
                 :, None
             ]
             source[agree] = np.where(d_past <= d_future, past_u, future_u)[agree]
-        return Pulled(values, past_found | future_found, source)
+        distance = np.where(source >= 0, np.abs(source - index), 0).astype(np.int32)
+        return Pulled(values, past_found | future_found, source, distance)
 
     def _read_side(self, index, origin, ys, xs, references, check, asked):
         """(values, found, reference read) per pixel, from the nearest of `references`

@@ -330,7 +330,7 @@ def with_pulled(local: Propagated, pulled: Pulled) -> Propagated:
         values=values,
         seen=local.seen | take,
         rejected=local.rejected & ~take,
-        pulled=take,
+        pulled=np.where(take, pulled.distance, 0),
     )
 
 

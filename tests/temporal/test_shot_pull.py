@@ -126,6 +126,7 @@ def test_a_reference_that_does_not_line_up_is_not_used():
     got = pull.fetch(10, dirty[10], hole, (0, 0), ys, xs)
     assert got.found.all()
     assert set(np.unique(got.source)) == {40}
+    assert set(np.unique(got.distance)) == {30}
     assert np.abs(got.values - clean[10][ys, xs]).max() < 0.01
 
 

@@ -11,6 +11,10 @@ from moebius_video.temporal import OpenCVFiller
 from moebius_video.temporal.keyframes import (
     FALLBACK,
     GENERATED,
+    PROPAGATED,
+    PULLED,
+    PULLED_FAR,
+    PULLED_MID,
     fill_frames,
     membrane_fill,
     rough_fill,
@@ -107,3 +111,20 @@ def test_a_key_frame_painting_never_sees_the_removed_thing():
     assert np.all(sources[hole & (np.arange(40)[:, None] < 20)] == FALLBACK)
     error = np.abs(filled.astype(int) - frame)[hole].max()
     assert error <= 3, f"the fill is up to {error} levels off the plain background"
+
+
+def test_the_source_map_tells_how_far_in_time_pulled_pixels_came_from():
+    frame = texture(32, 48, seed=6)
+    hole = np.zeros((32, 48), bool)
+    hole[8:24, 8:40] = True
+    propagated = _propagated(hole, hole, (50, 60, 70))
+    # columns 8-15 local, then pulled from 3, 30 and 300 frames away
+    distance = np.select(
+        [propagated.pixels.xs >= 32, propagated.pixels.xs >= 24, propagated.pixels.xs >= 16],
+        [300, 30, 3],
+        0,
+    ).astype(np.int32)
+    propagated = Propagated(**{**propagated.__dict__, "pulled": distance})
+    (_,), (sources,) = fill_frames([frame], hole[None], [propagated], [True], OpenCVFiller())
+    codes = [np.unique(sources[8:24, x0 : x0 + 8]).tolist() for x0 in (8, 16, 24, 32)]
+    assert codes == [[PROPAGATED], [PULLED], [PULLED_MID], [PULLED_FAR]]
