@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .allocator import limit_allocator_retention
 from .errors import EXIT_OK, EXIT_USAGE
 
 SUBCOMMANDS = {
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
     name, rest = (argv[0], argv[1:]) if argv[0] in SUBCOMMANDS else ("run", argv)
+    limit_allocator_retention()  # flat memory over long clips (allocator.py)
     try:
         previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (an embedding host): leave signals alone

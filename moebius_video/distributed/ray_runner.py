@@ -59,6 +59,9 @@ class SegmentWorker:
     """One Ray actor: a `SegmentFiller` kept alive across segments."""
 
     def __init__(self, job: ClipJob):
+        from ..allocator import limit_allocator_retention
+
+        limit_allocator_retention()  # the actor is a process of its own
         self._filler = SegmentFiller(job)
 
     def fill(
