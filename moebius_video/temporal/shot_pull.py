@@ -56,6 +56,8 @@ RESIDUAL_LIMIT = 8.0
 # Side (pixels) of the cells in which ring residuals are pooled; a hole pixel's residual
 # is the mean over the 3 x 3 cells around its nearest ring pixel.
 CELL = 8
+# Samples (evenly spread over the ring) on which a reference's exposure offset is measured.
+MEDIAN_SAMPLES = 512
 # Ring pixels a reference must cover to be checked at all (fewer: not used).
 MIN_RING_PIXELS = 24
 # Past and future reads farther apart than this (8-bit levels, RGB distance) disagree.
@@ -402,6 +404,8 @@ class _AlignmentCheck:
         rows, cols = -(-shape[0] // CELL), -(-shape[1] // CELL)
         self.grid = (rows, cols)
         self.cell = (sample_ys // CELL) * cols + sample_xs // CELL
+        self.spread = np.zeros(self.count, bool)  # MEDIAN_SAMPLES spread over the samples
+        self.spread[:: max(1, self.count // MEDIAN_SAMPLES)] = True
         if self.count < MIN_RING_PIXELS:
             return
         marked = np.ones(shape, np.uint8)
@@ -421,13 +425,18 @@ class _AlignmentCheck:
         wanted = np.zeros(self.grid, np.uint8)
         wanted.flat[self.near_cell[rows]] = 1
         wanted = cv2.dilate(wanted, np.ones((3, 3), np.uint8))  # the cells around
-        near = np.flatnonzero(wanted.ravel()[self.cell])
-        ok, sample = _read(reference, apply_homography(matrix, self.points[near]))
-        if ok.sum() < MIN_RING_PIXELS:
+        near = wanted.ravel()[self.cell] > 0
+        read = np.flatnonzero(near | self.spread)
+        ok, sample = _read(reference, apply_homography(matrix, self.points[read]))
+        read = read[ok]
+        local, spread = near[read], self.spread[read]
+        if local.sum() < MIN_RING_PIXELS:
             return np.full(rows.size, np.inf, np.float32)
-        difference = (sample - self.colour[near[ok]]) / self.level
-        difference -= np.median(difference, axis=0)
-        cells = self.cell[near[ok]]
+        difference = (sample - self.colour[read]) / self.level
+        # exposure drift: the median offset over the whole ring (a fixed subsample of it)
+        offset = difference[spread] if spread.sum() >= MIN_RING_PIXELS else difference
+        difference = difference[local] - np.median(offset, axis=0)
+        cells = self.cell[read[local]]
         size = rows_n * cols_n
         total = np.bincount(cells, np.abs(difference).max(axis=1), size).reshape(self.grid)
         count = np.bincount(cells, None, size).reshape(self.grid).astype(np.float64)
