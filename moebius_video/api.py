@@ -24,7 +24,7 @@ import dataclasses
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ class InpaintResult:
     frame_range: (first, last) clip frame numbers of the run (index + frame_base).
     seconds: wall time of the whole call; fps: frames / seconds.
     skipped: frames of an image-sequence output already on disk and kept (`skip_existing`).
+    damaged: clip frame numbers of the frames found damaged (`allow_damaged`): frames the
+        decoder rejected (the last good frame written in their place) and those after
+        them up to the next key frame.
     """
 
     input: str
@@ -65,10 +68,12 @@ class InpaintResult:
     width: int
     height: int
     skipped: int = 0
+    damaged: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["frame_range"] = list(self.frame_range)
+        out["damaged"] = list(self.damaged)
         return out
 
     def summary(self) -> str:
@@ -79,6 +84,7 @@ class InpaintResult:
             f"masked {100 * self.masked_fraction:.2f}% of the area "
             f"in {self.masked_frames} frames, {self.seconds:.1f} s, {self.fps:.1f} fps "
             f"(filler {self.filler}, {self.codec})"
+            + (f"; damaged frames: {frame_ranges(self.damaged)}" if self.damaged else "")
         )
 
 
@@ -164,7 +170,10 @@ def _run(
     target = check_output(output, input_path, options)
     _check_debug_path(options, (input_path, target.path, mask_track))
     # Warnings (a shot cut found, a format note) become warning events.
-    with warnings_as_events(report), open_video(input_path) as video:
+    with (
+        warnings_as_events(report),
+        open_video(input_path, allow_damaged=options.allow_damaged) as video,
+    ):
         info = video.info
         track = load_track_for(mask_track, info)  # parsed once, for every path below
         start, stop = index_range(options.frames, track.frame_base, info.frame_count)
@@ -234,6 +243,7 @@ def _run(
         width=info.width,
         height=info.height,
         skipped=out.skipped,
+        damaged=tuple(sorted(i + base for i in getattr(video, "damaged", ()) if start <= i < stop)),
     )
     report(
         ProgressEvent(
@@ -246,6 +256,17 @@ def _run(
         )
     )
     return result
+
+
+def frame_ranges(frames: Sequence[int]) -> str:
+    """Sorted frame numbers as ranges: 3-7, 12."""
+    runs: list[list[int]] = []
+    for frame in frames:
+        if runs and frame == runs[-1][1] + 1:
+            runs[-1][1] = frame
+        else:
+            runs.append([frame, frame])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
@@ -472,6 +493,7 @@ def _ray_path(input_path, mask_track, options, info, frame_base, on_segment) -> 
         options.filler_spec(),
         frame_base=frame_base,
         per_frame_segment=options.window,
+        allow_damaged=options.allow_damaged,
     )
     fillers: set[str] = set()
 

@@ -59,6 +59,8 @@ class InpaintOptions:
     shot_pull: take real background from anywhere in the shot, aligned by camera motion
         (an extra analysis pass over the clip); None = the temporal core's default (on).
     save_debug: write a debug preview to this path.
+    allow_damaged: go on through damage in the input's video stream, with the decoder's
+        concealment, and list the damaged frames; by default damage stops the run (exit 3).
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
     """
 
@@ -77,6 +79,7 @@ class InpaintOptions:
     shot_cuts: str | tuple[int, ...] | None = None
     shot_pull: bool | None = None
     save_debug: str | os.PathLike | None = None
+    allow_damaged: bool = False
     workers: int = 1
     ray_address: str | None = None
     temporal: bool = True
@@ -113,6 +116,7 @@ class InpaintOptions:
                 f": unknown precision {self.precision!r}; choose " + ", ".join(PRECISIONS),
             )
         _check_type("overwrite", self.overwrite, bool)
+        _check_type("allow_damaged", self.allow_damaged, bool)
         if self.shot_pull is not None:
             _check_type("shot_pull", self.shot_pull, bool)
         for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):

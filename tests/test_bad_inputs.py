@@ -329,11 +329,34 @@ def missing_mask_track_option(clip, track, out):
     )
 
 
+def damage_a_middle_frame(clip: Path) -> int:
+    """Flip bytes inside the packet of the clip's middle frame (in decode order), as a
+    bad sector would; returns how many frames the clip has."""
+    with av.open(str(clip)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    position, size = packets[len(packets) // 2]
+    data = bytearray(clip.read_bytes())
+    for k in range(position + size // 4, position + size // 4 + 32):
+        data[k] ^= 0xFF
+    clip.write_bytes(bytes(data))
+    return len(packets)
+
+
+def damaged_in_the_middle(clip, track, out):
+    damage_a_middle_frame(clip)
+    return Case(
+        [str(clip), "--mask-track", str(track), "-o", str(out / "o.mp4")],
+        EXIT_BAD_INPUT,
+        ("clip.mp4", "damaged", "--allow-damaged"),
+    )
+
+
 CASES: list[Callable] = [
     missing_input,
     not_a_video,
     truncated_video,
     truncated_after_the_index,
+    damaged_in_the_middle,
     zero_frames,
     odd_sized_video,
     mask_json_syntax_error,
@@ -402,3 +425,23 @@ def test_documented_codes_hold_in_a_real_process(good, tmp_path):
     assert done.stderr.startswith("moebius-video: error: "), done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert list(out.iterdir()) == []
+
+
+def test_allow_damaged_writes_every_frame_and_names_the_damaged_ones(good, tmp_path, capfd):
+    clip, track, out = case_folder(tmp_path, good)
+    count = damage_a_middle_frame(clip)
+    output = out / "o.mp4"
+    argv = [str(clip), "--mask-track", str(track), "-o", str(output), "--model", "opencv"]
+    code = cli.main(argv + ["--allow-damaged", "--progress", "plain"])
+    captured = capfd.readouterr()
+    assert code == 0, captured.err
+    assert "Traceback" not in captured.err, captured.err
+    with av.open(str(output)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == count
+    summary = [line for line in (captured.out + captured.err).splitlines() if "wrote" in line]
+    assert len(summary) == 1 and "damaged frames: " in summary[0], captured.err
+    damaged = summary[0].split("damaged frames: ")[1]
+    first = int(damaged.split("-")[0].split(",")[0])
+    assert count // 2 - 3 <= first <= count // 2 + 3, summary[0]
+    warned = [line for line in captured.err.splitlines() if "(--allow-damaged)" in line]
+    assert warned, captured.err

@@ -29,7 +29,7 @@ LAYERS = [
     {"temporal"},
     {"flow", "masks", "io", "model"},
     {"fillers", "progress", "paths"},
-    {"patches", "errors", "strict_json"},
+    {"patches", "errors", "strict_json", "allocator"},
 ]
 
 

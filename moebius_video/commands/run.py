@@ -100,6 +100,13 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         " (on, default; costs one more pass over the clip), or only from nearby frames (off)",
     )
     fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
+    fill.add_argument(
+        "--allow-damaged",
+        action="store_true",
+        default=None,
+        help="go on through damage in the input's video stream (the decoder conceals it) and"
+        " list the damaged frames; by default damage stops the run with exit 3",
+    )
 
     scale = parser.add_argument_group("scale out")
     scale.add_argument("--workers", type=int, metavar="N", help="Ray workers (default 1: no Ray)")

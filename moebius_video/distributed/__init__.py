@@ -203,6 +203,7 @@ def clip_job(
     *,
     frame_base: int = 0,
     per_frame_segment: int | None = None,
+    allow_damaged: bool = False,
 ) -> ClipJob:
     """The `ClipJob` for one run over `input` with `mask_track`.
 
@@ -211,7 +212,8 @@ def clip_job(
     absolute, so workers started elsewhere open the same files; an inline track (a dict)
     resolves its raster paths from the current folder, as in the driver. frame_base: the
     mask track's, so cuts are reported in frame numbers. per_frame_segment: segment length
-    with `--temporal off` (default PER_FRAME_SEGMENT).
+    with `--temporal off` (default PER_FRAME_SEGMENT). allow_damaged: workers decode
+    through damage in the stream, as the driver does (`open_video`).
     """
     if temporal is not None:
         # A segment spans several windows: its two border windows are also filled by the
@@ -229,4 +231,5 @@ def clip_job(
         context=context,
         filler=filler,
         frame_base=frame_base,
+        allow_damaged=allow_damaged,
     )

@@ -71,6 +71,7 @@ class ClipJob:
         decides whether Ray workers ask for a GPU.
     frame_base: the mask track's, so the driver reports shot cuts in the clip's frame
         numbers.
+    allow_damaged: decode through damage in the stream (see `io.open_video`).
     """
 
     source: str
@@ -81,6 +82,7 @@ class ClipJob:
     mask_base_dir: str | None = None
     filler: FillerSpec | Callable[[], Filler] = field(default_factory=lambda: FillerSpec("opencv"))
     frame_base: int = 0
+    allow_damaged: bool = False
 
     @property
     def device(self) -> str:
@@ -212,7 +214,7 @@ class SegmentFiller:
         filler = _smaller_tiles(self.filler, attempt)
         stats = {"decoded": 0, "patches": 0, "sent": 0}
         cuts: set[int] = set()
-        with open_video(self.job.source) as video:
+        with open_video(self.job.source, allow_damaged=self.job.allow_damaged) as video:
             frame_count = video.info.frame_count
             keep = keep or (0, frame_count)
             track = self._mask_track(video.info)

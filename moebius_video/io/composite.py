@@ -97,6 +97,14 @@ def _composite_rgb(rgb: np.ndarray, patches: Sequence[FramePatch]) -> np.ndarray
     return out
 
 
+def copy_video_frame(source: av.VideoFrame, pts: int | None = None) -> av.VideoFrame:
+    """A new frame with `source`'s pixels, time base and colour tags; its pts, or `pts`."""
+    out = _copy_frame(source, plane_layouts(source.format.name, source.width, source.height))
+    if pts is not None:
+        out.pts = pts
+    return out
+
+
 def _copy_frame(source: av.VideoFrame, layouts: list[PlaneLayout]) -> av.VideoFrame:
     # Never write into the decoder's frame: its buffer may still be a reference picture.
     out = av.VideoFrame(source.width, source.height, source.format.name)

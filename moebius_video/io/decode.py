@@ -10,11 +10,21 @@ a table of presentation timestamps, sorted: frame i is the i-th smallest pts. Th
 gives an exact frame count and lets `frames(start)` seek to the key frame before
 frame `start` and decode forward. Frames are produced one at a time; nothing keeps
 a list of them, so memory does not grow with the clip length.
+
+Damage inside the stream (bit flips, zeroed bursts, a lost slice) is an error by default:
+the decoder runs with `err_detect=explode`, so a frame it would conceal raises a
+MediaError naming the frame and its time. With `allow_damaged=True` a frame the decoder
+rejects is replaced by the last good frame (held), and the frames from it to the next key
+frame (which depend on it) are listed in `damaged`; each such range is warned about once.
+Damage the decoder does not report goes through in both modes: codecs without checksums,
+and FFV1, whose decoder only logs its slice CRC mismatches (watching FFmpeg's log from
+Python deadlocks against frame threads, PyAV warns).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from array import array
 from collections.abc import Iterator
 from fractions import Fraction
@@ -25,14 +35,19 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
+from .composite import copy_video_frame
 from .info import DecodedFrame, VideoInfo
 from .pixels import CropReformatters, bit_depth, frame_color, plane_layouts, rgb_format
 
 
-def open_video(path: str | os.PathLike, *, fps: Fraction | int | None = None):
+def open_video(
+    path: str | os.PathLike, *, fps: Fraction | int | None = None, allow_damaged: bool = False
+):
     """Open a movie file or an image sequence ("shot.%04d.png", "shot.####.png", a folder).
 
     fps: frame rate of an image sequence (default 24); ignored for movies.
+    allow_damaged: decode through damage in a movie's stream, concealed, and list the
+        damaged frames (see the module text); by default damage is a MediaError.
     Returns a reader with `.info`, `.frames(start, stop)` and `.close()`; use it with `with`.
     """
     from .image_sequence import ImageSequenceReader, is_image_sequence
@@ -40,7 +55,7 @@ def open_video(path: str | os.PathLike, *, fps: Fraction | int | None = None):
     text = os.fspath(path)
     if is_image_sequence(text):
         return ImageSequenceReader(text, fps=24 if fps is None else fps)
-    return VideoReader(text)
+    return VideoReader(text, allow_damaged=allow_damaged)
 
 
 def _open_container(path: str) -> av.container.InputContainer:
@@ -73,27 +88,40 @@ def _pixel_aspect(stream: av.video.VideoStream) -> Fraction | None:
 class VideoReader:
     """Reads one video stream of a movie file. Create with `open_video`."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, allow_damaged: bool = False) -> None:
         self.path = path
-        self._container = _open_container(path)
+        self.allow_damaged = allow_damaged
+        self.damaged: set[int] = set()  # frames the decoder reported (allow_damaged)
+        self._warned: set[int] = set()
+        self._damage_pending = False  # an error report not yet tied to a frame
+        self._in_damage = False  # frames since a report, until the next key frame
+        self._preroll = False  # decoding only to reach a seek target
         self._generation = 0
         self._rgb_format: str | None = None
         self._reformatter = VideoReformatter()  # keeps swscale's set-up from frame to frame
         self._crop_reformatters = CropReformatters()  # the same for crops (DecodedFrame.rgb_crop)
+        self._container = _open_container(path)
         try:
             self._stream = _video_stream(self._container, path)
             self._stream_index = self._stream.index
-            self._stream.thread_type = "AUTO"
+            self._configure_decoder()
             self._pts = self._scan_packets()
             self._frame_count = (
                 self._pts.size if self._pts is not None else self._count_by_decoding()
             )
             self.info = self._probe()
         except BaseException:
-            self._container.close()
+            self.close()
             raise
 
     # -- opening --------------------------------------------------------------------------
+
+    def _configure_decoder(self) -> None:
+        # The codec opens at the first decode, with these settings.
+        context = self._stream.codec_context
+        self._stream.thread_type = "AUTO"
+        # A frame the decoder would conceal is an error (allow_damaged: a frame held).
+        context.options = {**context.options, "err_detect": "explode"}
 
     def _scan_packets(self) -> np.ndarray | None:
         """Sorted pts of every frame, from the packets alone; None when some pts are missing."""
@@ -182,7 +210,7 @@ class VideoReader:
             for _ in self._decoded(None):
                 count += 1
         except av.FFmpegError as error:
-            raise MediaError(f"{self.path}: decoding failed near frame {count}: {error}") from None
+            raise self._decode_error(count, error) from None
         if count == 0:
             raise MediaError(f"{self.path}: the video stream has no decodable frames")
         return count
@@ -202,9 +230,16 @@ class VideoReader:
         return self._frames(start, stop, self._generation)
 
     def _frames(self, start: int, stop: int, generation: int) -> Iterator[DecodedFrame]:
+        damaged_from = None  # first frame of the damaged range going on
         for index, pts, source in self._sources(start, stop):
             if generation != self._generation:
                 raise RuntimeError("another frames() iteration was started on this reader")
+            self._checked(index, source)
+            if index in self.damaged and damaged_from is None:
+                damaged_from = index
+            elif index not in self.damaged and damaged_from is not None:
+                self._warn_damaged(damaged_from, index - 1)
+                damaged_from = None
             if self._rgb_format is None:
                 self._rgb_format = rgb_format(bit_depth(source.format.name))
             yield DecodedFrame(
@@ -215,6 +250,8 @@ class VideoReader:
                 reformatter=self._reformatter,
                 crop_reformatters=self._crop_reformatters,
             )
+        if damaged_from is not None:
+            self._warn_damaged(damaged_from, stop - 1)
 
     def _sources(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
         self._next_index = start
@@ -223,10 +260,52 @@ class VideoReader:
                 self._next_index = item[0] + 1
                 yield item
         except av.FFmpegError as error:
-            # With frame threads the failing packet may be a frame or two ahead of this one.
+            raise self._decode_error(self._next_index, error) from None
+
+    def _decode_error(self, index: int, error: Exception) -> MediaError:
+        # With frame threads the failing packet may be a frame or two ahead of this one.
+        when = self._when(index)
+        if isinstance(error, av.InvalidDataError) and not self.allow_damaged:
+            return MediaError(
+                f"{self.path}: the video stream is damaged near frame {index}{when}: {error}; "
+                "--allow-damaged goes on, holding the last good frame, and lists the "
+                "damaged frames"
+            )
+        return MediaError(f"{self.path}: decoding failed near frame {index}{when}: {error}")
+
+    def _when(self, index: int) -> str:
+        pts = getattr(self, "_pts", None)
+        if pts is None or index >= pts.size:
+            return ""
+        return f" ({float(int(pts[index]) * self._stream.time_base):.3f} s)"
+
+    def _checked(self, index: int, frame: av.VideoFrame) -> None:
+        """Note (allow_damaged) or refuse a frame the decoder reported as damaged."""
+        report = self._damage_pending or frame.is_corrupt
+        self._damage_pending = False
+        if report and not self.allow_damaged:
             raise MediaError(
-                f"{self.path}: decoding failed near frame {self._next_index}: {error}"
-            ) from None
+                f"{self.path}: the video stream is damaged at frame {index}{self._when(index)}: "
+                "the decoder flagged it corrupt; --allow-damaged goes on and lists the damaged "
+                "frames"
+            )
+        if report:
+            self._in_damage = True
+        elif frame.key_frame:
+            self._in_damage = False
+        if self._in_damage:
+            self.damaged.add(index)
+
+    def _warn_damaged(self, first: int, last: int) -> None:
+        if set(range(first, last + 1)) <= self._warned:
+            return
+        self._warned.update(range(first, last + 1))
+        span = f"frame {first}" if first == last else f"frames {first}-{last}"
+        warnings.warn(
+            f"{self.path}: {span} damaged; going on (--allow-damaged), a frame the decoder "
+            "rejected replaced by the last good one",
+            stacklevel=2,
+        )
 
     def _sources_unchecked(self, start: int, stop: int) -> Iterator[tuple[int, int, av.VideoFrame]]:
         if self._pts is None:
@@ -242,30 +321,59 @@ class VideoReader:
         table = self._pts
         target = int(table[start])
         index = start
+        previous = None  # the last frame given
         backoff = 0  # frames before `start` to seek to: 0 first, more if the seek lands late
         while True:
             from_the_start = start - backoff <= 0
+            # After a seek, frames before `start` are decoded only to reach it: errors there
+            # (an open GOP's leading frames miss their references) are not damage.
+            self._preroll = not from_the_start
             for frame in self._decoded(int(table[max(start - backoff, 0)])):
                 if frame.pts is None:
                     raise MediaError(f"{self.path}: frame {index} has no timestamp")
                 if frame.pts < target:
+                    self._damage_pending = False
                     continue
+                self._preroll = False
                 position = int(np.searchsorted(table, frame.pts))
                 if position >= table.size or table[position] != frame.pts or position < index:
                     continue  # not a frame of the table (or one already given)
                 if position > index:
                     if index == start and not from_the_start:
                         break  # the seek landed after `start` (open GOP, odd index): back off
-                    raise MediaError(
-                        f"{self.path}: frame {index} cannot be decoded (the decoder went "
-                        f"on at frame {position}); the file is corrupt"
-                    )
+                    if not self.allow_damaged:
+                        raise MediaError(
+                            f"{self.path}: frame {index} cannot be decoded (the decoder went "
+                            f"on at frame {position}); the file is corrupt"
+                        )
+                    # frames the decoder could not make: the last good one held in their place
+                    held = previous if previous is not None else frame
+                    for missing in range(index, min(position, stop)):
+                        self._damage_pending = True
+                        yield (
+                            missing,
+                            int(table[missing]),
+                            copy_video_frame(held, int(table[missing])),
+                        )
+                    index = position
+                    if index >= stop:
+                        return
                 yield index, int(frame.pts), frame
+                previous = frame
                 index += 1
                 if index == stop:
                     return
             else:
-                raise self._ended_early(index)
+                if not (self.allow_damaged and previous is not None):
+                    raise self._ended_early(index)
+                for missing in range(index, stop):  # lost at the end: held too
+                    self._damage_pending = True
+                    yield (
+                        missing,
+                        int(table[missing]),
+                        copy_video_frame(previous, int(table[missing])),
+                    )
+                return
             backoff = max(16, backoff * 4)
 
     def _ended_early(self, index: int) -> MediaError:
@@ -280,15 +388,25 @@ class VideoReader:
             self._rewind()
         else:
             self._container.seek(seek_pts, stream=self._stream, backward=True)
+        self._damage_pending = self._in_damage = False
         for packet in self._container.demux(self._stream):
-            yield from packet.decode()
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                if self._preroll:
+                    continue
+                if not self.allow_damaged:
+                    raise
+                self._damage_pending = True  # the packet's frame goes missing: held
+                continue
+            yield from frames
 
     def _rewind(self) -> None:
         # Seeking to 0 is not reliable for every demuxer (raw streams, some AVI); reopening is.
         self._container.close()
         self._container = av.open(self.path, mode="r")
         self._stream = self._container.streams[self._stream_index]
-        self._stream.thread_type = "AUTO"
+        self._configure_decoder()
 
     # -- lifetime -------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -201,7 +203,9 @@ def test_undecodable_frame_is_named(clip):
     path.write_bytes(bytes(data))
     with open_video(path) as video:
         frames = video.frames()
-        with pytest.raises(MediaError, match=r"broken.mp4: decoding failed near frame [4-7]"):
+        with pytest.raises(
+            MediaError, match=r"broken.mp4: the video stream is damaged near frame [4-7]"
+        ):
             for _ in frames:
                 pass
 
@@ -266,3 +270,31 @@ def test_rgb_crop_converts_only_around_the_boxes(clip):
         assert np.shares_memory(frame.rgb_crop((0, 0, 5, 5)), frame.rgb)
         with pytest.raises(ValueError, match="outside"):
             frame.rgb_crop((300, 200, 330, 210))
+
+
+def _flip_middle_packet(path: Path) -> None:
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    position, size = packets[len(packets) // 2]
+    data = bytearray(path.read_bytes())
+    for k in range(position + size // 3, position + size // 3 + 64):
+        data[k] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["damaged.mkv", "damaged.mp4"])
+def test_damage_in_the_middle_is_an_error_or_listed_with_allow_damaged(clip, name):
+    path = clip(name, frames=12, size=(96, 64))
+    _flip_middle_packet(path)
+    with open_video(path) as video:
+        with pytest.raises(MediaError, match=rf"{name}: the video stream is damaged"):
+            for _ in video.frames():
+                pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_video(path, allow_damaged=True) as video:
+            count = sum(1 for _ in video.frames())
+            damaged = sorted(video.damaged)
+    assert count == 12
+    assert damaged and 4 <= damaged[0] <= 8, damaged
+    assert [str(w.message) for w in caught if "damaged" in str(w.message)]
