@@ -18,7 +18,6 @@ sequences through this class, so they agree:
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..patches import FramePatch
 from ..paths import frame_path, is_image_pattern
 from .composite import composite
 from .info import DecodedFrame
+from .temp_files import frame_temp, remove_stale_temps
 
 # Per-frame formats: extension -> (PyAV encoder, pixel format by bit depth).
 IMAGE_FORMATS = {
@@ -127,9 +127,9 @@ def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, 
     codec = av.CodecContext.create(codec_name, "w")
     codec.width, codec.height, codec.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
     data = b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
-    temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    temp = frame_temp(path)
     try:
-        with open(temp, "wb") as file:
+        with open(temp, "xb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
@@ -142,19 +142,4 @@ def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, 
 def _remove_stale_temps(paths: list[Path]) -> None:
     """Delete temp files that a killed task left for these frames (their writer is gone)."""
     for path in paths:
-        for temp in path.parent.glob(glob.escape(path.name) + ".tmp-*"):
-            pid = temp.name.rsplit(".tmp-", 1)[1]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                temp.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill would terminate the process there: assume it is alive
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        remove_stale_temps(path, hidden=False)

@@ -23,7 +23,6 @@ folder and is renamed on success; on any error the temporary file is deleted.
 from __future__ import annotations
 
 import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from .pixels import (
     rgb_format,
 )
 from .remux import Remuxer
+from .temp_files import movie_temp, publish, remove_stale_temps
 
 
 class VideoWriter:
@@ -147,8 +147,8 @@ class VideoWriter:
                 "converted and not bit-identical to the input",
                 stacklevel=3,
             )
-        token = secrets.token_hex(4)
-        self._temp = output.with_name(f".{output.stem}.tmp-{token}{output.suffix}")
+        remove_stale_temps(output, hidden=True)  # what killed runs left
+        self._temp = movie_temp(output)
         self._remux: Remuxer | None = None
         self._container_started = False
         try:
@@ -352,7 +352,7 @@ class VideoWriter:
         self._container.close()
         if self._remux is not None:
             self._remux.close()
-        os.replace(self._temp, self.output)
+        publish(self._temp, Path(self.output), self.overwrite)
 
     def _abort(self) -> None:
         """Drop everything written so far; never raises."""

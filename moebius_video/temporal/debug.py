@@ -25,6 +25,7 @@ import av
 import cv2
 import numpy as np
 
+from ..io.temp_files import movie_temp, remove_stale_temps
 from ..patches import FramePatch
 from .keyframes import (
     CARRIED,
@@ -74,7 +75,8 @@ class DebugPreview:
         self.path = Path(path)
         scale = min(1.0, PANEL_MAX_WIDTH / width)
         self.panel = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
-        self._temp = self.path.with_name(f".{self.path.stem}.tmp-{os.getpid()}{self.path.suffix}")
+        remove_stale_temps(self.path, hidden=True)  # what killed runs left
+        self._temp = movie_temp(self.path)
         self._container = av.open(str(self._temp), "w")
         self._stream = self._container.add_stream("libx264", rate=rate)
         self._stream.width = 3 * self.panel[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -189,7 +190,9 @@ def test_existing_frames_need_overwrite_or_skip_and_a_failure_leaves_whole_files
 
 
 def test_a_dead_writers_temporary_file_is_cleared(tmp_path):
-    (tmp_path / "c.0001.png.tmp-999999999").write_bytes(b"half a png")
+    stale = tmp_path / "c.0001.png.tmp-999999999"
+    stale.write_bytes(b"half a png")
+    os.utime(stale, (1e9, 1e9))  # left by a run before this one
     FrameFileWriter(tmp_path / "c.%04d.png", 1, (0, 1)).open()
     assert list(tmp_path.iterdir()) == []
 
