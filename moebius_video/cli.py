@@ -7,7 +7,7 @@ Each subcommand is `moebius_video.commands.<name>.main(argv) -> int`, imported o
 when used, so `moebius-video hook` does not pay for torch. Errors a user caused print
 one line, `moebius-video: error: ...`, and exit with their code (see errors.py); a
 bug prints its traceback and exits 1; Ctrl-C (or SIGTERM from a farm) exits 130 and
-leaves no partial output.
+leaves no partial output; so does SIGHUP, unless the parent ignored it (nohup).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .allocator import limit_allocator_retention
-from .errors import EXIT_OK, EXIT_USAGE
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 SUBCOMMANDS = {
     "run": "clean one clip (the default when the first argument is not a subcommand)",
@@ -44,11 +44,43 @@ exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 batch partly failed,
 
 
 def _terminate(signum, frame) -> None:
-    # A farm stops a task with SIGTERM: unwind like Ctrl-C, so writers delete their temp files.
+    # A farm stops a task with SIGTERM, a closed terminal sends SIGHUP: unwind like Ctrl-C,
+    # so writers delete their temp files.
     raise KeyboardInterrupt
 
 
+def _install_stop_signals() -> dict[int, object]:
+    """SIGTERM and SIGHUP interrupt the run like Ctrl-C (whatever SIGINT's disposition:
+    nohup and background shells ignore SIGINT, and SIGTERM must still stop us). A SIGHUP
+    the parent chose to ignore (nohup) stays ignored. Returns the previous handlers."""
+    previous: dict[int, object] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:  # Windows has no SIGHUP
+            continue
+        try:
+            if number == getattr(signal, "SIGHUP", None):
+                if signal.getsignal(number) is signal.SIG_IGN:
+                    continue
+            previous[number] = signal.signal(number, _terminate)
+        except ValueError:  # not the main thread (an embedding host): leave signals alone
+            break
+    return previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = _install_stop_signals()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before or after a subcommand's own guard
+        print("moebius-video: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         lines = "\n".join(f"  {name:8} {text}" for name, text in SUBCOMMANDS.items())
@@ -60,25 +92,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     name, rest = (argv[0], argv[1:]) if argv[0] in SUBCOMMANDS else ("run", argv)
     limit_allocator_retention()  # flat memory over long clips (allocator.py)
+    module_name = f"moebius_video.commands.{name}"
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread (an embedding host): leave signals alone
-        previous = None
+        command = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"moebius-video: error: {name}: not available in this build", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        module_name = f"moebius_video.commands.{name}"
-        try:
-            command = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            print(f"moebius-video: error: {name}: not available in this build", file=sys.stderr)
-            return EXIT_USAGE
         return command.main(rest)
     except SystemExit as exc:  # argparse's --help and errors inside subcommands
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

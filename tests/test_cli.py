@@ -200,8 +200,17 @@ def test_help_version_and_usage():
     assert bare.returncode == 2 and "usage:" in bare.stderr
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupt_leaves_no_output(tmp_path, sig):
+@pytest.mark.parametrize(
+    ("sig", "sigint"),
+    [
+        (signal.SIGINT, signal.SIG_DFL),
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGHUP, signal.SIG_DFL),
+        (signal.SIGTERM, signal.SIG_IGN),  # as a background shell starts it
+    ],
+    ids=["ctrl-c", "sigterm", "sighup", "sigterm-with-sigint-ignored"],
+)
+def test_interrupt_leaves_no_output(tmp_path, sig, sigint):
     track = wire_track(first=0, last=199)
     (tmp_path / "t.json").write_text(json.dumps(track))
     clip = make_clip(tmp_path / "long.mp4", frames=200, audio=False, track=track)
@@ -230,8 +239,8 @@ def test_interrupt_leaves_no_output(tmp_path, sig):
         env=env,
         # A shell that starts pytest in the background (`cmd &`, nohup) hands its children
         # SIGINT ignored, and Python then installs no Ctrl-C handler: give the run the
-        # default disposition a terminal would.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # default disposition a terminal would, or the ignored one on purpose.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     os.close(write_fd)
     with open(read_fd) as stdout:
