@@ -94,6 +94,12 @@ def _natural_key(name: str) -> list:
 # Sources
 
 
+def _trailing_number(name: str) -> int | None:
+    """The number at the end of a file name's stem (roto.0012.png -> 12), or None."""
+    match = re.search(r"(\d+)$", name.rsplit(".", 1)[0])
+    return int(match.group(1)) if match else None
+
+
 class RasterSource:
     """Base: a canvas size, the frame numbers it covers, and masks with a small cache."""
 
@@ -218,7 +224,17 @@ class PngSequenceSource(RasterSource):
         )
         if not names:
             raise SourceError(f"{text}: no .png files in the folder {folder}")
-        files = {first_frame + k: folder / name for k, name in enumerate(names)}
+        numbers = [_trailing_number(name) for name in names]
+        if None not in numbers and len(set(numbers)) == len(numbers):
+            # numbered files (roto.0001.png ...): a number missing in the middle is a
+            # missing mask, not the next file moved up
+            first = min(numbers)
+            files = {
+                first_frame + n - first: folder / name
+                for n, name in zip(numbers, names, strict=True)
+            }
+        else:
+            files = {first_frame + k: folder / name for k, name in enumerate(names)}
         return cls(files, canvas)
 
     def missing(self, first: int, last: int) -> list[int]:
@@ -336,6 +352,10 @@ def rle_counts_to_mask(counts: np.ndarray, height: int, width: int) -> np.ndarra
     return flat.reshape(width, height).T
 
 
+# FFmpeg demuxers of still images: not a matte video
+_IMAGE_DEMUXERS = frozenset({"image2", "apng"})
+
+
 class MatteVideoSource(RasterSource):
     """A matte clip decoded with PyAV: frame k is first_frame + k; luma > 0.5 = remove."""
 
@@ -351,6 +371,12 @@ class MatteVideoSource(RasterSource):
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SourceError(f"{path}: cannot open as a video ({exc})") from None
         try:
+            if self._container.format.name in _IMAGE_DEMUXERS or "_pipe" in (
+                self._container.format.name
+            ):
+                raise SourceError(
+                    f"{path}: is a still image, not a matte video; use the png format for PNG masks"
+                )
             if not self._container.streams.video:
                 raise SourceError(f"{path}: has no video stream")
             self._stream = self._container.streams.video[0]
@@ -389,6 +415,12 @@ class MatteVideoSource(RasterSource):
                 pts.append(packet.pts)
         except av.error.FFmpegError as exc:
             raise SourceError(f"{self.path}: cannot read the video ({exc})") from None
+        declared = self._stream.frames
+        if declared and len(pts) < declared:
+            raise SourceError(
+                f"{self.path}: truncated: the header lists {declared} frames but the file "
+                f"holds only {len(pts)}"
+            )
         self._container.seek(0)
         return sorted(pts)
 

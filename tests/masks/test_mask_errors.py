@@ -475,3 +475,37 @@ def test_direct_png_of_the_wrong_size(tmp_path):
     write_png(tmp_path / "m.png", np.zeros((H, W), np.uint8))
     with pytest.raises(MaskTrackError, match=r"m\.png is 32x24, expected the video size 64x48"):
         load_mask_track(tmp_path / "m.png", 64, 48, FRAMES)
+
+
+def test_matte_that_is_a_still_image(tmp_path):
+    write_png(tmp_path / "matte.png", np.zeros((H, W), np.uint8))
+    message, label = load_error(tmp_path, edited(raster({"format": "video", "path": "matte.png"})))
+    check(message, label, "tracks[0].source.path", "is a still image, not a matte video")
+
+
+def test_matte_video_that_is_truncated(tmp_path):
+    # faststart puts the index first, so the cut file still opens; its frames stop early
+    import av
+
+    masks = [np.zeros((H, W), bool)] * FRAMES
+    write_matte_video(tmp_path / "full.mp4", masks, codec="libx264", pix_fmt="yuv420p")
+    with (
+        av.open(str(tmp_path / "full.mp4")) as src,
+        av.open(str(tmp_path / "matte.mp4"), "w", options={"movflags": "+faststart"}) as dst,
+    ):
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = (tmp_path / "matte.mp4").read_bytes()
+    (tmp_path / "matte.mp4").write_bytes(data[: int(len(data) * 0.6)])
+    message, label = load_error(tmp_path, edited(raster({"format": "video", "path": "matte.mp4"})))
+    check(message, label, "tracks[0].source.path", "truncated")
+
+
+def test_direct_png_folder_with_a_number_missing_in_the_middle(tmp_path):
+    for k in [*range(1, 5), *range(6, FRAMES + 1)]:  # roto.0005.png is missing
+        write_png(tmp_path / "masks" / f"roto.{k:04d}.png", np.zeros((H, W), np.uint8))
+    with pytest.raises(MaskTrackError, match=r"masks: frame 4 is missing"):
+        load_mask_track(tmp_path / "masks", W, H, FRAMES)
