@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, MediaError, OptionError, OutputExistsError, UsageError
+from .errors import (
+    InputError,
+    MediaError,
+    MoebiusVideoError,
+    OptionError,
+    OutputExistsError,
+    UsageError,
+)
 from .farm import ChunkResult
 from .options import InpaintOptions, index_range
 from .patches import FramePatch
@@ -132,9 +139,13 @@ def render_chunk(
     report = progress or _no_progress
     began = time.perf_counter()
     if skip_existing and not is_image_pattern(output) and Path(os.fspath(output)).exists():
-        report(ProgressEvent("warning", message=f"{output}: exists, skipped (--skip-existing)"))
-        first, last = options.frames or (0, -1)
-        return ChunkResult(str(output), 0, 1, (first, last), time.perf_counter() - began)
+        broken = _not_a_whole_render(output, input, options)
+        if broken is None:
+            report(ProgressEvent("warning", message=f"{output}: exists, skipped (--skip-existing)"))
+            first, last = options.frames or (0, -1)
+            return ChunkResult(str(output), 0, 1, (first, last), time.perf_counter() - began)
+        report(ProgressEvent("warning", message=f"{output}: {broken}; rendering it again"))
+        options = options.replace(overwrite=True)
     result = _run(
         input,
         mask_track,
@@ -151,6 +162,29 @@ def render_chunk(
         result.frame_range,
         time.perf_counter() - began,
     )
+
+
+def _not_a_whole_render(output, input, options: InpaintOptions) -> str | None:
+    """Why an existing movie chunk is not a finished render of `input` (frames, size,
+    the last frame decodes), or None when it is one."""
+    from .io import open_video
+
+    try:
+        with open_video(_check_input(input)) as source:
+            size, count = (source.info.width, source.info.height), source.info.frame_count
+        if options.frames is not None:
+            count = options.frames[1] - options.frames[0] + 1
+        with open_video(output) as existing:
+            info = existing.info
+            if (info.width, info.height) != size:
+                return f"is {info.width}x{info.height}, not {size[0]}x{size[1]}"
+            if info.frame_count != count:
+                return f"holds {info.frame_count} frames, not {count}"
+            for _ in existing.frames(info.frame_count - 1, info.frame_count):
+                pass
+    except MoebiusVideoError as error:
+        return f"cannot be read back ({error})"
+    return None
 
 
 def _run(
@@ -192,6 +226,16 @@ def _run(
                 ProgressEvent(
                     "warning",
                     message=f"{out.skipped} frames already exist, kept (--skip-existing)",
+                )
+            )
+        redone = getattr(out, "redone", [])
+        if redone:
+            report(
+                ProgressEvent(
+                    "warning",
+                    message=f"{len(redone)} existing frame files do not decode at "
+                    f"{info.width}x{info.height} (first: frame {redone[0] + track.frame_base}); "
+                    "rendering them again",
                 )
             )
         fill = _fill_path(
@@ -350,10 +394,11 @@ class _MovieOutput:
 class _FramesOutput:
     """An image sequence through the one per-frame writer (`io.FrameFileWriter`)."""
 
-    def __init__(self, pattern: Path, options, frame_base: int, frame_range) -> None:
+    def __init__(self, pattern: Path, options, frame_base: int, frame_range, size) -> None:
         self.pattern, self.options = pattern, options
-        self.frame_base, self.frame_range = frame_base, frame_range
+        self.frame_base, self.frame_range, self.size = frame_base, frame_range, size
         self.todo: list[int] = []
+        self.redone: list[int] = []
         self.skipped = 0
         self._writer = None
 
@@ -366,8 +411,10 @@ class _FramesOutput:
             self.frame_range,
             overwrite=self.options.overwrite,
             skip_existing=skip_existing,
+            frame_size=self.size,
         )
         self.todo, self.skipped = self._writer.todo, self._writer.skipped
+        self.redone = self._writer.redone
 
     def open(self):
         return self._writer.open()
@@ -375,7 +422,9 @@ class _FramesOutput:
 
 def _output_for(target: OutputTarget, info, input_path, options, frame_base, frame_range):
     if target.sequence:
-        return _FramesOutput(target.path, options, frame_base, frame_range)
+        return _FramesOutput(
+            target.path, options, frame_base, frame_range, (info.width, info.height)
+        )
     return _MovieOutput(target.path, info, input_path, options, target.codec, frame_range)
 
 

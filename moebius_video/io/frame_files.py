@@ -55,8 +55,9 @@ class FrameFileWriter:
 
     pattern: `name.%04d.png` / `name.####.exr` (checked with `paths.is_image_pattern`).
     frame_base: added to a frame's 0-based index to give its file number.
-    skip_existing: keep files already there (`todo` leaves them out); otherwise an
-        existing file in the range needs `overwrite`.
+    skip_existing: keep files already there (`todo` leaves them out) that decode at
+        `frame_size` (width, height); the others are rendered again (`redone`).
+        Otherwise an existing file in the range needs `overwrite`.
     The checks run here, before any frame is decoded or filled.
     """
 
@@ -68,6 +69,7 @@ class FrameFileWriter:
         *,
         overwrite: bool = False,
         skip_existing: bool = False,
+        frame_size: tuple[int, int] | None = None,
     ) -> None:
         self.pattern = Path(os.fspath(pattern))
         if not is_image_pattern(self.pattern):
@@ -88,6 +90,12 @@ class FrameFileWriter:
                 "(use --skip-existing to keep it, or -y to render it again)",
             )
         keep = set(existing) if skip_existing else set()
+        # A kept file must decode at the video's size: a truncated, empty or foreign one is
+        # rendered again (and said so), never passed on as a frame.
+        self.redone = [
+            i for i in sorted(keep) if not is_whole_frame_file(self.paths[i], frame_size)
+        ]
+        keep -= set(self.redone)
         self.todo = [i for i in range(start, stop) if i not in keep]
         self.skipped = len(keep)
         self.written = 0
@@ -137,6 +145,19 @@ def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, 
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def is_whole_frame_file(path: Path, size: tuple[int, int] | None) -> bool:
+    """Whether an existing frame file decodes (to one picture of `size`, width x height,
+    when given)."""
+    try:
+        with av.open(str(path)) as container:
+            frames = [frame for frame in container.decode(video=0)]
+    except (av.FFmpegError, OSError, IndexError, ValueError):
+        return False
+    if len(frames) != 1:
+        return False
+    return size is None or (frames[0].width, frames[0].height) == tuple(size)
 
 
 def _remove_stale_temps(paths: list[Path]) -> None:

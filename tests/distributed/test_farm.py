@@ -119,6 +119,35 @@ def test_existing_frames_need_skip_existing_or_overwrite(shot, tmp_path):
     assert (again.frames, again.skipped) == (1, 2), f"expected 1 written 2 kept, got {again}"
 
 
+def test_skip_existing_renders_again_what_does_not_decode(shot, tmp_path):
+    pattern = tmp_path / "f.%04d.png"
+    options = OPTIONS.replace(frames=(1001, 1004))
+    render_chunk(shot["clip"], shot["track"], pattern, options)
+    whole = {n: frame_path(pattern, n).read_bytes() for n in range(1001, 1005)}
+    frame_path(pattern, 1001).write_bytes(whole[1001][: len(whole[1001]) // 2])  # truncated
+    frame_path(pattern, 1002).write_bytes(b"")  # empty
+    frame_path(pattern, 1003).write_bytes(b"not a png at all")  # garbage
+    warnings = []
+    again = render_chunk(
+        shot["clip"],
+        shot["track"],
+        pattern,
+        options,
+        skip_existing=True,
+        progress=lambda e: warnings.append(e.message) if e.kind == "warning" else None,
+    )
+    assert (again.frames, again.skipped) == (3, 1), again
+    assert any("3 existing frame files do not decode" in w for w in warnings), warnings
+    assert {n: frame_path(pattern, n).read_bytes() for n in range(1001, 1005)} == whole
+
+    movie = tmp_path / "chunk.mp4"
+    movie.write_bytes(b"")  # a chunk killed before its first byte, or a foreign file
+    result = render_chunk(shot["clip"], shot["track"], movie, options, skip_existing=True)
+    assert result.frames == 4
+    kept = render_chunk(shot["clip"], shot["track"], movie, options, skip_existing=True)
+    assert kept.frames == 0  # now whole: kept
+
+
 def test_one_worker_never_imports_ray(shot, tmp_path):
     code = (
         "import sys\n"
