@@ -10,6 +10,7 @@ the JSON path of the offending value, e.g. `job.json: frames[1]: expected intege
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -45,6 +46,17 @@ CORE_KEYS = (
 )
 # Namespaces of the hosts shipped in plugins/; others are carried too, with a warning.
 KNOWN_HOSTS = ("blender", "resolve", "nuke")
+
+# Options a request may not set: joining a Ray cluster is the hook's caller's decision
+# (`moebius-video hook` runs where the host started it), not a project file's.
+REFUSED_OPTIONS = {"ray_address": "join a Ray cluster"}
+
+
+def max_request_workers() -> int:
+    """Workers a request may ask for: one per CPU of this machine at most (each is a
+    process holding a filler, about 0.5-1 GB)."""
+    return max(1, os.cpu_count() or 1)
+
 
 # A request is a small document; an inline COCO-RLE track can be large, but not this large.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -295,6 +307,13 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
         if key in CORE_KEYS or key == "frames":
             raise RequestError(
                 f"{source}: options.{key}: set {key!r} at the top level of the request"
+            )
+        if key in REFUSED_OPTIONS:
+            raise RequestError(f"{source}: options.{key}: a request may not {REFUSED_OPTIONS[key]}")
+        if key == "workers" and isinstance(value, int) and value > max_request_workers():
+            raise RequestError(
+                f"{source}: options.workers: {value} is more than this machine's "
+                f"{max_request_workers()} CPUs"
             )
         options[key] = value
     for key in ("codec", "crf", "device", "overwrite", "model"):

@@ -253,6 +253,20 @@ BAD_REQUESTS = [
         ["options.window: expected an integer >= 1, got 0"],
     ),
     (
+        "joins-a-ray-cluster",
+        with_(options={"ray_address": "10.0.0.9:6379"}),
+        3,
+        "bad_request",
+        ["options.ray_address: a request may not join a Ray cluster"],
+    ),
+    (
+        "too-many-workers",
+        with_(options={"workers": 1000}),
+        3,
+        "bad_request",
+        ["options.workers: 1000 is more than this machine's"],
+    ),
+    (
         "unknown-codec",
         with_(codec="no_such_codec"),
         2,
