@@ -445,3 +445,38 @@ def test_allow_damaged_writes_every_frame_and_names_the_damaged_ones(good, tmp_p
     assert count // 2 - 3 <= first <= count // 2 + 3, summary[0]
     warned = [line for line in captured.err.splitlines() if "(--allow-damaged)" in line]
     assert warned, captured.err
+
+
+def test_a_full_disk_is_a_retryable_error_naming_the_file(capfd):
+    import errno
+
+    from moebius_video.commands.guard import guarded
+    from moebius_video.errors import EXIT_RETRYABLE
+
+    def body() -> int:
+        raise OSError(errno.ENOSPC, "No space left on device", "out/x.0012.png")
+
+    assert guarded(body) == EXIT_RETRYABLE
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("moebius-video: error: out/x.0012.png: No space left on device"), err
+
+
+def test_a_full_disk_in_a_real_run_leaves_no_partial_file(good, tmp_path):
+    # A one-page (4 KiB) file system: the movie's temporary file fills it.
+    clip, track, out = case_folder(tmp_path, good)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(out)])
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "moebius_video.cli", str(clip), "--mask-track", str(track),
+             "-o", str(out / "o.mp4"), "--model", "opencv", "--crf", "0"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 75, done.stderr
+        assert "Traceback" not in done.stderr and "No space left" in done.stderr, done.stderr
+        assert list(out.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(out)])

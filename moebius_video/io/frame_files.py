@@ -142,6 +142,10 @@ def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, 
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
+    except OSError as error:
+        if error.filename is None:  # a write: name the frame the user will look for
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
     finally:
         if temp.exists():
             temp.unlink()
