@@ -231,10 +231,10 @@ STRUCTURE_CASES = {
     ),
     "too many points": (
         lambda d: set_path(
-            d, ["tracks", 0, "keyframes"], [{"frame": 0, "points": [[0, 0]] * 100_001}]
+            d, ["tracks", 0, "keyframes"], [{"frame": 0, "points": [[0, 0]] * 10_001}]
         ),
         "tracks[0].keyframes[0].points",
-        "at most 100000 points",
+        "at most 10000 points",
     ),
     "raster without source": (
         lambda d: d["tracks"].__setitem__(0, {"id": "r", "shape": "raster"}),
