@@ -52,3 +52,32 @@ def test_many_allocating_threads_share_two_arenas():
     if done.stdout.strip() == "untuned":
         pytest.skip("not glibc")
     assert 1 <= int(done.stdout) <= ARENA_MAX
+
+
+TRIM_PROBE = """
+import numpy as np
+from moebius_video.allocator import release_free_memory
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+
+base = rss_mb()
+kept = [np.ones(60_000, np.uint8) for _ in range(4000)]  # 240 MB in heap-sized pieces
+newest = np.ones(60_000, np.uint8)  # still in use above the others
+del kept
+held = rss_mb() - base
+release_free_memory()
+print(held, rss_mb() - base)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_released_memory_goes_back_to_the_system():
+    done = subprocess.run(
+        [sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, check=True
+    )
+    held, after = map(int, done.stdout.split())
+    assert held > 150, f"the probe's freed buffers were not held ({held} MB): it tests nothing"
+    assert after < 50, f"{after} MB still held after release_free_memory"

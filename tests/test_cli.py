@@ -238,9 +238,13 @@ def test_interrupt_leaves_no_output(tmp_path, sig, sigint):
         text=True,
         env=env,
         # A shell that starts pytest in the background (`cmd &`, nohup) hands its children
-        # SIGINT ignored, and Python then installs no Ctrl-C handler: give the run the
-        # default disposition a terminal would, or the ignored one on purpose.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+        # SIGINT (and under nohup SIGHUP) ignored, and Python then installs no Ctrl-C
+        # handler: give the run the dispositions a terminal would, or SIGINT ignored on
+        # purpose.
+        preexec_fn=lambda: (
+            signal.signal(signal.SIGINT, sigint),
+            signal.signal(signal.SIGHUP, signal.SIG_DFL),
+        ),
     )
     os.close(write_fd)
     with open(read_fd) as stdout:

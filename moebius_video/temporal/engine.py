@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..allocator import release_free_memory
 from ..fillers import Filler
 from ..flow.estimate import FlowEstimator, make_flow_estimator
 from ..patches import AlphaTrack, FramePatch, alpha_in, box_pixels, enclosing_box, mask_box
@@ -324,6 +325,7 @@ class WindowEngine:
         self.done.append(
             WindowDone(w, running.first, running.stop, running.result(), owned, tuple(shares))
         )
+        release_free_memory()  # the window's working arrays are gone: give the pages back
 
     def _hand_out(self) -> Iterator[WindowDone]:
         while self.done:
