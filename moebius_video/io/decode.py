@@ -46,8 +46,9 @@ def open_video(
     """Open a movie file or an image sequence ("shot.%04d.png", "shot.####.png", a folder).
 
     fps: frame rate of an image sequence (default 24); ignored for movies.
-    allow_damaged: decode through damage in a movie's stream, concealed, and list the
-        damaged frames (see the module text); by default damage is a MediaError.
+    allow_damaged: go on through damage in a movie's stream, holding the last good frame
+        for one the decoder rejects, and list the damaged frames in `.damaged` (see the
+        module text); by default damage is a MediaError.
     Returns a reader with `.info`, `.frames(start, stop)` and `.close()`; use it with `with`.
     """
     from .image_sequence import ImageSequenceReader, is_image_sequence
