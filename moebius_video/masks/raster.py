@@ -159,6 +159,8 @@ class RasterSource:
 class StaticPngSource(RasterSource):
     """One PNG: the same mask on every frame."""
 
+    is_static = True  # tracks rasterise it once
+
     def __init__(self, path: Path, canvas: Canvas) -> None:
         super().__init__()
         self.path = path

@@ -534,10 +534,13 @@ class _RasterTrack(_Track):
         self.feather = feather
         self.video_size = video_size
         self.source_offset = source_offset  # source frame number = track frame number + this
-        self._cached: tuple[int, AlphaCrop | None] | None = None
+        self._cached: tuple[int | None, AlphaCrop | None] | None = None
 
     def rasterize(self, number: int, width: int, height: int) -> AlphaCrop | None:
-        if self._cached is not None and self._cached[0] == number:
+        # One PNG for every frame: resampled and rasterised once, not once a frame (a large
+        # canvas scaled to the video cost half a second a frame).
+        key = None if getattr(self.source, "is_static", False) else number
+        if self._cached is not None and self._cached[0] == key:
             return self._cached[1]
         mask = self.source.mask(number + self.source_offset)
         if mask.shape != (height, width):
@@ -550,7 +553,7 @@ class _RasterTrack(_Track):
             )
             mask = resized >= 128
         crop = rasterize_binary(mask, self.expand, self.feather)
-        self._cached = (number, crop)
+        self._cached = (key, crop)
         return crop
 
     def window(self, number: int, width: int, height: int) -> Box | None:

@@ -246,3 +246,19 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "pipe.json")
     with pytest.raises(MaskTrackError, match="not a regular file"):
         load_mask_track(tmp_path / "pipe.json", W, H, 1)
+
+
+def test_a_single_png_scaled_to_the_video_is_resampled_once(tmp_path):
+    mask = np.zeros((H * 8, W * 8), np.uint8)
+    mask[40:120, 30:200] = 255
+    write_png(tmp_path / "big.png", mask)
+    doc = raster_doc({"format": "png", "path": "big.png"})
+    doc["width"], doc["height"], doc["scale_to_video"] = W * 8, H * 8, True
+    with load_mask_track(doc, W, H, 50, base_dir=tmp_path) as track:
+        (source_track,) = track._tracks  # the one raster track
+        reads = []
+        original = source_track.source.mask
+        source_track.source.mask = lambda frame: reads.append(frame) or original(frame)
+        alphas = [track.alpha(t) for t in range(50)]
+    assert len(reads) == 1, f"the static PNG was read and resampled {len(reads)} times"
+    assert all(np.array_equal(a, alphas[0]) for a in alphas) and alphas[0].max() == 1.0
