@@ -14,9 +14,10 @@ import json
 import signal
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from ..errors import EXIT_OK, UsageError
-from ..hook import read_request, request_schema, run_request
+from ..hook import confine_request, read_request, request_schema, run_request
 from ..progress import JsonReporter
 
 
@@ -41,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         "request",
         nargs="?",
         help="request file (JSON), or - to read it from stdin",
+    )
+    parser.add_argument(
+        "--root",
+        action="append",
+        metavar="DIR",
+        help="only read and write files inside this folder (repeatable): a request naming "
+        "a path outside every --root is refused",
     )
     parser.add_argument(
         "--print-schema",
@@ -82,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.request == "-" and sys.stdin is not None and sys.stdin.isatty():
             raise UsageError("hook -: stdin is a terminal; pipe a request in or give a file")
         request = read_request(args.request)
+        if args.root:
+            confine_request(request, [Path(root) for root in args.root])
         for message in request.warnings:
             events.warning(message)
         result = run_request(request, progress=events)

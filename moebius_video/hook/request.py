@@ -339,6 +339,42 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
     )
 
 
+def confine_request(request: HookRequest, roots: list[Path]) -> None:
+    """Refuse (RequestError) a request that names a file outside `roots` (the folders
+    `moebius-video hook --root` allows): its input, output, mask-track file, weights and
+    the raster paths of an inline track. Links are followed, so a link inside a root to a
+    file outside it is refused too. Raster paths inside a mask-track file are the file's
+    own business (relative to it, checked by the masks module)."""
+    allowed = [Path(os.path.realpath(root)) for root in roots]
+
+    def check(key: str, path: Path, is_pattern: bool = False) -> None:
+        # A pattern or an output that does not exist yet: its folder decides.
+        target = path.parent if is_pattern or not path.exists() else path
+        real = Path(os.path.realpath(target))
+        if not any(real == root or real.is_relative_to(root) for root in allowed):
+            raise RequestError(
+                f"{request.source}: {key}: {path} is outside the folders this hook may use "
+                f"(--root {', '.join(str(root) for root in allowed)})"
+            )
+
+    check("input", request.input, is_pattern=is_image_pattern(str(request.input)))
+    check("output", request.output, is_pattern=True)
+    if isinstance(request.mask_track, Path):
+        check("mask_track", request.mask_track, is_image_pattern(str(request.mask_track)))
+    else:
+        for k, entry in enumerate(request.mask_track.get("tracks", [])):
+            source = entry.get("source") if isinstance(entry, dict) else None
+            path = source.get("path") if isinstance(source, dict) else None
+            if isinstance(path, str) and path:
+                check(
+                    f"mask_track.tracks[{k}].source.path",
+                    _resolve(path, request.base_dir),
+                    "%" in path,
+                )
+    if request.options.get("weights"):
+        check("weights", Path(request.options["weights"]))
+
+
 def _resolve(value: str, base_dir: Path) -> Path:
     # Taken literally: no expanduser, no expandvars, no glob. Only made absolute.
     path = Path(value)

@@ -351,3 +351,51 @@ def test_several_schema_errors_are_listed_in_request_order(workdir):
     message = run.last["message"]
     assert message.index("input:") < message.index("output:") < message.index("crf:"), message
     assert "(and 2 more" in message
+
+
+def _run_confined(workdir, request_) -> object:
+    (workdir / "request.json").write_text(json.dumps(request_))
+    return run_hook(["--root", str(workdir), str(workdir / "request.json")], cwd=workdir)
+
+
+@pytest.mark.parametrize(
+    "request_, key",
+    [
+        (with_(output="../escaped.mp4"), "output"),
+        (with_(input="/etc/hostname"), "input"),
+        (with_(mask_track="/etc/hostname"), "mask_track"),
+        (
+            with_(
+                mask_track={
+                    "schema": "moebius.masktrack/1",
+                    "width": 64,
+                    "height": 48,
+                    "tracks": [
+                        {
+                            "id": "m",
+                            "shape": "raster",
+                            "source": {"format": "png", "path": "../m.png"},
+                        }
+                    ],
+                }
+            ),
+            "mask_track.tracks[0].source.path",
+        ),
+    ],
+    ids=["output-dotdot", "input-absolute", "mask-track-absolute", "inline-raster-dotdot"],
+)
+def test_a_root_confines_every_path_of_a_request(workdir, request_, key):
+    (workdir.parent / "m.png").write_bytes(b"")  # exists, outside the root
+    run = _run_confined(workdir, request_)
+    assert run.returncode == 3 and run.last["code"] == "bad_request", run.last
+    assert f"{key}: " in run.last["message"] and "outside the folders" in run.last["message"]
+    assert not (workdir.parent / "escaped.mp4").exists()
+
+
+def test_a_link_out_of_the_root_is_refused_and_a_request_inside_runs(workdir):
+    (workdir / "link.mp4").symlink_to("/etc/hostname")
+    run = _run_confined(workdir, with_(input="link.mp4"))
+    assert run.returncode == 3 and "outside the folders" in run.last["message"], run.last
+    run = _run_confined(workdir, GOOD)
+    assert run.returncode == 0, run.last
+    assert (workdir / "out.mp4").exists()
