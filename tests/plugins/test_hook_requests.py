@@ -362,8 +362,8 @@ def _run_confined(workdir, request_) -> object:
     "request_, key",
     [
         (with_(output="../escaped.mp4"), "output"),
-        (with_(input="/etc/hostname"), "input"),
-        (with_(mask_track="/etc/hostname"), "mask_track"),
+        (with_(input="OUTSIDE/plate.mp4"), "input"),
+        (with_(mask_track="OUTSIDE/wires.json"), "mask_track"),
         (
             with_(
                 mask_track={
@@ -374,7 +374,7 @@ def _run_confined(workdir, request_) -> object:
                         {
                             "id": "m",
                             "shape": "raster",
-                            "source": {"format": "png", "path": "../m.png"},
+                            "source": {"format": "png", "path": "../OUTSIDE_NAME/m.png"},
                         }
                     ],
                 }
@@ -385,7 +385,13 @@ def _run_confined(workdir, request_) -> object:
     ids=["output-dotdot", "input-absolute", "mask-track-absolute", "inline-raster-dotdot"],
 )
 def test_a_root_confines_every_path_of_a_request(workdir, request_, key):
-    (workdir.parent / "m.png").write_bytes(b"")  # exists, outside the root
+    outside = workdir.parent / f"{workdir.name}-outside"  # files that exist, out of the root
+    outside.mkdir()
+    for name in ("plate.mp4", "wires.json"):
+        (outside / name).write_bytes((workdir / name).read_bytes())
+    (outside / "m.png").write_bytes(b"")
+    text = json.dumps(request_).replace("OUTSIDE_NAME", outside.name)
+    request_ = json.loads(text.replace("OUTSIDE", str(outside)))
     run = _run_confined(workdir, request_)
     assert run.returncode == 3 and run.last["code"] == "bad_request", run.last
     assert f"{key}: " in run.last["message"] and "outside the folders" in run.last["message"]
@@ -393,7 +399,9 @@ def test_a_root_confines_every_path_of_a_request(workdir, request_, key):
 
 
 def test_a_link_out_of_the_root_is_refused_and_a_request_inside_runs(workdir):
-    (workdir / "link.mp4").symlink_to("/etc/hostname")
+    elsewhere = workdir.parent / f"{workdir.name}-elsewhere.mp4"
+    elsewhere.write_bytes((workdir / "plate.mp4").read_bytes())
+    (workdir / "link.mp4").symlink_to(elsewhere)
     run = _run_confined(workdir, with_(input="link.mp4"))
     assert run.returncode == 3 and "outside the folders" in run.last["message"], run.last
     run = _run_confined(workdir, GOOD)
