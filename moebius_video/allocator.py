@@ -17,6 +17,7 @@ the environment wins. `release_free_memory` (malloc_trim) only returns free page
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import sys
 
@@ -24,42 +25,31 @@ _M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
 ARENA_MAX = 2
 
 
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The process's C library when it is glibc (not musl, not another OS), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
 def release_free_memory() -> None:
     """Hand the heaps' free pages back to the system (glibc's malloc_trim; elsewhere
     nothing). The temporal engine calls it after each window: a window frees hundreds of
     megabytes of crops and flows in pieces of every size, which glibc would keep."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-def _malloc_trim():
-    global _TRIM
-    if _TRIM is None:
-        _TRIM = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL(None)
-                if hasattr(libc, "gnu_get_libc_version"):
-                    _TRIM = libc.malloc_trim
-            except (OSError, AttributeError):
-                pass
-    return _TRIM or None
-
-
-_TRIM = None  # libc.malloc_trim once looked up, False where there is none
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def limit_allocator_retention() -> bool:
     """Limit glibc to ARENA_MAX arenas; False where the C library is not glibc or the
     environment already chose."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
+    libc = _glibc()
+    if libc is None or "MALLOC_ARENA_MAX" in os.environ:
         return False
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    if not hasattr(libc, "gnu_get_libc_version"):  # glibc only (not musl)
-        return False
-    return bool(mallopt(_M_ARENA_MAX, ARENA_MAX))
+    return bool(libc.mallopt(_M_ARENA_MAX, ARENA_MAX))

@@ -156,7 +156,7 @@ def is_whole_frame_file(path: Path, size: tuple[int, int] | None) -> bool:
     when given)."""
     try:
         with av.open(str(path)) as container:
-            frames = [frame for frame in container.decode(video=0)]
+            frames = list(container.decode(video=0))
     except (av.FFmpegError, OSError, IndexError, ValueError):
         return False
     if len(frames) != 1:
