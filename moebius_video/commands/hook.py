@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..errors import EXIT_OK, UsageError
-from ..hook import confine_request, read_request, request_schema, run_request
+from ..hook import ROOTS_ENV, read_request, request_schema, run_request
 from ..progress import JsonReporter
 
 
@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--root",
         action="append",
         metavar="DIR",
-        help="only read and write files inside this folder (repeatable): a request naming "
-        "a path outside every --root is refused",
+        help="the folders a request may read and write (repeatable; default: "
+        f"${ROOTS_ENV}, else the request file's own folder): a path outside them is refused",
     )
     parser.add_argument(
         "--print-schema",
@@ -89,9 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("hook: give a request file, or - to read the request from stdin")
         if args.request == "-" and sys.stdin is not None and sys.stdin.isatty():
             raise UsageError("hook -: stdin is a terminal; pipe a request in or give a file")
-        request = read_request(args.request)
-        if args.root:
-            confine_request(request, [Path(root) for root in args.root])
+        request = read_request(args.request, roots=hook_roots(args.root))
         for message in request.warnings:
             events.warning(message)
         result = run_request(request, progress=events)
@@ -100,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with contextlib.redirect_stdout(sys.stderr), _sigterm_raises_interrupt():
         return guarded(run, events)
+
+
+def hook_roots(
+    cli_roots: Sequence[str] | None, environ: Mapping[str, str] = os.environ
+) -> list[str]:
+    """The folders requests are confined to: --root, else $MOEBIUS_VIDEO_HOOK_ROOTS (split
+    like PATH); empty means the request's own folder."""
+    if cli_roots:
+        return list(cli_roots)
+    return [part for part in environ.get(ROOTS_ENV, "").split(os.pathsep) if part]
 
 
 @contextlib.contextmanager

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from .request import (
     CURRENT_VERSION,
+    ROOTS_ENV,
+    Confinement,
     HookRequest,
     RequestError,
-    confine_request,
     parse_request,
     read_request,
     request_schema,
@@ -23,9 +24,10 @@ from .runner import run_request
 
 __all__ = [
     "CURRENT_VERSION",
+    "ROOTS_ENV",
+    "Confinement",
     "HookRequest",
     "RequestError",
-    "confine_request",
     "parse_request",
     "read_request",
     "request_schema",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -60,7 +60,8 @@ def max_request_workers() -> int:
 
 # A request is a small document; an inline COCO-RLE track can be large, but not this large.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-# A mask-track file read only to learn its frame_base (see HookRequest.frames).
+# A mask-track file read only for its frame_base and raster paths (see read_track_file); the
+# masks module's own limit (docs/mask-track.md) is smaller and gives the real message.
 MAX_TRACK_BYTES = 256 * 1024 * 1024
 
 
@@ -97,11 +98,14 @@ def request_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def read_request(path: str, stdin: Any = None) -> HookRequest:
+def read_request(
+    path: str, stdin: Any = None, roots: Sequence[str | os.PathLike] | None = None
+) -> HookRequest:
     """Read and check the request in the file `path`, or on `stdin` when path is "-".
 
     Relative paths in a request file resolve against the file's folder, so a request can travel
-    with its media; on stdin they resolve against the current folder.
+    with its media; on stdin they resolve against the current folder. Every path must lie in
+    one of `roots` (see Confinement); without roots, in that same folder.
     """
     if path == "-":
         import sys
@@ -110,7 +114,7 @@ def read_request(path: str, stdin: Any = None) -> HookRequest:
         data = stream.read(MAX_REQUEST_BYTES + 1)
         if isinstance(data, str):
             data = data.encode("utf-8")
-        return parse_request(data, source="<stdin>", base_dir=Path.cwd())
+        return parse_request(data, source="<stdin>", base_dir=Path.cwd(), roots=roots)
     from ..masks.files import SourceError, read_regular
 
     request_path = Path(path)
@@ -123,11 +127,17 @@ def read_request(path: str, stdin: Any = None) -> HookRequest:
         data = read_regular(request_path, MAX_REQUEST_BYTES)
     except SourceError as exc:
         raise UsageError(f"cannot read the request file: {exc}") from None
-    return parse_request(data, source=path, base_dir=request_path.resolve().parent)
+    return parse_request(data, source=path, base_dir=request_path.resolve().parent, roots=roots)
 
 
-def parse_request(data: bytes, source: str, base_dir: Path) -> HookRequest:
-    """Check the raw bytes of a request; `source` names it in messages."""
+def parse_request(
+    data: bytes,
+    source: str,
+    base_dir: Path,
+    roots: Sequence[str | os.PathLike] | None = None,
+) -> HookRequest:
+    """Check the raw bytes of a request; `source` names it in messages, `roots` as in
+    read_request."""
     if len(data) > MAX_REQUEST_BYTES:
         raise RequestError(f"{source}: request larger than {MAX_REQUEST_BYTES // 2**20} MiB")
     document = _load_json(data, source)
@@ -137,7 +147,7 @@ def parse_request(data: bytes, source: str, base_dir: Path) -> HookRequest:
         )
     version = _check_version(document, source)
     _check_schema(document, source)
-    return _build(document, version, source, base_dir)
+    return _build(document, version, source, base_dir, Confinement.for_request(roots, base_dir))
 
 
 def _load_json(data: bytes, source: str) -> Any:
@@ -278,7 +288,9 @@ def _describe(error: ValidationError) -> str:
     return error.message
 
 
-def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) -> HookRequest:
+def _build(
+    document: dict[str, Any], version: int, source: str, base_dir: Path, confinement: Confinement
+) -> HookRequest:
     warnings = []
     host_data = {}
     for key, value in document.items():
@@ -290,16 +302,35 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
                 f"{source}: {key}: unknown key, carried as a host namespace and not read"
             )
 
-    input_path = _existing_path(document["input"], "input", source, base_dir, pattern_ok=True)
+    def existing(key: str, pattern_ok: bool = False) -> Path:
+        # Confined before it is looked at, so a refusal says nothing about what is outside.
+        path = _resolve(document[key], base_dir)
+        confinement.check(source, key, path, pattern_ok and is_image_pattern(document[key]))
+        return _existing_path(path, document[key], key, source, pattern_ok)
+
+    input_path = existing("input", pattern_ok=True)
     mask_track = document["mask_track"]
     if isinstance(mask_track, str):
-        mask_track = _existing_path(mask_track, "mask_track", source, base_dir, pattern_ok=True)
+        mask_track = existing("mask_track", pattern_ok=True)
+        track_document = read_track_file(mask_track)
+        if track_document is not None:
+            # Raster paths in a track file are relative to the file, as the masks module reads them.
+            from ..masks.files import resolve_source_path
+
+            folder = mask_track.parent
+            confinement.check_track_rasters(
+                source, "mask_track", track_document, lambda t: resolve_source_path(t, folder, None)
+            )
     else:
         # Its structure is checked now, so errors name the request; sizes wait for the video.
         from ..masks.parse import parse_mask_track
 
+        confinement.check_track_rasters(
+            source, "mask_track", mask_track, lambda t: _resolve(t, base_dir)
+        )
         parse_mask_track(mask_track, label=f"{source}: mask_track")
     output = _output_path(document, base_dir)
+    confinement.check(source, "output", output, is_image_pattern(document["output"]))
 
     options: dict[str, Any] = {}
     extra = document.get("options", {})
@@ -320,7 +351,12 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
         if key in document:
             options[key] = document[key]
     if document.get("weights") is not None:
-        options["weights"] = str(_existing_path(document["weights"], "weights", source, base_dir))
+        options["weights"] = str(existing("weights"))
+    if isinstance(options.get("save_debug"), str) and options["save_debug"]:
+        # A written path like the output: relative to the request, and confined.
+        debug = _resolve(options["save_debug"], base_dir)
+        confinement.check(source, "options.save_debug", debug)
+        options["save_debug"] = str(debug)
 
     frames = _frames(document, mask_track, source, base_dir)
     if frames is not None:
@@ -339,40 +375,57 @@ def _build(document: dict[str, Any], version: int, source: str, base_dir: Path) 
     )
 
 
-def confine_request(request: HookRequest, roots: list[Path]) -> None:
-    """Refuse (RequestError) a request that names a file outside `roots` (the folders
-    `moebius-video hook --root` allows): its input, output, mask-track file, weights and
-    the raster paths of an inline track. Links are followed, so a link inside a root to a
-    file outside it is refused too. Raster paths inside a mask-track file are the file's
-    own business (relative to it, checked by the masks module)."""
-    allowed = [Path(os.path.realpath(root)) for root in roots]
+# Hosts that run requests they did not write name the folders a request may use here (or with
+# `moebius-video hook --root DIR`), separated by os.pathsep.
+ROOTS_ENV = "MOEBIUS_VIDEO_HOOK_ROOTS"
 
-    def check(key: str, path: Path, is_pattern: bool = False) -> None:
-        # A pattern or an output that does not exist yet: its folder decides.
-        target = path.parent if is_pattern or not path.exists() else path
-        real = Path(os.path.realpath(target))
-        if not any(real == root or real.is_relative_to(root) for root in allowed):
-            raise RequestError(
-                f"{request.source}: {key}: {path} is outside the folders this hook may use "
-                f"(--root {', '.join(str(root) for root in allowed)})"
+
+@dataclass(frozen=True)
+class Confinement:
+    """The folders a request may read and write.
+
+    A host's `--root` folders (or `MOEBIUS_VIDEO_HOOK_ROOTS`); without them, the folder of the
+    request file (the current folder for a request on stdin). Links are followed and `..` is
+    resolved, so neither leads out. Every path is checked before anything is opened, and the
+    refusal reads the same whether the file outside exists or not.
+    """
+
+    roots: tuple[Path, ...]
+    configured: bool = True
+
+    @classmethod
+    def for_request(cls, roots: Sequence[str | os.PathLike] | None, base_dir: Path) -> Confinement:
+        if roots:
+            return cls(tuple(Path(os.path.realpath(root)) for root in roots), configured=True)
+        return cls((Path(os.path.realpath(base_dir)),), configured=False)
+
+    def check(self, source: str, key: str, path: Path, is_pattern: bool = False) -> None:
+        # A pattern names files one by one: the folder that holds them decides.
+        real = Path(os.path.realpath(path.parent if is_pattern else path))
+        if any(real == root or real.is_relative_to(root) for root in self.roots):
+            return
+        folders = ", ".join(str(root) for root in self.roots)
+        if self.configured:
+            where = f"the folders this hook may use ({folders})"
+        else:
+            where = (
+                f"the folders this hook may use: the request's own folder, {folders} "
+                f"(a host allows others with `moebius-video hook --root DIR` or {ROOTS_ENV})"
             )
+        raise RequestError(f"{source}: {key}: {path} is outside {where}")
 
-    check("input", request.input, is_pattern=is_image_pattern(str(request.input)))
-    check("output", request.output, is_pattern=True)
-    if isinstance(request.mask_track, Path):
-        check("mask_track", request.mask_track, is_image_pattern(str(request.mask_track)))
-    else:
-        for k, entry in enumerate(request.mask_track.get("tracks", [])):
-            source = entry.get("source") if isinstance(entry, dict) else None
-            path = source.get("path") if isinstance(source, dict) else None
-            if isinstance(path, str) and path:
-                check(
-                    f"mask_track.tracks[{k}].source.path",
-                    _resolve(path, request.base_dir),
-                    "%" in path,
-                )
-    if request.options.get("weights"):
-        check("weights", Path(request.options["weights"]))
+    def check_track_rasters(
+        self, source: str, key: str, track: Mapping[str, Any], resolve: Callable[[str], Path]
+    ) -> None:
+        """The raster paths of a mask track (inline, or read from its file); `resolve` makes
+        one absolute the way the run will."""
+        tracks = track.get("tracks")
+        for k, entry in enumerate(tracks if isinstance(tracks, list) else []):
+            spec = entry.get("source") if isinstance(entry, dict) else None
+            text = spec.get("path") if isinstance(spec, dict) else None
+            if isinstance(text, str) and text:
+                path = resolve(text)
+                self.check(source, f"{key}.tracks[{k}].source.path", path, "%" in path.name)
 
 
 def _resolve(value: str, base_dir: Path) -> Path:
@@ -381,10 +434,7 @@ def _resolve(value: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def _existing_path(
-    value: str, key: str, source: str, base_dir: Path, pattern_ok: bool = False
-) -> Path:
-    path = _resolve(value, base_dir)
+def _existing_path(path: Path, value: str, key: str, source: str, pattern_ok: bool) -> Path:
     # Image-sequence patterns such as shot.%04d.png name files that exist one by one.
     if pattern_ok and is_image_pattern(value):
         if not path.parent.is_dir():
@@ -428,18 +478,26 @@ def track_frame_base(mask_track: Path | Mapping[str, Any], source: str) -> int:
     """
     if isinstance(mask_track, Mapping):
         value = mask_track.get("frame_base", 0)
-    elif mask_track.suffix.lower() == ".json" and mask_track.is_file():
-        try:
-            with open(mask_track, "rb") as f:
-                data = f.read(MAX_TRACK_BYTES + 1)
-            if len(data) > MAX_TRACK_BYTES:
-                return 0  # the masks module reports the real problem
-            document = load_strict_json(data, str(mask_track), ValueError)
-        except (OSError, ValueError):
-            return 0  # unreadable or invalid: the masks module says why, with its JSON path
-        value = document.get("frame_base", 0) if isinstance(document, dict) else 0
     else:
-        return 0
+        document = read_track_file(mask_track)
+        value = document.get("frame_base", 0) if document is not None else 0
     if isinstance(value, bool) or not isinstance(value, int):
         return 0  # invalid: the masks module names it
     return value
+
+
+def read_track_file(path: Path) -> dict[str, Any] | None:
+    """The JSON object of a mask-track file, or None when `path` is no such file or is
+    unreadable, too large or invalid: the masks module reports those with its JSON paths.
+
+    Read here for what the request needs before the run: the frame_base and the raster paths.
+    """
+    from ..masks.files import SourceError, read_regular
+
+    if path.suffix.lower() != ".json":
+        return None
+    try:
+        document = load_strict_json(read_regular(path, MAX_TRACK_BYTES), str(path), ValueError)
+    except (SourceError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None

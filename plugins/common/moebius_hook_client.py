@@ -44,17 +44,50 @@ class HookError(Exception):
         return self.message
 
 
-def hook_command(tool=DEFAULT_TOOL):
+def hook_command(tool=DEFAULT_TOOL, roots=()):
     """The argv that runs the hook on a request read from stdin.
 
     `tool` is the `moebius-video` executable (a name on PATH or a full path), or a Python
     interpreter that has the moebius_video package installed (its name starts with "python").
+    `roots`: the folders the request may use (`--root`, see request_roots).
     """
     tool = (tool or DEFAULT_TOOL).strip()
     name = os.path.basename(tool).lower()
+    flags = [arg for root in roots for arg in ("--root", os.fspath(root))]
     if name.startswith("python"):
-        return [tool, "-m", "moebius_video.commands.hook", "-"]
-    return [tool, "hook", "-"]
+        return [tool, "-m", "moebius_video.commands.hook", *flags, "-"]
+    return [tool, "hook", *flags, "-"]
+
+
+def request_roots(request, cwd=None):
+    """The folders of the files a request names: what the host lets the hook use.
+
+    The hook confines a request to its --root folders (plugins/HOOK.md); a plug-in builds its
+    request from what the artist picked, so it allows exactly those files' folders: the input,
+    the output, the mask track (a file's folder, or the rasters of an inline track), weights
+    and the debug preview.
+    """
+    cwd = cwd or os.getcwd()
+    paths = [request.get("input"), request.get("output"), request.get("weights")]
+    mask_track = request.get("mask_track")
+    if isinstance(mask_track, dict):
+        for entry in mask_track.get("tracks") or []:
+            source = entry.get("source") if isinstance(entry, dict) else None
+            paths.append(source.get("path") if isinstance(source, dict) else None)
+    else:
+        paths.append(mask_track)
+    paths.append((request.get("options") or {}).get("save_debug"))
+    roots = []
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            continue
+        path = os.path.join(cwd, path)  # absolute paths stay as they are
+        # A folder of PNGs is its own root; a file or a pattern (%04d) lives in its folder.
+        folder = path if os.path.isdir(path) else os.path.dirname(path)
+        folder = os.path.normpath(folder)
+        if folder not in roots:
+            roots.append(folder)
+    return roots
 
 
 def build_request(
@@ -163,7 +196,7 @@ class HookJob:
 
     def __init__(self, request, tool=DEFAULT_TOOL, env=None, cwd=None):
         self.request = request
-        self.command = hook_command(tool)
+        self.command = hook_command(tool, request_roots(request, cwd))
         self.env = env
         self.cwd = cwd
         self.percent = 0.0

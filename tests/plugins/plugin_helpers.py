@@ -47,17 +47,19 @@ def run_hook(
     stdin: bytes | None = None,
     timeout: float = 120,
     events: bool = True,
+    env: dict[str, str] | None = None,
 ) -> HookRun:
     """`moebius-video hook ARGS` through the real CLI dispatcher, in a subprocess.
 
     events: stdout must be JSON-lines events (the protocol), parsed into HookRun.events.
+    env: variables added to hook_env().
     """
     proc = subprocess.run(
         [sys.executable, "-m", "moebius_video.cli", "hook", *args],
         input=stdin if stdin is not None else b"",
         capture_output=True,
         cwd=cwd,
-        env=hook_env(),
+        env={**hook_env(), **(env or {})},
         timeout=timeout,
     )
     stdout = proc.stdout.decode("utf-8")

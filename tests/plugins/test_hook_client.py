@@ -55,6 +55,30 @@ def test_hook_command_for_tool_or_python():
     ]
 
 
+def test_hook_command_passes_the_roots():
+    assert client.hook_command("moebius-video", ["/plates", "/renders"]) == [
+        "moebius-video",
+        "hook",
+        "--root",
+        "/plates",
+        "--root",
+        "/renders",
+        "-",
+    ]
+
+
+def test_request_roots_are_the_folders_of_the_files_it_names(tmp_path):
+    (tmp_path / "pngs").mkdir()
+    matte = client.raster_mask_track(str(tmp_path / "pngs"), 64, 48, "png")
+    request = client.build_request(
+        "/shows/plates/a.%04d.exr", matte, "renders/a_clean.mov", options={"save_debug": "d.mp4"}
+    )
+    roots = client.request_roots(request, cwd="/farm/job")
+    assert roots == ["/shows/plates", "/farm/job/renders", str(tmp_path / "pngs"), "/farm/job"]
+    request = client.build_request("/p/a.mov", "/tracks/w.json", "/p/a_clean.mov")
+    assert client.request_roots(request) == ["/p", "/tracks"]
+
+
 def test_default_output_path_never_reuses_a_name(tmp_path):
     source = tmp_path / "plate.mov"
     assert client.default_output_path(source) == str(tmp_path / "plate_clean.mov")
@@ -67,17 +91,25 @@ def test_default_output_path_never_reuses_a_name(tmp_path):
 
 
 def test_polling_a_real_run(tmp_path):
-    write_clip(tmp_path / "plate.mp4", frames=12)
+    # Plate and render in folders of their own, the hook started elsewhere: the client's
+    # --root folders let it use exactly those.
+    (tmp_path / "plates").mkdir()
+    (tmp_path / "renders").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    write_clip(tmp_path / "plates" / "plate.mp4", frames=12)
+    output = tmp_path / "renders" / "out.mp4"
     request = client.build_request(
-        tmp_path / "plate.mp4", box_track(64, 48), tmp_path / "out.mp4", model="opencv"
+        tmp_path / "plates" / "plate.mp4", box_track(64, 48), output, model="opencv"
     )
-    job = client.HookJob(request, tool=sys.executable, env=hook_env()).start()
+    job = client.HookJob(
+        request, tool=sys.executable, env=hook_env(), cwd=str(tmp_path / "elsewhere")
+    ).start()
     seen = []
     while not job.finished:
         seen.extend(e["event"] for e in job.poll())
     assert seen[0] == "started" and seen[-1] == "done" and "progress" in seen, seen
     assert (job.percent, job.frame, job.total) == (100.0, 12, 12)
-    assert job.result()["output"] == str(tmp_path / "out.mp4")
+    assert job.result()["output"] == str(output)
 
 
 def test_hook_error_carries_code_and_exit_code(tmp_path):

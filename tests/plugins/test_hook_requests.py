@@ -407,3 +407,87 @@ def test_a_link_out_of_the_root_is_refused_and_a_request_inside_runs(workdir):
     run = _run_confined(workdir, GOOD)
     assert run.returncode == 0, run.last
     assert (workdir / "out.mp4").exists()
+
+
+def _outside(workdir):
+    """A folder beside the request's, holding a copy of its plate."""
+    outside = workdir.parent / f"{workdir.name}-outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "plate.mp4").write_bytes((workdir / "plate.mp4").read_bytes())
+    return outside
+
+
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"output": "../escaped.mp4"}, "output"),
+        ({"input": "OUTSIDE/plate.mp4"}, "input"),
+        ({"options": {"save_debug": "../debug.mp4"}}, "options.save_debug"),
+    ],
+    ids=["output-dotdot", "input-absolute", "save-debug-dotdot"],
+)
+def test_without_a_root_a_request_stays_in_its_own_folder(workdir, changes, key):
+    outside = _outside(workdir)
+    request_ = json.loads(json.dumps(with_(**changes)).replace("OUTSIDE", str(outside)))
+    run = run_request(request_, workdir)
+    assert run.returncode == 3 and run.last["code"] == "bad_request", run.last
+    message = run.last["message"]
+    assert f"{key}: " in message and "the request's own folder" in message, message
+    assert "MOEBIUS_VIDEO_HOOK_ROOTS" in message and "--root" in message
+    assert not (workdir.parent / "escaped.mp4").exists()
+    assert not (workdir.parent / "debug.mp4").exists()
+
+
+def test_a_refusal_does_not_tell_whether_the_file_outside_exists(workdir):
+    outside = _outside(workdir)
+    messages = []
+    for name in ("plate.mp4", "no-such-plate.mp4"):
+        run = run_request(with_(input=str(outside / name)), workdir)
+        assert run.returncode == 3, run.last
+        messages.append(run.last["message"].replace(name, "NAME"))
+    assert messages[0] == messages[1]
+    assert "not found" not in messages[0]
+
+
+def test_raster_paths_inside_a_track_file_are_confined(workdir):
+    outside = _outside(workdir)
+    (outside / "matte.png").write_bytes(b"")
+    for path in (str(outside / "matte.png"), f"../{outside.name}/matte.png"):
+        track = {
+            "schema": "moebius.masktrack/1",
+            "width": 64,
+            "height": 48,
+            "tracks": [{"id": "m", "shape": "raster", "source": {"format": "png", "path": path}}],
+        }
+        (workdir / "rasters.json").write_text(json.dumps(track))
+        run = run_request(with_(mask_track="rasters.json"), workdir)
+        assert run.returncode == 3 and run.last["code"] == "bad_request", run.last
+        assert "mask_track.tracks[0].source.path: " in run.last["message"], run.last
+
+
+def test_the_roots_variable_lets_a_host_allow_more_folders(workdir):
+    outside = _outside(workdir)
+    request_ = with_(input=str(outside / "plate.mp4"), output=str(outside / "clean.mp4"))
+    (workdir / "request.json").write_text(json.dumps(request_))
+    roots = os.pathsep.join([str(workdir), str(outside)])
+    run = run_hook(
+        [str(workdir / "request.json")], cwd=workdir, env={"MOEBIUS_VIDEO_HOOK_ROOTS": roots}
+    )
+    assert run.returncode == 0, run.last
+    assert (outside / "clean.mp4").exists()
+    # --root wins over the variable: the outside folder is no longer allowed.
+    (outside / "clean.mp4").unlink()
+    run = run_hook(
+        ["--root", str(workdir), str(workdir / "request.json")],
+        cwd=workdir,
+        env={"MOEBIUS_VIDEO_HOOK_ROOTS": roots},
+    )
+    assert run.returncode == 3 and "outside the folders" in run.last["message"], run.last
+
+
+def test_save_debug_is_relative_to_the_request(workdir, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    (workdir / "request.json").write_text(json.dumps(with_(options={"save_debug": "dbg.mp4"})))
+    run = run_hook([str(workdir / "request.json")], cwd=elsewhere)
+    assert run.returncode == 0, run.last
+    assert (workdir / "dbg.mp4").exists() and not (elsewhere / "dbg.mp4").exists()
