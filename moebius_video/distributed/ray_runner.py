@@ -16,8 +16,11 @@ actor decodes its own frames from the source. Failures:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,22 +187,45 @@ def connect(address: str | None, workers: int) -> bool:
     """
     if ray.is_initialized():
         return False
-    if address is None:
-        ray.init(
-            num_cpus=max(workers, 1),
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,  # farm logs: our progress lines, not Ray's start-up
-            runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
-        )
-    else:
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except ConnectionError as error:
-            raise RetryableError(
-                f"--ray-address {address}: cannot join the cluster: {error}"
-            ) from None
+    with _signal_handlers_kept():
+        if address is None:
+            ray.init(
+                num_cpus=max(workers, 1),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,  # farm logs: our progress lines, not Ray's
+                runtime_env={"env_vars": {"PYTHONPATH": _package_parent()}},
+            )
+        else:
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except ConnectionError as error:
+                raise RetryableError(
+                    f"--ray-address {address}: cannot join the cluster: {error}"
+                ) from None
     return True
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Put back the process's SIGTERM/SIGHUP/SIGINT handlers after ray.init.
+
+    ray.init installs its own: a C++ handler that dumps a stack trace and a Python one that
+    exits with status 15. The CLI's handlers unwind like Ctrl-C instead (exit 130, output
+    removed), and that unwinding is what kills the actors and stops a cluster we started.
+    """
+    names = ("SIGTERM", "SIGHUP", "SIGINT")
+    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers, and Ray sets none from elsewhere
+        return
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: set from C, not by Python; leave Ray's
+                signal.signal(sig, handler)
 
 
 def _package_parent() -> str:

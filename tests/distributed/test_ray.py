@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,3 +228,59 @@ def test_the_driver_shows_a_workers_notice_once(shot, ray_cluster):
     assert len(pids) == 2 and os.getpid() not in pids, f"notices came from {pids}"
     shown = [str(w.message) for w in caught if "test notice" in str(w.message)]
     assert shown == ["test notice: weights missing on this worker"], f"driver showed {shown}"
+
+
+def _session_processes(session: int, leader: int) -> list[str]:
+    """Command lines of the processes still in a session (the CLI's Ray workers, raylet...)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != leader:
+            try:
+                if os.getsid(int(entry)) == session:
+                    found.append(Path(f"/proc/{entry}/cmdline").read_bytes().decode()[:120])
+            except (OSError, UnicodeDecodeError):
+                continue  # gone meanwhile
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes from /proc")
+def test_sigterm_stops_a_two_worker_run_and_its_workers(tmp_path):
+    # ray.init installs handlers of its own (a stack dump, then exit status 15); the CLI's
+    # must win, so that the run unwinds: exit 130, no output, actors and cluster gone.
+    frames = 200
+    clip = write_clip(tmp_path / "long.mp4", frames=frames)
+    (tmp_path / "wire.json").write_text(json.dumps(wire_track(frames=frames)))
+    output = tmp_path / "out" / "clean.mp4"
+    output.parent.mkdir()
+    command = [sys.executable, "-m", "moebius_video.cli", str(clip), "--mask-track"]
+    command += [str(tmp_path / "wire.json"), "-o", str(output), "--progress", "json"]
+    command += ["--workers", "2", "--model", "opencv"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own session: every process it starts can be found
+    )
+    try:
+        for line in process.stdout:
+            if json.loads(line)["event"] == "progress":
+                break  # the workers are filling
+        assert _session_processes(process.pid, process.pid), "no Ray processes were started"
+        process.send_signal(signal.SIGTERM)
+        process.stdout.read()
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "SIGTERM received" not in stderr, stderr
+    assert list(output.parent.iterdir()) == [], "a partial or temporary file was left behind"
+    for _ in range(40):  # Ray's own processes take a moment to notice
+        left = _session_processes(process.pid, process.pid)
+        if not left:
+            break
+        time.sleep(0.25)
+    assert not left, f"still running after the run ended: {left}"
