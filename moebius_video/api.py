@@ -42,7 +42,7 @@ from .errors import (
 from .farm import ChunkResult
 from .options import InpaintOptions, index_range
 from .patches import FramePatch
-from .paths import is_image_pattern, normalize_pattern, same_file
+from .paths import frame_path, is_image_pattern, normalize_pattern, pattern_regex, same_file
 from .progress import ProgressCallback, ProgressEvent, warnings_as_events
 
 __all__ = ["InpaintOptions", "InpaintResult", "ProgressEvent", "inpaint_video", "render_chunk"]
@@ -210,6 +210,7 @@ def _run(
     ):
         info = video.info
         track = load_track_for(mask_track, info)  # parsed once, for every path below
+        check_writes(target, options, files_read(input_path, info, mask_track, track))
         start, stop = index_range(options.frames, track.frame_base, info.frame_count)
         out = _output_for(target, info, input_path, options, track.frame_base, (start, stop))
         out.plan(skip_existing)
@@ -672,6 +673,46 @@ def check_output(
     if path.exists() and not options.overwrite:
         raise OutputExistsError("output", path)
     return OutputTarget(path, codec or "libx264", False)
+
+
+def files_read(
+    input_path: Path, info, mask_track: str | os.PathLike | Mapping[str, Any], track
+) -> list[Path]:
+    """Every file a run reads: the input (each file of a sequence), the mask-track file
+    and the raster files it names."""
+    from .io.image_sequence import find_sequence_files
+
+    files = find_sequence_files(str(input_path))[0] if info.is_image_sequence else [input_path]
+    if not isinstance(mask_track, Mapping):
+        files.append(Path(os.fspath(mask_track)))
+    return files + track.source_files()
+
+
+def check_writes(target: OutputTarget, options: InpaintOptions, reads: list[Path]) -> None:
+    """No output of the run (-o, each frame of a sequence, --save-debug) is a file it reads,
+    by resolved path or by inode (links), with -y or without."""
+    debug = Path(os.fspath(options.save_debug)) if options.save_debug is not None else None
+    regex = pattern_regex(normalize_pattern(target.path.name)) if target.sequence else None
+    for read in reads:
+        if debug is not None and same_file(debug, read):
+            raise OptionError("save_debug", f" {debug}: is {read}, a file this run reads")
+        if regex is None:
+            hit = same_file(target.path, read)
+        else:
+            # A name the pattern writes (%04d writes f.0001.png, %d writes f.1.png), in the
+            # same folder.
+            match = regex.match(read.name)
+            hit = (
+                match is not None
+                and frame_path(target.path, int(match.group(1))).name == read.name
+                and same_file(target.path.parent, read.parent)
+            )
+        if hit:
+            raise OptionError(
+                "output",
+                f" {target.path}: would write over {read}, a file this run reads; "
+                "inputs are never overwritten",
+            )
 
 
 def _check_debug_path(options: InpaintOptions, others: tuple) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from pipeline_helpers import make_clip, wire_track
+from pipeline_helpers import HEIGHT, WIDTH, make_clip, wire_track
 
 from moebius_video import cli
 from moebius_video.errors import EXIT_BAD_INPUT, EXIT_USAGE
@@ -281,6 +281,96 @@ def output_is_the_input(clip, track, out):
     )
 
 
+def raster_track_beside(clip: Path, source: dict) -> Path:
+    """A mask-track file next to the clip whose one raster track reads `source`."""
+    track = {
+        "schema": "moebius.masktrack/1",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "tracks": [{"id": "matte", "shape": "raster", "source": source}],
+    }
+    path = clip.parent / "matte.json"
+    path.write_text(json.dumps(track))
+    return path
+
+
+def matte_beside(clip: Path) -> Path:
+    """A matte video next to the clip, one frame per clip frame."""
+    path = clip.parent / "matte.mkv"
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    frame[10:20, 10:30] = 255
+    with av.open(str(clip)) as source:
+        count = source.streams.video[0].frames
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv444p"
+        for _ in range(count):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def output_is_the_mask_track(clip, track, out):
+    return Case(
+        [str(clip), "--mask-track", str(track), "-o", str(track), "-y"],
+        EXIT_USAGE,
+        ("wire.json", "would write over", "a file this run reads"),
+    )
+
+
+def output_is_the_tracks_matte(clip, track, out):
+    matte = matte_beside(clip)
+    track = raster_track_beside(clip, {"format": "video", "path": matte.name})
+    return Case(
+        [str(clip), "--mask-track", str(track), "-o", str(matte), "-y"],
+        EXIT_USAGE,
+        ("matte.mkv", "would write over", "a file this run reads"),
+    )
+
+
+def output_sequence_over_the_tracks_pngs(clip, track, out):
+    folder = clip.parent / "roto"
+    folder.mkdir()
+    with av.open(str(clip)) as source:
+        count = source.streams.video[0].frames
+    for number in range(count):
+        mask = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+        av.VideoFrame.from_ndarray(mask, format="rgb24").to_image().save(
+            folder / f"m.{number:04d}.png"
+        )
+    track = raster_track_beside(clip, {"format": "png", "path": "roto/m.%04d.png"})
+    # The same files under another spelling of the pattern.
+    return Case(
+        [str(clip), "--mask-track", str(track), "-o", str(folder / "m.####.png"), "-y"],
+        EXIT_USAGE,
+        ("m.####.png", "would write over", "m.0000.png"),
+    )
+
+
+def output_sequence_over_a_folder_input(clip, track, out):
+    folder = clip.parent / "plate"
+    folder.mkdir()
+    with av.open(str(clip)) as source:
+        for number, frame in enumerate(source.decode(video=0), 1001):
+            frame.to_image().save(folder / f"plate.{number}.png")
+    return Case(
+        [str(folder), "--mask-track", str(track), "-o", str(folder / "plate.%04d.png"), "-y"],
+        EXIT_USAGE,
+        ("plate.%04d.png", "would write over", "plate.1001.png"),
+    )
+
+
+def save_debug_over_the_tracks_matte(clip, track, out):
+    matte = matte_beside(clip)
+    track = raster_track_beside(clip, {"format": "video", "path": matte.name})
+    argv = [str(clip), "--mask-track", str(track), "-o", str(out / "o.mp4")]
+    return Case(
+        [*argv, "--save-debug", str(matte), "-y"],
+        EXIT_USAGE,
+        ("--save-debug", "matte.mkv", "a file this run reads"),
+    )
+
+
 def output_folder_missing(clip, track, out):
     return Case(
         [str(clip), "--mask-track", str(track), "-o", str(out / "renders" / "o.mp4")],
@@ -372,6 +462,11 @@ CASES: list[Callable] = [
     output_is_a_directory,
     output_exists_without_y,
     output_is_the_input,
+    output_is_the_mask_track,
+    output_is_the_tracks_matte,
+    output_sequence_over_the_tracks_pngs,
+    output_sequence_over_a_folder_input,
+    save_debug_over_the_tracks_matte,
     output_folder_missing,
     unknown_codec,
     png_codec_with_a_movie_name,

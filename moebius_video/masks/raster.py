@@ -120,6 +120,11 @@ class RasterSource:
         self._remember(frame, mask)
         return mask
 
+    def files(self) -> list[Path]:
+        """The files this source reads (none for masks held in the track itself)."""
+        path = getattr(self, "path", None)
+        return [path] if path is not None else []
+
     def missing(self, first: int, last: int) -> list[int]:
         """Frame numbers in [first, last] this source has no mask for (the caller bounds the
         range by the clip, so the list stays small)."""
@@ -182,11 +187,11 @@ class PngSequenceSource(RasterSource):
         super().__init__()
         if not files:
             raise SourceError("no PNG files found")
-        self.files = dict(sorted(files.items()))
-        numbers = list(self.files)
+        self.files_by_number = dict(sorted(files.items()))
+        numbers = list(self.files_by_number)
         self.frames = (numbers[0], numbers[-1])
         self._set_canvas(canvas)
-        for path in self.files.values():  # headers only: a few bytes per file
+        for path in self.files_by_number.values():  # headers only: a few bytes per file
             self._check_size(*_png_size(path), what=str(path))
 
     @classmethod
@@ -239,11 +244,14 @@ class PngSequenceSource(RasterSource):
             files = {first_frame + k: folder / name for k, name in enumerate(names)}
         return cls(files, canvas)
 
+    def files(self) -> list[Path]:
+        return list(self.files_by_number.values())
+
     def missing(self, first: int, last: int) -> list[int]:
-        return [f for f in range(first, last + 1) if f not in self.files]
+        return [f for f in range(first, last + 1) if f not in self.files_by_number]
 
     def _read(self, frame: int) -> np.ndarray:
-        path = self.files.get(frame)
+        path = self.files_by_number.get(frame)
         if path is None:
             return np.zeros((self.height, self.width), dtype=bool)
         mask = _decode_png_mask(path)

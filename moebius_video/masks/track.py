@@ -79,6 +79,16 @@ class MaskTrack:
     def track_ids(self) -> tuple[str, ...]:
         return tuple(t.id for t in self._tracks)
 
+    def source_files(self) -> list[Path]:
+        """The raster files the track reads (matte videos, PNGs), so that no output of the
+        run is written over one of them."""
+        return [
+            path
+            for track in self._tracks
+            if isinstance(track, _RasterTrack)
+            for path in track.source.files()
+        ]
+
     def active_track_ids(self, index: int) -> tuple[str, ...]:
         number = self._frame_number(index)
         return tuple(t.id for t in self._tracks if t.first <= number <= t.last)
