@@ -106,7 +106,9 @@ def test_api_hook_and_cli_write_the_same_sequence_with_the_input_outside_the_mas
     )
     events = io.StringIO()
     with contextlib.redirect_stdout(events):
-        code = hook.main([str(request)])
+        # The sample clip and the track live elsewhere: a host names their folders.
+        roots = [arg for f in (tmp_path, CLIP.parent, track.parent) for arg in ("--root", str(f))]
+        code = hook.main([*roots, str(request)])
     assert code == 0, events.getvalue()
     assert json.loads(events.getvalue().splitlines()[-1])["event"] == "done"
     from_hook = check_sequence(tmp_path / "hook", source)
