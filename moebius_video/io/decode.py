@@ -24,6 +24,7 @@ Python deadlocks against frame threads, PyAV warns).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from array import array
 from collections.abc import Iterator
@@ -65,7 +66,8 @@ def _open_container(path: str) -> av.container.InputContainer:
     if not os.path.isfile(path):
         raise MediaError(f"{path}: not a file")
     try:
-        return av.open(path, mode="r")
+        # A damaged or foreign tag is not UTF-8: read it with U+FFFD, not a UnicodeDecodeError.
+        return av.open(path, mode="r", metadata_errors="replace")
     except av.FFmpegError as error:
         raise MediaError(
             f"{path}: cannot be read as a video (not a video file, or truncated): {error}"
@@ -79,6 +81,26 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
             return stream
     kinds = ", ".join(s.type for s in container.streams) or "none"
     raise MediaError(f"{path}: no video stream (streams: {kinds})")
+
+
+def _declared_end(
+    container: av.container.InputContainer, stream: av.video.VideoStream
+) -> int | None:
+    """Where the header says the stream ends, in its time base; None when it says nothing
+    exact. Matroska/WebM write a DURATION tag ("00:01:02.500000000"); MOV/MP4 a duration.
+    Formats whose duration FFmpeg estimates (MPEG-TS, raw streams) are not checked."""
+    names = container.format.name.split(",")
+    if "mov" in names and stream.duration:
+        return int(stream.duration) + int(stream.start_time or 0)
+    if "matroska" not in names or not stream.time_base:
+        return None
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    match = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", str(tag or "").strip())
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    total = Fraction(int(hours) * 3600 + int(minutes) * 60) + Fraction(seconds)
+    return int(total / stream.time_base)
 
 
 def _pixel_aspect(stream: av.video.VideoStream) -> Fraction | None:
@@ -110,6 +132,13 @@ class VideoReader:
             self._frame_count = (
                 self._pts.size if self._pts is not None else self._count_by_decoding()
             )
+            if not self._stream.frames and _declared_end(self._container, self._stream) is None:
+                # MPEG-TS, raw H.264/HEVC/MPEG-4 streams: frames lost at the end go unseen.
+                warnings.warn(
+                    f"{path}: the container declares neither a frame count nor a duration, so "
+                    f"a truncated stream cannot be detected; {self._frame_count} frames decoded",
+                    stacklevel=3,
+                )
             self.info = self._probe()
         except BaseException:
             self.close()
@@ -120,6 +149,11 @@ class VideoReader:
     def _configure_decoder(self) -> None:
         # The codec opens at the first decode, with these settings.
         context = self._stream.codec_context
+        if context is None:  # FFmpeg could not tell the codec: a damaged or foreign header
+            raise MediaError(
+                f"{self.path}: the codec of video stream #{self._stream_index} is unknown "
+                "(the header is damaged, or FFmpeg lacks the codec)"
+            )
         self._stream.thread_type = "AUTO"
         # A frame the decoder would conceal is an error (allow_damaged: a frame held).
         context.options = {**context.options, "err_detect": "explode"}
@@ -130,6 +164,7 @@ class VideoReader:
         pts = array("q")
         packets = 0
         missing_pts = False
+        last_pts, last_duration = -(2**62), 0  # the latest frame's pts and duration
         try:
             for packet in self._container.demux(stream):
                 if packet.size == 0 and packet.pts is None:
@@ -141,6 +176,8 @@ class VideoReader:
                     missing_pts = True
                 else:
                     pts.append(packet.pts)
+                    if packet.pts >= last_pts:
+                        last_pts, last_duration = packet.pts, packet.duration or 0
         except av.FFmpegError as error:
             raise MediaError(
                 f"{self.path}: unreadable after {packets} packets of the video stream "
@@ -158,7 +195,44 @@ class VideoReader:
         table = np.sort(np.frombuffer(pts, dtype=np.int64))
         if np.any(np.diff(table) == 0):
             return None  # duplicate timestamps: fall back to counting decoded frames
-        return table
+        return self._checked_length(table, last_duration)
+
+    def _checked_length(self, table: np.ndarray, last_duration: int) -> np.ndarray:
+        """Compare the packets' end with the length the container declares (MKV and WebM
+        declare no frame count, only a duration). Frames missing at the end are an error;
+        with allow_damaged they get timestamps on the stream's step and are held."""
+        stream = self._stream
+        declared = _declared_end(self._container, stream)
+        if stream.frames or declared is None or table.size < 2:
+            return table
+        step = int(np.median(np.diff(table)))
+        end = int(table[-1]) + (last_duration or step)
+        missing = int((declared - end) / step + 0.5) if step > 0 else 0
+        if missing < 1:
+            return table
+        time_base = stream.time_base
+        if missing > 100 * table.size:  # a damaged duration, not lost frames: nothing to hold
+            raise MediaError(
+                f"{self.path}: the container's duration ({float(declared * time_base):.3f} s) "
+                f"does not fit its {table.size} frames; the file is damaged"
+            )
+        # Packets lost in the middle leave gaps of whole steps; count them too.
+        gaps = np.rint(np.diff(table) / step).astype(np.int64) - 1
+        lost = int(gaps.clip(min=0).sum())
+        if not self.allow_damaged:
+            raise MediaError(
+                f"{self.path}: truncated or damaged: the container says the video lasts "
+                f"{float(declared * time_base):.3f} s but its frames end at "
+                f"{float(end * time_base):.3f} s (frame {table.size}); about {missing + lost} "
+                "frames are missing; --allow-damaged goes on, holding the last good frame"
+            )
+        filled = [table[:1]]
+        for before, after, count in zip(table[:-1], table[1:], gaps, strict=True):
+            if count > 0:
+                filled.append(before + (after - before) * np.arange(1, count + 1) // (count + 1))
+            filled.append(np.array([after]))
+        filled.append(int(table[-1]) + step * np.arange(1, missing + 1, dtype=np.int64))
+        return np.concatenate(filled).astype(np.int64)
 
     def _probe(self) -> VideoInfo:
         stream = self._stream
@@ -405,7 +479,7 @@ class VideoReader:
     def _rewind(self) -> None:
         # Seeking to 0 is not reliable for every demuxer (raw streams, some AVI); reopening is.
         self._container.close()
-        self._container = av.open(self.path, mode="r")
+        self._container = av.open(self.path, mode="r", metadata_errors="replace")
         self._stream = self._container.streams[self._stream_index]
         self._configure_decoder()
 

@@ -155,7 +155,7 @@ def is_whole_frame_file(path: Path, size: tuple[int, int] | None) -> bool:
     """Whether an existing frame file decodes (to one picture of `size`, width x height,
     when given)."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             frames = list(container.decode(video=0))
     except (av.FFmpegError, OSError, IndexError, ValueError):
         return False

@@ -108,7 +108,7 @@ def read_image(path: Path) -> np.ndarray:
 
 def _read_exr(path: Path) -> np.ndarray:
     try:
-        with av.open(str(path), mode="r") as container:
+        with av.open(str(path), mode="r", metadata_errors="replace") as container:
             frame = next(container.decode(video=0))
             rgb = frame.to_ndarray(format="gbrpf32le")
     except (av.FFmpegError, StopIteration) as error:

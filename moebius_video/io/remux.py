@@ -71,7 +71,7 @@ class Remuxer:
 
     def _add_remux_streams(self) -> None:
         try:
-            source = av.open(self.remux_from, mode="r")
+            source = av.open(self.remux_from, mode="r", metadata_errors="replace")
         except (av.FFmpegError, OSError) as error:
             raise MediaError(f"{self.remux_from}: cannot be read for remuxing: {error}") from None
         self._remux_in = source

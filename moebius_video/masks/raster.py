@@ -377,7 +377,7 @@ class MatteVideoSource(RasterSource):
         self.first_frame = first_frame
         read_regular(path, 1 << 62, head=0)  # a regular file, before FFmpeg opens it
         try:
-            self._container = av.open(str(path))
+            self._container = av.open(str(path), metadata_errors="replace")
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SourceError(f"{path}: cannot open as a video ({exc})") from None
         try:
@@ -423,15 +423,15 @@ class MatteVideoSource(RasterSource):
                         "re-wrap it in MOV, MKV or MP4"
                     )
                 pts.append(packet.pts)
+            declared = self._stream.frames
+            if declared and len(pts) < declared:
+                raise SourceError(
+                    f"{self.path}: truncated: the header lists {declared} frames but the file "
+                    f"holds only {len(pts)}"
+                )
+            self._container.seek(0)  # fails (EPERM) on some damaged files: no index to seek in
         except av.error.FFmpegError as exc:
             raise SourceError(f"{self.path}: cannot read the video ({exc})") from None
-        declared = self._stream.frames
-        if declared and len(pts) < declared:
-            raise SourceError(
-                f"{self.path}: truncated: the header lists {declared} frames but the file "
-                f"holds only {len(pts)}"
-            )
-        self._container.seek(0)
         return sorted(pts)
 
     def close(self) -> None:
@@ -446,14 +446,14 @@ class MatteVideoSource(RasterSource):
         if not 0 <= index < len(self._frame_pts):
             return np.zeros((self.height, self.width), dtype=bool)
         gap = None if self._next_index is None else index - self._next_index
-        if gap is None or not 0 <= gap <= _SEQUENTIAL_SEEK_GAP:
-            # Seek to the key frame at or before the target, then decode forward to it.
-            self._container.seek(
-                self._frame_pts[index], stream=self._stream, backward=True, any_frame=False
-            )
-            self._decoder = self._container.decode(self._stream)
-            self._next_index = None
         try:
+            if gap is None or not 0 <= gap <= _SEQUENTIAL_SEEK_GAP:
+                # Seek to the key frame at or before the target, then decode forward to it.
+                self._container.seek(
+                    self._frame_pts[index], stream=self._stream, backward=True, any_frame=False
+                )
+                self._decoder = self._container.decode(self._stream)
+                self._next_index = None
             for decoded in self._decoder:
                 k = self._index_of_pts.get(decoded.pts)
                 if k is None:

@@ -115,7 +115,12 @@ class MaskTrack:
         for track in self._tracks:
             if not track.first <= number <= track.last:
                 continue
-            crop = track.rasterize(number, self.width, self.height)
+            try:
+                crop = track.rasterize(number, self.width, self.height)
+            except SourceError as exc:  # a raster file read only now: corrupt, changed
+                raise MaskTrackError(
+                    f"{self.label}: track {track.id!r}, frame {number}: {exc}"
+                ) from None
             if crop is not None:
                 (protects if track.invert else crops).append(crop)
         box = enclosing_box([crop.box for crop in crops])

@@ -181,16 +181,23 @@ def test_truncated_mp4_without_index(clip):
         open_video(path)
 
 
-def test_truncated_mkv_is_a_shorter_clip(clip, tmp_path):
-    # Matroska stores no frame count: a cut file is a shorter clip, never invented frames.
+def test_truncated_mkv_is_an_error_or_held_to_its_declared_length(clip, tmp_path):
+    # Matroska stores no frame count, but its DURATION tag (at the head) tells how long the
+    # video was: a cut file is refused, or with allow_damaged held to the whole length.
     path = clip("cut.mkv", frames=24, codec="ffv1")
     data = path.read_bytes()
     cut = tmp_path / "cut2.mkv"
     cut.write_bytes(data[: len(data) // 2])
-    with open_video(cut) as video:
-        count = video.info.frame_count
-        indexes = [f.index for f in video.frames()]
-    assert 0 < count < 24 and indexes == list(range(count)), f"{count} frames: {indexes}"
+    with pytest.raises(MediaError, match=r"cut2.mkv: truncated or damaged: .* lasts 1.000 s"):
+        open_video(cut)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_video(cut, allow_damaged=True) as video:
+            indexes = [f.index for f in video.frames()]
+            damaged = sorted(video.damaged)
+    assert indexes == list(range(24))
+    assert damaged and damaged[-1] == 23 and damaged[0] > 0, damaged
+    assert any("damaged" in str(w.message) for w in caught)
 
 
 def test_undecodable_frame_is_named(clip):
@@ -298,3 +305,79 @@ def test_damage_in_the_middle_is_an_error_or_listed_with_allow_damaged(clip, nam
     assert count == 12
     assert damaged and 4 <= damaged[0] <= 8, damaged
     assert [str(w.message) for w in caught if "damaged" in str(w.message)]
+
+
+def _drop_packets(path: Path, keep) -> None:
+    """Remux `path` with only the video packets whose index passes `keep` (lost packets)."""
+    source = path.with_name("whole-" + path.name)
+    path.rename(source)
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for k, packet in enumerate(p for p in inp.demux(video=0) if p.size):
+            if keep(k):
+                packet.stream = stream
+                out.mux(packet)
+    # The muxer wrote DURATION from the packets it saw; put the whole clip's back, as a
+    # file cut short by damage still carries it in its header.
+    with av.open(str(source)) as whole, av.open(str(path)) as cut:
+        declared = whole.streams.video[0].metadata["DURATION"].encode()
+        written = cut.streams.video[0].metadata["DURATION"].encode()
+    data = path.read_bytes()
+    assert data.count(written) == 1 and len(written) == len(declared)
+    path.write_bytes(data.replace(written, declared))
+    source.unlink()
+
+
+@pytest.mark.parametrize(
+    "lost, where", [(lambda k: k < 9, "end"), (lambda k: k not in (5, 6) and k < 10, "both")]
+)
+def test_mkv_frames_lost_against_its_duration_are_an_error_or_held(clip, lost, where):
+    # Matroska declares no frame count, only a duration: frames lost at the end (and
+    # packets lost in the middle with them) would otherwise make a shorter clip silently.
+    # A gap in the middle alone is left to the decoder: a capture that dropped a frame
+    # has one too, and is not damaged.
+    path = clip("lost.mkv", frames=12, size=(96, 64), codec_options={"g": "4"})
+    with av.open(str(path)) as container:
+        whole = [p.pts for p in container.demux(video=0) if p.size]
+    _drop_packets(path, lost)
+    with av.open(str(path)) as container:
+        kept = [p.pts for p in container.demux(video=0) if p.size]
+        assert len(kept) < 12 and container.streams.video[0].metadata.get("DURATION")
+    with pytest.raises(MediaError, match=r"lost.mkv: truncated or damaged: .* frames are missing"):
+        open_video(path)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        with open_video(path, allow_damaged=True) as video:
+            count = sum(1 for _ in video.frames())
+    assert count == len(whole) == 12, where
+
+
+def test_a_raw_stream_warns_that_its_length_cannot_be_checked(clip):
+    path = clip("raw.h264", frames=6, size=(96, 64))
+    with pytest.warns(UserWarning, match=r"raw.h264: .* a truncated stream cannot be detected"):
+        with open_video(path) as video:
+            assert video.info.frame_count == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a movie with a declared length says nothing
+        with open_video(clip("fine.mkv", frames=6, size=(96, 64))) as video:
+            assert video.info.frame_count == 6
+
+
+def test_tags_that_are_not_utf8_do_not_stop_the_read(clip):
+    # A title written by an old tool in Latin-1 (or damaged): FFmpeg hands the bytes over.
+    source = clip("plain.mp4", frames=4, size=(96, 64))
+    path = source.with_name("latin1.mp4")
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        out.metadata["title"] = "XXXXXXXX"
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    data = path.read_bytes()
+    assert data.count(b"XXXXXXXX") == 1
+    path.write_bytes(data.replace(b"XXXXXXXX", b"Caf\xe9 \xd1o\xf1"))
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(path)).close()  # what stopped the run with a traceback
+    with open_video(path) as video:
+        assert video.info.frame_count == 4

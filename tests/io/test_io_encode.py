@@ -338,16 +338,20 @@ def test_too_few_frames_is_an_error_and_leaves_nothing(clip, tmp_path):
 
 
 def test_truncated_input_stops_the_writer_cleanly(clip, tmp_path):
-    # A truncated mkv opens as a shorter clip; promising the full length to the writer and
-    # feeding what decodes fails at close, with no output left.
-    source = clip("src.mkv", frames=12, codec="ffv1")
-    with open_video(source) as video:
+    # A truncated raw stream (no declared length) opens as a shorter clip; promising the
+    # full length to the writer and feeding what decodes fails at close, no output left.
+    source = clip("src.h264", frames=12, codec_options={"g": "1"})
+    with pytest.warns(UserWarning, match="cannot be detected"), open_video(source) as video:
         info = video.info
     data = source.read_bytes()
     source.write_bytes(data[: len(data) // 2])
     output = tmp_path / "out.mkv"
     with pytest.raises(RuntimeError, match="frames written"):
-        with open_video(source) as video, VideoWriter(output, info, codec="ffv1") as writer:
+        with (
+            pytest.warns(UserWarning, match="cannot be detected"),
+            open_video(source) as video,
+            VideoWriter(output, info, codec="ffv1") as writer,
+        ):
             for frame in video.frames():
                 writer.write(composite(frame, []))
     assert not output.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())

@@ -87,6 +87,47 @@ def test_coco_rle_track_string_and_list_forms():
     assert track.box(0) == (2, 0, 30, 20)
 
 
+def test_rle_decoder_fuzz_gives_a_mask_or_a_clean_error():
+    # Seeded mutations of valid counts, in both forms: a mask of the canvas or a
+    # MaskTrackError, never another exception (the old decoder crashed on summed overflows).
+    rng = np.random.default_rng(20261204)
+    good = rle_counts(frame_mask(3))
+    alphabet = [chr(c) for c in range(40, 120)]
+    outcomes = {"mask": 0, "error": 0}
+    for case in range(1500):
+        counts = list(good)
+        how = case % 5
+        if how == 0:  # one count replaced by a hostile integer
+            counts[rng.integers(len(counts))] = int(
+                rng.choice([-1, 0, 2**31, 2**62, 2**63 - 1, -(2**63), W * H, W * H + 1])
+            )
+        elif how == 1:  # counts dropped or duplicated
+            k = int(rng.integers(len(counts)))
+            counts = counts[:k] + counts[k + 1 :] if rng.random() < 0.5 else counts + counts[k:]
+        elif how == 2:  # two counts that sum past int64
+            counts = [2**62, 2**62, 2**62, W * H]
+        text = rle_string([max(0, min(c, 2**59)) for c in counts])
+        if how == 3:  # characters changed in the string form
+            chars = list(text)
+            for _ in range(int(rng.integers(1, 4))):
+                chars[int(rng.integers(len(chars)))] = str(rng.choice(alphabet))
+            text = "".join(chars)
+        elif how == 4:  # cut short, or run on
+            text = text[: int(rng.integers(len(text)))] + "o" * int(rng.integers(0, 14))
+        for form in (counts, text):
+            frames = {"0": {"size": [H, W], "counts": form}}
+            document = raster_doc({"format": "coco_rle", "frames": frames})
+            try:
+                mask = load_mask_track(document, W, H, 1).alpha(0)
+            except MaskTrackError as exc:
+                assert "counts" in str(exc), exc
+                outcomes["error"] += 1
+            else:
+                assert mask.shape == (H, W)
+                outcomes["mask"] += 1
+    assert outcomes["mask"] > 100 and outcomes["error"] > 1000, outcomes
+
+
 def test_coco_rle_several_objects_per_frame_are_united():
     a, b = frame_mask(0), frame_mask(9)
     frames = {"0": [{"size": [H, W], "counts": rle_string(rle_counts(m))} for m in (a, b)]}
