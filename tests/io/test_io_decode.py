@@ -112,7 +112,7 @@ def test_frames_out_of_range(clip):
 
 def test_raw_stream_without_timestamps_is_counted_by_decoding(clip):
     path = clip("raw.h264", frames=9)
-    with open_video(path) as video:
+    with pytest.warns(UserWarning, match="cannot be detected"), open_video(path) as video:
         assert video.info.frame_count == 9
         assert [f.index for f in video.frames(2, 5)] == [2, 3, 4]
         assert [f.pts for f in video.frames(2, 5)] == [2, 3, 4]
