@@ -24,6 +24,7 @@ import dataclasses
 import itertools
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +315,22 @@ def frame_ranges(frames: Sequence[int]) -> str:
     return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
+def check_inputs(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    options: InpaintOptions | None = None,
+) -> None:
+    """Open the input as media and load the mask track against it, as a run would first,
+    without filling anything (`batch --check`); raises what the run would raise."""
+    from .io import open_video
+
+    options = options or InpaintOptions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run itself shows them
+        with open_video(_check_input(input), allow_damaged=options.allow_damaged) as video:
+            load_track_for(mask_track, video.info)
+
+
 def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
     """The mask track (a path or a parsed dict) checked against an open video's VideoInfo."""
     from .masks import load_mask_track
@@ -533,8 +550,9 @@ def _ray_path(input_path, mask_track, options, info, frame_base, on_segment) -> 
     """Segments filled by Ray workers, which decode their own frames (with context) and
     send back only the pixels that differ from the source; this process decodes the
     output range once more, rebuilds the patches from it and composites."""
-    from .distributed import clip_job, iter_patched_frames
+    from .distributed import clip_job, iter_patched_frames, require_ray
 
+    require_ray(options.workers, options.ray_address)
     frame_count = info.frame_count
     job = clip_job(
         input_path,

@@ -283,23 +283,26 @@ def run_batch(
     report(ProgressEvent("started", total=int(total), stats={"shots": len(shots)}))
 
     outcomes: list[ShotOutcome] = []
-    done_before = 0.0
+    done_before = 0.0  # frames of the shots that succeeded: a failed shot's are not done
     for shot, weight in zip(shots, weights, strict=True):
         # A progress event at 0% of the shot announces it before anything can fail.
         report(_between_shots(shot, len(shots), done_before, total, 0.0))
-        outcome = _run_shot(shot, render, report, done_before, weight, total, len(shots))
+        with _output_folder(shot.output) as created:
+            outcome = _run_shot(shot, render, report, done_before, weight, total, len(shots))
+            created.keep = outcome.ok
         outcomes.append(outcome)
-        done_before += weight
+        if outcome.ok:
+            done_before += weight
         if on_shot is not None:
             on_shot(outcome)
-        report(_between_shots(shot, len(shots), done_before, total, 100.0))
+        report(_between_shots(shot, len(shots), done_before, total, 100.0 * outcome.ok))
     failed = sum(not o.ok for o in outcomes)
     report(
         ProgressEvent(
             "done",
-            frame=int(total),
+            frame=int(done_before),
             total=int(total),
-            percent=100.0,
+            percent=100.0 * done_before / total if total else 100.0,
             message=f"{len(outcomes) - failed} of {len(outcomes)} shots done, {failed} failed",
             stats={"output": None, "shots": [_outcome_dict(o) for o in outcomes]},
         )
@@ -359,6 +362,38 @@ def _run_shot(
         seconds=_since(began),
         skipped=result.frames == 0 and result.skipped > 0,
     )
+
+
+class _output_folder:
+    """Create the folders of a shot's output that do not exist, for every kind of output
+    (a movie's folder, a sequence's): a job file names where renders go before they exist.
+    Those created are removed again, when still empty, if the shot fails."""
+
+    def __init__(self, output: str):
+        self.folder = Path(output).parent
+        self.created: list[Path] = []
+        self.keep = False
+
+    def __enter__(self) -> _output_folder:
+        missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+        for folder in reversed(missing):  # the outermost first
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            except OSError:
+                break  # the shot reports what is wrong with the folder
+            self.created.append(folder)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.keep:
+            return
+        for folder in reversed(self.created):  # the innermost first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # something was written there: not ours to remove
 
 
 def _frame_estimate(shot: Shot) -> int | None:

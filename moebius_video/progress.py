@@ -149,14 +149,22 @@ class BarReporter(Reporter):
 
     width = 30
 
-    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None):
+    def __init__(
+        self,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         super().__init__(stdout, stderr)
-        self._start = time.monotonic()
-        self._last_draw = 0.0
+        self._clock = clock
+        self._start = clock()
+        self._first: tuple[float, int] | None = None  # (time, frame) of the first frame out
+        self._last_draw = -1.0
         self._drawn = False
 
     def started(self, event: ProgressEvent) -> None:
-        self._start = time.monotonic()
+        self._start = self._clock()
+        self._first = None
         self._draw(event, force=True)
 
     def progress(self, event: ProgressEvent) -> None:
@@ -179,7 +187,9 @@ class BarReporter(Reporter):
             self._drawn = False
 
     def _draw(self, event: ProgressEvent, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self._clock()
+        if self._first is None and event.frame > 0:
+            self._first = (now, event.frame)
         if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
@@ -188,10 +198,17 @@ class BarReporter(Reporter):
         bar = "#" * filled + "." * (self.width - filled)
         elapsed = now - self._start
         fps = event.frame / elapsed if elapsed > 0 else 0.0
-        eta = (event.total - event.frame) / fps if fps > 0 else 0.0
+        # The rate since the first frame came out: start-up (decoding the context, the
+        # shot analysis, loading a model) is not a rate, and made the first ETA 20x long.
+        eta = "  --  "
+        if self._first is not None:
+            since, first_frame = now - self._first[0], self._first[1]
+            if since >= 1.0 and event.frame - first_frame >= 2:
+                rate = (event.frame - first_frame) / since
+                eta = f"{(event.total - event.frame) / rate:4.0f} s"
         line = (
             f"\r[{bar}] {event.percent:5.1f}% {event.frame}/{event.total} frames"
-            f"  {fps:5.1f} fps  ETA {eta:4.0f} s"
+            f"  {fps:5.1f} fps  ETA {eta}"
         )
         self.err.write(line)
         self.err.flush()

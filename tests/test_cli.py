@@ -276,3 +276,41 @@ def test_run_help_does_not_import_torch():
         timeout=60,
     )
     assert done.stdout.strip().endswith("False"), done.stdout + done.stderr
+
+
+def _without_ray(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # As on a machine where the [ray] extra was not installed: `import ray` fails.
+    code = (
+        "import sys; sys.modules['ray'] = None; import moebius_video.cli as c; "
+        f"sys.exit(c.main({args!r}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+
+
+def test_workers_without_the_ray_extra_is_a_usage_error_with_the_install_line(shot, tmp_path):
+    clip, track = shot
+    out = tmp_path / "out.mp4"
+    run = _without_ray(
+        [clip, "--mask-track", track, "-o", str(out), "--workers", "2", *FAST], tmp_path
+    )
+    assert run.returncode == 2, run.stderr
+    assert 'runs on Ray, which is not installed: pip install "moebius-video[ray]"' in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(
+        json.dumps(
+            {"shots": [{"input": clip, "mask_track": track, "output": str(out), "workers": 2}]}
+        )
+    )
+    run = _without_ray(["batch", str(jobs)], tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "--workers 2 runs on Ray, which is not installed" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import EXIT_OK, UsageError
+from ..batch import JobFileError
+from ..errors import EXIT_OK, MoebiusVideoError, UsageError
 from ..progress import PROGRESS_MODES, JsonReporter, ProgressEvent, Reporter, make_reporter
 from .run import progress_mode_in
 
@@ -125,9 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if overrides:
             shots = [_override(shot, overrides) for shot in shots]
         if ns.check:
-            for shot in shots:
-                print(f"{shot.number}\t{shot.name}\t{shot.input} -> {shot.output}")
-            return EXIT_OK
+            return _check(shots)
         batch_reporter = BatchReporter(reporter)
         with _shared_ray(shots):
             outcomes = run_batch(
@@ -137,6 +136,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return batch_exit_code(outcomes)
 
     return guarded(run, reporter)
+
+
+def _check(shots) -> int:
+    """`--check`: list the shots; each input must open as media and its mask track load
+    against it. Exit 3 when any cannot, with a line per problem."""
+    from ..api import check_inputs
+
+    problems = 0
+    for shot in shots:
+        print(f"{shot.number}\t{shot.name}\t{shot.input} -> {shot.output}", flush=True)
+        try:
+            check_inputs(shot.input, shot.mask_track, shot.options)
+        except MoebiusVideoError as error:
+            problems += 1
+            print(f"moebius-video batch: shot {shot.name}: {error}", file=sys.stderr)
+    if problems:
+        raise JobFileError(f"{problems} of {len(shots)} shots cannot run (above)")
+    return EXIT_OK
 
 
 def _override(shot, overrides: dict[str, Any]):
@@ -162,6 +179,9 @@ class _shared_ray:
     def __enter__(self):
         if not self.needed:
             return self
+        from ..distributed import require_ray
+
+        require_ray(self.cpus, self.address)
         from ..distributed.ray_runner import connect
 
         self.started = connect(self.address, self.cpus)

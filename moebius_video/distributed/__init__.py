@@ -24,7 +24,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 
-from ..errors import RetryableError
+from ..errors import RetryableError, UsageError
 from ..fillers import FillerSpec
 from ..temporal.engine import FrameAssembler
 from ..temporal.settings import TemporalOptions
@@ -46,6 +46,7 @@ __all__ = [
     "iter_frame_parts",
     "iter_patched_frames",
     "plan_segments",
+    "require_ray",
 ]
 
 
@@ -61,6 +62,21 @@ def __getattr__(name: str):
 def uses_ray(workers: int, ray_address: str | None) -> bool:
     """True when the run needs Ray: more than one worker, or a cluster to join."""
     return workers > 1 or ray_address is not None
+
+
+def require_ray(workers: int, ray_address: str | None) -> None:
+    """A usage error, with the line to install it, when a run needs Ray and it is missing."""
+    try:
+        import ray  # noqa: F401 - the run imports it next anyway
+    except ImportError:
+        pass
+    else:
+        return
+    wanted = f"--ray-address {ray_address}" if ray_address else f"--workers {workers}"
+    raise UsageError(
+        f'{wanted} runs on Ray, which is not installed: pip install "moebius-video[ray]" '
+        "(or run with one worker)"
+    )
 
 
 def fill_segments(

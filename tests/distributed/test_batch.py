@@ -139,8 +139,10 @@ def test_batch_with_a_broken_shot_finishes_the_others(shot, tmp_path, capsys):
             assert video.info.frame_count == FRAMES
     assert not (tmp_path / "out" / "sh020.mp4").exists(), "the broken shot left an output"
 
+    # Only frames written count: the broken shot (weighed as the mean of the others) is
+    # not done, so the progress stops at two thirds; the end of the batch is 100.
     percents = [int(p) for p in re.findall(r"^Progress: (\d+)%$", captured.err, re.M)]
-    assert percents == sorted(percents) and percents[-1] == 100, f"progress lines: {percents}"
+    assert percents == sorted(percents) and percents[-2:] == [66, 100], f"lines: {percents}"
     assert "shot 2/3 sh020: FAILED (exit 3)" in captured.err, captured.err
     rows = {line.split()[1]: line for line in captured.out.splitlines()[1:4]}
     assert "ok" in rows["sh010"].split() and "ok" in rows["sh030"].split(), captured.out
@@ -174,3 +176,59 @@ def test_invalid_job_file_exits_3_before_running_anything(tmp_path, capsys):
     path = _job_file(tmp_path, {"shots": [{**SHOT, "crf": "high"}]})
     assert batch_main([str(path)]) == EXIT_BAD_INPUT
     assert "shots[0]" in capsys.readouterr().err
+
+
+def test_batch_makes_output_folders_for_every_kind_and_removes_them_after_a_failure(
+    shot, tmp_path, capsys
+):
+    document = {
+        "defaults": {"mask_track": str(shot["track"]), "temporal": "off", "model": "opencv"},
+        "shots": [
+            {"name": "movie", "input": str(shot["clip"]), "output": "new/movies/a.mp4"},
+            {"name": "frames", "input": str(shot["clip"]), "output": "new/frames/a.%04d.png"},
+            {"name": "broken", "input": "nowhere.mp4", "output": "gone/deeper/b.mp4"},
+        ],
+    }
+    code = batch_main([str(_job_file(tmp_path, document)), "--progress", "bar"])
+    captured = capsys.readouterr()
+    assert code == EXIT_BATCH_PARTIAL, captured.err
+    # The bar ends at the frames written, not counting the failed shot's.
+    last = re.findall(r"\[[#.]+\]\s+([\d.]+)% (\d+)/(\d+) frames", captured.err)[-1]
+    assert (int(last[1]), int(last[2])) == (2 * FRAMES, 3 * FRAMES), last
+    with open_video(tmp_path / "new" / "movies" / "a.mp4") as video:
+        assert video.info.frame_count == FRAMES
+    assert len(list((tmp_path / "new" / "frames").glob("a.*.png"))) == FRAMES
+    assert not (tmp_path / "gone").exists(), "a failed shot left the folders made for it"
+
+
+def test_batch_check_opens_every_input_and_mask_track(shot, tmp_path, capsys):
+    (tmp_path / "broken.mp4").write_text("this is not a video\n")
+    (tmp_path / "bad.json").write_text('{"schema": "moebius.masktrack/1"}')
+    document = {
+        "defaults": {"mask_track": str(shot["track"]), "model": "opencv"},
+        "shots": [
+            {"name": "good", "input": str(shot["clip"]), "output": "a.mp4"},
+            {"name": "missing", "input": "nowhere.mp4", "output": "b.mp4"},
+            {"name": "broken", "input": "broken.mp4", "output": "c.mp4"},
+            {
+                "name": "badtrack",
+                "input": str(shot["clip"]),
+                "mask_track": "bad.json",
+                "output": "d.mp4",
+            },
+        ],
+    }
+    path = _job_file(tmp_path, document)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert batch_main([str(path), "--check"]) == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 4  # every shot listed
+    problems = [
+        line for line in captured.err.splitlines() if line.startswith("moebius-video batch")
+    ]
+    assert [line.split()[3] for line in problems] == ["missing:", "broken:", "badtrack:"]
+    assert "nowhere.mp4: no such file" in problems[0]
+    assert "3 of 4 shots cannot run" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "--check wrote something"
+    good = _job_file(tmp_path, {**document, "shots": document["shots"][:1]}, "good.yaml")
+    assert batch_main([str(good), "--check"]) == 0

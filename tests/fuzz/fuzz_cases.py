@@ -20,7 +20,7 @@ from pathlib import Path
 
 import fuzz_harness  # noqa: F401 - puts tests/, tests/io and tests/masks on sys.path
 import numpy as np
-from fuzz_harness import ANY_FRAMES, Case
+from fuzz_harness import ANY_FRAMES, FOLDER, Case
 from iotest_helpers import write_clip
 from masktest_helpers import rle_counts, rle_string, write_matte_video, write_png
 from pipeline_helpers import FRAMES, HEIGHT, WIDTH, make_clip, wire_track
@@ -905,12 +905,16 @@ def job_values(rng, ws):
             ("--crf", 18),
         ]
     )
+    was = shot["output"].removeprefix("../")
     shot[key] = value
     outputs = dict(JOB_OUTPUTS)
     if key == "frames" and value == "2-9":
         outputs[shot["output"].removeprefix("../")] = 8
     if key == "save_debug" and value.startswith("../out"):
         outputs["out/debug.mp4"] = ANY_FRAMES
+    if key == "output" and value == "../nope/a.mp4":  # a batch makes its output folders
+        del outputs[was]
+        outputs.update({"nope": FOLDER, "nope/a.mp4": FRAMES})
     return f"value-{key}-{str(value)[:10]}", to_yaml(document), outputs, False
 
 

@@ -59,6 +59,7 @@ MEMORY_HEADROOM = 2 * 2**30
 CASE_SECONDS = 30  # one case takes well under a second; the alarm only catches hangs
 JOBS = 2
 ANY_FRAMES = -1  # an output that must decode, of any frame count (a --save-debug preview)
+FOLDER = -2  # an output folder the run makes
 DIRTY = ("Traceback", "internal error", "Fatal Python error")
 
 
@@ -227,6 +228,10 @@ def judge(case: Case, code: int | None, died: str, before: dict, log: Path) -> l
             else f"missing outputs: {sorted(written - set(added))}"
         )
     for name in sorted(written & set(added)):
+        if case.outputs[name] == FOLDER:
+            if after[name] != "dir":
+                problems.append(f"{name}: not a folder")
+            continue
         try:
             frames = frame_count(case.folder / name)
         except Exception as exc:  # noqa: BLE001
