@@ -189,6 +189,11 @@ def connect(address: str | None, workers: int) -> bool:
         return False
     with _signal_handlers_kept():
         if address is None:
+            # Ray 2.5x turns token authentication on for a new local cluster by setting
+            # RAY_AUTH_MODE=token in this process, and logs a WARNING saying so in every
+            # run's log. Choosing it ourselves keeps the protection and drops the line; a
+            # mode the user set wins.
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
             ray.init(
                 num_cpus=max(workers, 1),
                 include_dashboard=False,

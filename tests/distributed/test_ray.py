@@ -277,6 +277,7 @@ def test_sigterm_stops_a_two_worker_run_and_its_workers(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "SIGTERM received" not in stderr, stderr
+    assert "WARNING" not in stderr, stderr  # Ray's token-auth notice, in every farm log
     assert list(output.parent.iterdir()) == [], "a partial or temporary file was left behind"
     for _ in range(40):  # Ray's own processes take a moment to notice
         left = _session_processes(process.pid, process.pid)
