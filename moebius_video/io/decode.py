@@ -36,7 +36,7 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from .composite import copy_video_frame
-from .info import DecodedFrame, VideoInfo
+from .info import FIELD_ORDERS, DecodedFrame, VideoInfo
 from .pixels import CropReformatters, bit_depth, frame_color, plane_layouts, rgb_format
 
 
@@ -79,6 +79,12 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
             return stream
     kinds = ", ".join(s.type for s in container.streams) or "none"
     raise MediaError(f"{path}: no video stream (streams: {kinds})")
+
+
+def _field_order(stream: av.video.VideoStream) -> str | None:
+    """The stream's field order (the container's, or the codec's once a frame is decoded)."""
+    value = stream.codec_context.field_order
+    return FIELD_ORDERS[value] if 0 <= value < len(FIELD_ORDERS) else None
 
 
 def _pixel_aspect(stream: av.video.VideoStream) -> Fraction | None:
@@ -203,6 +209,7 @@ class VideoReader:
             start_number=0,
             codec=self._stream.codec_context.name,
             sample_aspect_ratio=_pixel_aspect(self._stream),
+            field_order=_field_order(self._stream),
         )
 
     def _count_by_decoding(self) -> int:

@@ -171,6 +171,15 @@ class Remuxer:
         self._container.mux(packet)
 
 
+def timecode_of_frame(number: int, rate: Fraction | None) -> str | None:
+    """The non-drop SMPTE timecode of frame `number` counted from 00:00:00:00 at `rate`
+    (1001 at 24 fps -> 00:00:41:17; NTSC rates count in their whole rate, 24000/1001 as
+    24). None for a negative number or no rate: no timecode is written then."""
+    if number < 0 or not rate:
+        return None
+    return _shift_timecode("00:00:00:00", number, rate)
+
+
 def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
     """A SMPTE timecode moved on by `frames` (drop-frame aware); unchanged if unparseable."""
     if frames == 0 or not rate:

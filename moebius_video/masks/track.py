@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import MaskTrackError
 from ..patches import enclosing_box
+from ..paths import is_image_pattern
 from .files import SourceError, read_file_head
 from .interpolate import KeyframeCurve, catmull_rom_path
 from .parse import parse_mask_track, read_mask_track_json
@@ -67,12 +68,17 @@ class MaskTrack:
         frame_count: int,
         frame_base: int,
         tracks: list[_Track],
+        *,
+        frame_base_stated: bool = True,
     ) -> None:
         self.label = label
         self.width = width
         self.height = height
         self.frame_count = frame_count
         self.frame_base = frame_base
+        # False for a raster given directly (PNGs, a matte): its frame_base 0 only says
+        # that its first mask is the clip's first frame.
+        self.frame_base_stated = frame_base_stated
         self._tracks = tracks
 
     @property
@@ -233,7 +239,7 @@ def load_mask_track(
 
 
 def _input_kind(path: Path, label: str) -> str:
-    if "%" in path.name:
+    if is_image_pattern(path.name):
         return "pattern"
     if path.is_dir():
         return "png_folder"
@@ -303,7 +309,7 @@ def _load_direct_raster(
         video_size=(width, height),
         source_offset=offset,
     )
-    return MaskTrack(label, width, height, frame_count, 0, [track])
+    return MaskTrack(label, width, height, frame_count, 0, [track], frame_base_stated=False)
 
 
 def _build(
