@@ -331,3 +331,59 @@ def test_a_hash_pattern_of_mask_pngs_is_a_mask_track(tmp_path, plate):
         want = read_png(folder / f"shot.{FIRST + index}.png")
         changed += assert_same_outside(got, want, alphas[index], f"frame {FIRST + index}")
     assert changed > 0
+
+
+def test_duplicate_timestamps_are_re_timed_with_a_warning(tmp_path, capsys):
+    track = wire_track()
+    path = tmp_path / "wire.json"
+    path.write_text(json.dumps(track))
+    source = tmp_path / "dup.mkv"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.time_base = Fraction(1, 1000)
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(background(index), format="rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index // 2 * 80, Fraction(1, 1000)  # pairs share one
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    output = tmp_path / "clean.mkv"
+    assert run(source, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 0
+    err = capsys.readouterr().err
+    assert err.count("6 frames share their timestamp with another") == 1, err
+    assert "re-timed to the stream's average rate (25 fps" in err
+    with av.open(str(output)) as container:
+        pts = [p.pts for p in container.demux(video=0) if p.size]
+    assert pts == [40 * i for i in range(FRAMES)]  # every frame kept, evenly spaced
+
+
+def test_pcm_layout_kept_in_mov_and_matroska_says_it_cannot(tmp_path, capsys):
+    track = wire_track()
+    path = tmp_path / "wire.json"
+    path.write_text(json.dumps(track))
+    source = tmp_path / "pcm.mov"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("prores_ks", rate=25)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv422p10le"
+        sound = out.add_stream("pcm_s16le", rate=48000)
+        sound.layout = "5.1"
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(background(index), format="rgb24")
+            frame = frame.reformat(format="yuv422p10le")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for index in range(FRAMES):
+            samples = np.zeros((1, 1920 * 6), np.int16)
+            chunk = av.AudioFrame.from_ndarray(samples, format="s16", layout="5.1")
+            chunk.sample_rate, chunk.pts = 48000, index * 1920
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    for suffix, layout in ((".mov", "5.1"), (".mkv", "6 channels")):
+        output = tmp_path / f"clean{suffix}"
+        assert run(source, "--mask-track", path, "-o", output, "-c:v", "prores_ks") == 0
+        with av.open(str(output)) as container:
+            assert container.streams.audio[0].layout.name == layout
+    err = capsys.readouterr().err
+    assert err.count("Matroska stores PCM audio without its channel layout") == 1, err

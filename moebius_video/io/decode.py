@@ -101,6 +101,7 @@ class VideoReader:
         self.damaged: set[int] = set()  # frames the decoder reported (allow_damaged)
         self._warned: set[int] = set()
         self._damage_pending = False  # an error report not yet tied to a frame
+        self._duplicate_pts = 0  # frames whose pts another frame has too
         self._in_damage = False  # frames since a report, until the next key frame
         self._preroll = False  # decoding only to reach a seek target
         self._generation = 0
@@ -162,7 +163,9 @@ class VideoReader:
         if missing_pts:
             return None
         table = np.sort(np.frombuffer(pts, dtype=np.int64))
-        if np.any(np.diff(table) == 0):
+        shared = int(np.count_nonzero(np.diff(table) == 0))
+        if shared:
+            self._duplicate_pts = shared  # said in _probe, which knows the rate used
             return None  # duplicate timestamps: fall back to counting decoded frames
         return table
 
@@ -176,6 +179,14 @@ class VideoReader:
             if not rate:
                 raise MediaError(f"{self.path}: frames carry no timestamps and no frame rate")
             time_base, is_vfr = 1 / Fraction(rate), False
+            if self._duplicate_pts:
+                warnings.warn(
+                    f"{self.path}: {self._duplicate_pts} frames share their timestamp with "
+                    f"another; every frame is kept, re-timed to the stream's average rate "
+                    f"({Fraction(rate)} fps, frame i at i/rate), so the output's timestamps "
+                    "are not the input's",
+                    stacklevel=3,
+                )
         else:
             time_base = stream.time_base
             steps = np.diff(self._pts)
