@@ -383,6 +383,7 @@ def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
         width=info.width,
         height=info.height,
         frame_count=info.frame_count,
+        rotation=info.rotation,
     )
 
 

@@ -387,3 +387,36 @@ def test_pcm_layout_kept_in_mov_and_matroska_says_it_cannot(tmp_path, capsys):
             assert container.streams.audio[0].layout.name == layout
     err = capsys.readouterr().err
     assert err.count("Matroska stores PCM audio without its channel layout") == 1, err
+
+
+def test_a_rotated_clip_needs_its_masks_in_the_stored_orientation(tmp_path, capsys):
+    stored = wire_track()  # 96x64, the stored frames
+    clip = tmp_path / "phone.mp4"
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        video.set_display_rotation(90)  # shown 64x96, as a phone held upright
+        for index in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(background(index), format="rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    display = dict(stored, width=HEIGHT, height=WIDTH)
+    halved = dict(stored, width=HEIGHT // 2, height=WIDTH // 2, scale_to_video=True)
+    for name, track in (("display", display), ("halved", halved)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(track))
+        output = tmp_path / f"{name}.mkv"
+        assert run(clip, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 3
+        err = capsys.readouterr().err
+        assert f"the clip is stored {WIDTH}x{HEIGHT} and rotated 90 degrees" in err, err
+        assert f"(width {WIDTH}, height {HEIGHT};" in err
+        assert "scale_to_video" not in err  # it would stretch the mask, not turn it
+        assert not output.exists()
+    path = tmp_path / "stored.json"
+    path.write_text(json.dumps(stored))
+    output = tmp_path / "stored.mkv"
+    assert run(clip, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 0
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.width == WIDTH

@@ -207,6 +207,7 @@ def load_mask_track(
     base_dir: str | os.PathLike | None = None,
     *,
     confine_to: str | os.PathLike | None = None,
+    rotation: int = 0,
 ) -> MaskTrack:
     """Load and validate a mask track for a video of width x height and frame_count frames.
 
@@ -216,6 +217,9 @@ def load_mask_track(
     (the current directory for a dict).
     confine_to: refuse raster paths that are absolute or lead outside this folder (for mask
     tracks from a less trusted place than the command line, such as a hook request).
+    rotation: the video's display rotation (degrees); masks are always drawn on the stored
+    frames (width x height), and a track drawn in the display orientation is refused with
+    a message that says so.
     Raises MaskTrackError, whose message names the file and the JSON path.
     """
     for name, value in (("width", width), ("height", height), ("frame_count", frame_count)):
@@ -226,7 +230,7 @@ def load_mask_track(
     if isinstance(path_or_dict, Mapping):
         spec = parse_mask_track(path_or_dict, label="mask track")
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
-        return _build(spec, folder, width, height, frame_count, confine)
+        return _build(spec, folder, width, height, frame_count, confine, rotation)
 
     path = Path(path_or_dict)
     label = str(path_or_dict)
@@ -234,8 +238,8 @@ def load_mask_track(
     kind = _input_kind(path, label)
     if kind == "json":
         spec = parse_mask_track(read_mask_track_json(path, label), label=label)
-        return _build(spec, folder, width, height, frame_count, confine)
-    return _load_direct_raster(path, label, kind, width, height, frame_count)
+        return _build(spec, folder, width, height, frame_count, confine, rotation)
+    return _load_direct_raster(path, label, kind, width, height, frame_count, rotation)
 
 
 def _input_kind(path: Path, label: str) -> str:
@@ -261,7 +265,7 @@ def _input_kind(path: Path, label: str) -> str:
 
 
 def _load_direct_raster(
-    path: Path, label: str, kind: str, width: int, height: int, frame_count: int
+    path: Path, label: str, kind: str, width: int, height: int, frame_count: int, rotation: int
 ) -> MaskTrack:
     video = Canvas(width, height, "the video size")
     try:
@@ -271,7 +275,13 @@ def _load_direct_raster(
             source = open_png_path(path, label, 0, video)
     except SourceError as exc:
         hint = ""
-        if "expected the video size" in str(exc):
+        if "expected the video size" in str(exc) and rotation % 180 == 90:
+            hint = (
+                f"; the clip is stored {width}x{height} and rotated {rotation} degrees for "
+                "display: masks must be in the stored orientation (docs/mask-track.md, "
+                '"Rotated clips")'
+            )
+        elif "expected the video size" in str(exc):
             hint = (
                 '; to scale it, write a mask-track JSON with a raster track and "scale_to_video":'
                 " true"
@@ -319,8 +329,20 @@ def _build(
     height: int,
     frame_count: int,
     confine_to: Path | None,
+    rotation: int = 0,
 ) -> MaskTrack:
     label = spec.label
+    canvas = (spec.width, spec.height)
+    if canvas != (width, height) and _in_display_orientation(canvas, (width, height), rotation):
+        # Scaling would stretch such a track, never turn it: refused with or without
+        # scale_to_video.
+        raise MaskTrackError(
+            f"{label}: width, height: the canvas is {spec.width}x{spec.height}, the clip's "
+            f"display orientation, but masks are drawn on its stored frames: the clip is "
+            f"stored {width}x{height} and rotated {rotation} degrees for display; draw the "
+            f"track on the stored frames (width {width}, height {height}; docs/mask-track.md, "
+            '"Rotated clips")'
+        )
     if (spec.width, spec.height) != (width, height) and not spec.scale_to_video:
         raise MaskTrackError(
             f"{label}: width, height: the canvas is {spec.width}x{spec.height} but the video is "
@@ -346,6 +368,17 @@ def _build(
             track.close()
         raise
     return MaskTrack(label, width, height, frame_count, spec.frame_base, tracks)
+
+
+def _in_display_orientation(
+    canvas: tuple[int, int], stored: tuple[int, int], rotation: int
+) -> bool:
+    """Whether a canvas has the shape of a quarter-turned clip's display, not of its stored
+    frames (so it was drawn on the rotated picture)."""
+    if rotation % 180 != 90:
+        return False
+    (cw, ch), (w, h) = canvas, stored
+    return cw * w == ch * h and cw * h != ch * w
 
 
 def _check_in_clip(
