@@ -79,3 +79,18 @@ def test_parse_fps(text, rate):
 def test_parse_fps_refuses(text):
     with pytest.raises(UsageError, match="--fps"):
         parse_fps(text)
+
+
+def test_job_files_and_hook_requests_take_the_sequence_options():
+    from moebius_video.errors import OptionError
+    from moebius_video.options import InpaintOptions
+
+    options = InpaintOptions.from_mapping(
+        {"fps": 23.976, "frame-numbers": "track", "frame_indices": "0-3"}
+    )
+    assert options.fps == Fraction(24000, 1001)
+    assert (options.frame_numbers, options.frame_indices) == ("track", (0, 3))
+    with pytest.raises(OptionError, match="shots\\[0\\]: --frame-numbers: expected file or track"):
+        InpaintOptions.from_mapping({"frame_numbers": "files"}, where="jobs.yaml: shots[0]")
+    with pytest.raises(OptionError, match="give frames or frame_indices, not both"):
+        InpaintOptions(frames=(1001, 1002), frame_indices=(0, 1))
