@@ -179,8 +179,9 @@ def _not_a_whole_render(output, input, options: InpaintOptions) -> str | None:
     try:
         with open_video(_check_input(input)) as source:
             size, count = (source.info.width, source.info.height), source.info.frame_count
-        if options.frames is not None:
-            count = options.frames[1] - options.frames[0] + 1
+        span = options.frames or options.frame_indices
+        if span is not None:
+            count = span[1] - span[0] + 1
         with open_video(output) as existing:
             info = existing.info
             if (info.width, info.height) != size:
