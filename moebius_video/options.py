@@ -217,7 +217,8 @@ def temporal_options(
 ) -> TemporalOptions:
     """The temporal core's options: the knobs the user set, its own defaults for the rest.
 
-    frame_base: the mask track's, to turn the frame numbers of `shot_cuts` into indices;
+    frame_base: the frame number of index 0 (a sequence's first file, or the mask track's
+    frame_base: see `InpaintOptions.frame_numbers`), to turn `shot_cuts` into indices;
     frame_count: the clip's, to refuse cuts after its last frame (a frame_base mix-up).
     """
     knobs = {
@@ -241,7 +242,7 @@ def temporal_options(
             raise OptionError(
                 "shot_cuts",
                 f": frame {outside[0] + frame_base} is outside the clip's frames {span}"
-                + (f" (frame_base {frame_base})" if frame_base else ""),
+                + (f" (numbered from {frame_base})" if frame_base else ""),
             )
         knobs["shot_cuts"] = tuple(cuts)
     elif options.shot_cuts is not None:

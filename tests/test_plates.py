@@ -420,3 +420,17 @@ def test_a_rotated_clip_needs_its_masks_in_the_stored_orientation(tmp_path, caps
     assert run(clip, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 0
     with av.open(str(output)) as container:
         assert container.streams.video[0].codec_context.width == WIDTH
+
+
+def test_shot_cuts_are_given_in_the_files_numbers(tmp_path, plate, capsys):
+    folder, track, _ = plate
+    out = tmp_path / "out"
+    common = ["--model", "opencv", "--shot-pull", "off", "--window", "8", "--context", "2"]
+    code = main([str(folder), "--mask-track", str(track), "-o", str(out / "o.%04d.png"),
+                 "--shot-cuts", "5", *common])  # fmt: skip
+    assert code == 2
+    assert "--shot-cuts: frame 5 is outside the clip's frames 1001-1012" in capsys.readouterr().err
+    code = main([str(folder), "--mask-track", str(track), "-o", str(out / "o.%04d.png"),
+                 "--shot-cuts", "1006", *common])  # fmt: skip
+    assert code == 0
+    assert sequence_numbers(out, "o.") == list(range(FIRST, FIRST + FRAMES))
