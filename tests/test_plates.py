@@ -389,19 +389,27 @@ def test_pcm_layout_kept_in_mov_and_matroska_says_it_cannot(tmp_path, capsys):
     assert err.count("Matroska stores PCM audio without its channel layout") == 1, err
 
 
-def test_a_rotated_clip_needs_its_masks_in_the_stored_orientation(tmp_path, capsys):
-    stored = wire_track()  # 96x64, the stored frames
-    clip = tmp_path / "phone.mp4"
-    with av.open(str(clip), "w") as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        video.set_display_rotation(90)  # shown 64x96, as a phone held upright
+def write_rotated(path: Path, rotation: int, mask=None) -> Path:
+    """A phone-style clip: frames stored WIDTH x HEIGHT with a display rotation
+    (counter-clockwise, as FFmpeg's display matrix says); the mask's pixels painted dark."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv444p"
+        video.set_display_rotation(rotation)
         for index in range(FRAMES):
-            frame = av.VideoFrame.from_ndarray(background(index), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
+            rgb = background(index)
+            if mask is not None:
+                rgb = np.where(mask(index)[..., None] > 0, 20, rgb).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv444p")
             frame.pts = index
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+    return path
+
+
+def test_a_rotated_clip_needs_its_masks_in_the_stored_orientation(tmp_path, capsys):
+    stored = wire_track()  # 96x64, the stored frames
+    clip = write_rotated(tmp_path / "phone.mkv", 90)  # shown 64x96, a phone held upright
     display = dict(stored, width=HEIGHT, height=WIDTH)
     halved = dict(stored, width=HEIGHT // 2, height=WIDTH // 2, scale_to_video=True)
     for name, track in (("display", display), ("halved", halved)):
@@ -411,7 +419,7 @@ def test_a_rotated_clip_needs_its_masks_in_the_stored_orientation(tmp_path, caps
         assert run(clip, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 3
         err = capsys.readouterr().err
         assert f"the clip is stored {WIDTH}x{HEIGHT} and rotated 90 degrees" in err, err
-        assert f"(width {WIDTH}, height {HEIGHT};" in err
+        assert f'(width {WIDTH}, height {HEIGHT}), or set "orientation": "display"' in err
         assert "scale_to_video" not in err  # it would stretch the mask, not turn it
         assert not output.exists()
     path = tmp_path / "stored.json"
@@ -434,3 +442,52 @@ def test_shot_cuts_are_given_in_the_files_numbers(tmp_path, plate, capsys):
                  "--shot-cuts", "1006", *common])  # fmt: skip
     assert code == 0
     assert sequence_numbers(out, "o.") == list(range(FIRST, FIRST + FRAMES))
+
+
+def display_track(width: int, height: int) -> dict:
+    """A polygon drawn on the displayed picture (width x height), off-centre so that every
+    turn puts it somewhere else."""
+    track = wire_track()
+    track.update(width=width, height=height, orientation="display")
+    track["tracks"] = [
+        {
+            "id": "corner",
+            "shape": "polygon",
+            "keyframes": [
+                {"frame": 0, "points": [[3, 5], [20, 5], [20, 11], [3, 30]]},
+                {"frame": FRAMES - 1, "points": [[5, 5], [22, 5], [22, 11], [5, 30]]},
+            ],
+        }
+    ]
+    return track
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_orientation_display_turns_the_masks_onto_the_stored_frames(rotation):
+    shown = (HEIGHT, WIDTH) if rotation % 180 else (WIDTH, HEIGHT)
+    track = display_track(*shown)
+    drawn = load_mask_track({**track, "orientation": "stored"}, *shown, FRAMES).alpha(0)
+    turned = load_mask_track(track, WIDTH, HEIGHT, FRAMES, rotation=rotation)
+    # The displayed picture is the stored frame turned counter-clockwise by the rotation
+    # (np.rot90 turns counter-clockwise), so the stored mask is the drawn one turned back.
+    want = np.rot90(drawn, -rotation // 90)
+    assert np.array_equal(turned.alpha(0), want)
+    x0, y0, x1, y1 = turned.box(0)
+    ys, xs = np.nonzero(want)
+    assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
+    assert (x1 - x0, y1 - y0) < (WIDTH, HEIGHT)  # a box around the mask, not the frame
+
+
+def test_orientation_display_cleans_a_rotated_clip(tmp_path):
+    track = display_track(HEIGHT, WIDTH)
+    stored = load_mask_track(track, WIDTH, HEIGHT, FRAMES, rotation=270)
+    clip = write_rotated(tmp_path / "phone.mkv", 270, mask=stored.alpha)
+    path = tmp_path / "display.json"
+    path.write_text(json.dumps(track))
+    output = tmp_path / "clean.mkv"
+    assert run(clip, "--mask-track", path, "-o", output, "-c:v", "ffv1") == 0
+    with open_video(clip) as before, open_video(output) as after:
+        assert after.info.rotation == 270  # the tag is kept, the pixels are not turned
+        for a, b in zip(before.frames(), after.frames(), strict=True):
+            changed = assert_same_outside(b.rgb, a.rgb, stored.alpha(a.index), "frame")
+            assert changed > 0, f"frame {a.index}: the painted corner was not filled"

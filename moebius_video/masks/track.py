@@ -88,9 +88,10 @@ class MaskTrack:
     def source_files(self) -> list[Path]:
         """The raster files the track reads (matte videos, PNGs), so that no output of the
         run is written over one of them."""
+        tracks = [getattr(track, "inner", track) for track in self._tracks]
         return [
             path
-            for track in self._tracks
+            for track in tracks
             if isinstance(track, _RasterTrack)
             for path in track.source.files()
         ]
@@ -332,37 +333,45 @@ def _build(
     rotation: int = 0,
 ) -> MaskTrack:
     label = spec.label
+    turns = 0  # quarter turns, counter-clockwise, from the stored frames to what is drawn
+    if spec.orientation == "display" and rotation % 360:
+        if rotation % 90:
+            raise MaskTrackError(
+                f'{label}: orientation: "display" needs a rotation by a multiple of 90 '
+                f"degrees; this clip is rotated {rotation}"
+            )
+        turns = rotation // 90 % 4
+    # The size the points are drawn at: the stored frame's, or the displayed picture's.
+    draw = (height, width) if turns % 2 else (width, height)
     canvas = (spec.width, spec.height)
-    if canvas != (width, height) and _in_display_orientation(canvas, (width, height), rotation):
+    if not turns and canvas != draw and _in_display_orientation(canvas, draw, rotation):
         # Scaling would stretch such a track, never turn it: refused with or without
         # scale_to_video.
         raise MaskTrackError(
             f"{label}: width, height: the canvas is {spec.width}x{spec.height}, the clip's "
             f"display orientation, but masks are drawn on its stored frames: the clip is "
             f"stored {width}x{height} and rotated {rotation} degrees for display; draw the "
-            f"track on the stored frames (width {width}, height {height}; docs/mask-track.md, "
-            '"Rotated clips")'
+            f"track on the stored frames (width {width}, height {height}), or set "
+            '"orientation": "display" (docs/mask-track.md, "Rotated clips")'
         )
-    if (spec.width, spec.height) != (width, height) and not spec.scale_to_video:
+    if canvas != draw and not spec.scale_to_video:
+        shown = " as displayed" if turns else ""
         raise MaskTrackError(
-            f"{label}: width, height: the canvas is {spec.width}x{spec.height} but the video is "
-            f'{width}x{height}; set "scale_to_video": true to scale the track to the video'
+            f"{label}: width, height: the canvas is {spec.width}x{spec.height} but the video "
+            f'is {draw[0]}x{draw[1]}{shown}; set "scale_to_video": true to scale the track to '
+            "the video"
         )
-    scale = (width / spec.width, height / spec.height)
+    scale = (draw[0] / spec.width, draw[1] / spec.height)
     clip = (spec.frame_base, spec.frame_base + frame_count - 1)
     tracks: list[_Track] = []
     try:
         for track_spec in spec.tracks:
             if track_spec.shape == "raster":
-                tracks.append(
-                    _open_raster_track(
-                        track_spec, spec, base_dir, clip, (width, height), confine_to
-                    )  # fmt: skip
-                )
+                track = _open_raster_track(track_spec, spec, base_dir, clip, draw, confine_to)
             else:
                 track = _ShapeTrack(track_spec, scale)
                 _check_in_clip(label, track_spec, (track.first, track.last), clip, spec)
-                tracks.append(track)
+            tracks.append(_TurnedTrack(track, turns, draw) if turns else track)
     except BaseException:
         for track in tracks:
             track.close()
@@ -465,6 +474,48 @@ class _Track:
 
     def close(self) -> None:
         pass
+
+
+class _TurnedTrack(_Track):
+    """A track drawn on the displayed picture of a rotated clip (`"orientation":
+    "display"`), drawn at the display size and turned back onto the stored frames.
+
+    The displayed picture is the stored frame turned `turns` quarter turns counter-clockwise
+    (FFmpeg's display matrix), so the stored alpha is the drawn one turned back clockwise.
+    """
+
+    def __init__(self, inner: _Track, turns: int, display: tuple[int, int]) -> None:
+        self.inner = inner
+        self.id, self.invert, self.first, self.last = (
+            inner.id,
+            inner.invert,
+            inner.first,
+            inner.last,
+        )
+        self._clockwise = turns % 4  # clockwise quarter turns undo the counter-clockwise ones
+        self._display = display
+
+    def window(self, number: int, width: int, height: int) -> Box | None:
+        box = self.inner.window(number, *self._display)
+        return None if box is None else self._turn_box(box)
+
+    def rasterize(self, number: int, width: int, height: int) -> AlphaCrop | None:
+        crop = self.inner.rasterize(number, *self._display)
+        if crop is None:
+            return None
+        x0, y0, _, _ = self._turn_box(crop.box)
+        turned = np.ascontiguousarray(np.rot90(crop.alpha, -self._clockwise))
+        return AlphaCrop(turned, x0, y0)
+
+    def _turn_box(self, box: Box) -> Box:
+        # One clockwise quarter turn of a w x h picture: pixel (x, y) goes to (h - 1 - y, x).
+        (x0, y0, x1, y1), (w, h) = box, self._display
+        for _ in range(self._clockwise):
+            x0, y0, x1, y1, w, h = h - y1, x0, h - y0, x1, h, w
+        return x0, y0, x1, y1
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class _ShapeTrack(_Track):
