@@ -55,7 +55,9 @@ class InpaintResult:
 
     frames: frames written. masked_frames: frames that had a mask.
     masked_fraction: mean share of the frame area with alpha > 0, over written frames.
-    frame_range: (first, last) clip frame numbers of the run (index + frame_base).
+    frame_range: (first, last) clip frame numbers of the run (see
+        `InpaintOptions.frame_numbers`: a sequence's file numbers, else index + frame_base).
+    frame_indices: (first, last) the same frames as 0-based input indices.
     seconds: wall time of the whole call; fps: frames / seconds.
     skipped: frames of an image-sequence output already on disk and kept (`skip_existing`).
     damaged: clip frame numbers of the frames found damaged (`allow_damaged`): frames the
@@ -77,10 +79,12 @@ class InpaintResult:
     height: int
     skipped: int = 0
     damaged: tuple[int, ...] = ()
+    frame_indices: tuple[int, int] = (0, -1)
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["frame_range"] = list(self.frame_range)
+        out["frame_indices"] = list(self.frame_indices)
         out["damaged"] = list(self.damaged)
         return out
 
@@ -107,9 +111,12 @@ def inpaint_video(
 
     mask_track: a track file (JSON, or the other inputs `--mask-track` takes) or a
     parsed track dict (relative raster paths then resolve from the current folder).
+    input: a movie, an image-sequence pattern (`shot.%04d.png`, `shot.####.png`,
+    `shot.@@@@.png`) or a folder of images.
     output: a movie file, or an image-sequence pattern (`out.%04d.png`, `.tif`, `.exr`;
-    files numbered by clip frame, index + the track's frame_base), or a folder with
-    `-c:v png` (files `frame.%06d.png`).
+    files numbered by clip frame, see `InpaintOptions.frame_numbers`), or a folder with
+    `-c:v png` (files `frame.%06d.png`). Any input kind can become any output kind; a
+    movie made from a sequence has no audio and a timecode from its first frame number.
     progress: called with `ProgressEvent`s (started, progress per frame, warning, done).
 
     Raises UsageError (bad options or output path), InputError / MediaError /
@@ -173,8 +180,9 @@ def _not_a_whole_render(output, input, options: InpaintOptions) -> str | None:
     try:
         with open_video(_check_input(input)) as source:
             size, count = (source.info.width, source.info.height), source.info.frame_count
-        if options.frames is not None:
-            count = options.frames[1] - options.frames[0] + 1
+        span = options.frames or options.frame_indices
+        if span is not None:
+            count = span[1] - span[0] + 1
         with open_video(output) as existing:
             info = existing.info
             if (info.width, info.height) != size:
@@ -207,13 +215,34 @@ def _run(
     # Warnings (a shot cut found, a format note) become warning events.
     with (
         warnings_as_events(report),
-        open_video(input_path, allow_damaged=options.allow_damaged) as video,
+        open_video(input_path, fps=options.fps, allow_damaged=options.allow_damaged) as video,
     ):
         info = video.info
+        if options.fps is not None and not info.is_image_sequence:
+            report(
+                ProgressEvent(
+                    "warning",
+                    message=f"{input_path}: --fps is for image sequences; a movie keeps its "
+                    f"own rate ({info.average_rate})",
+                )
+            )
+        if info.is_interlaced:
+            order = "top" if info.field_order in ("tt", "tb") else "bottom"
+            report(
+                ProgressEvent(
+                    "warning",
+                    message=f"{input_path}: interlaced ({order} field first); the masked areas "
+                    "are filled per frame, not per field, so fast motion inside them may comb; "
+                    "the output keeps the field order",
+                )
+            )
         track = load_track_for(mask_track, info)  # parsed once, for every path below
         check_writes(target, options, files_read(input_path, info, mask_track, track))
-        start, stop = index_range(options.frames, track.frame_base, info.frame_count)
-        out = _output_for(target, info, input_path, options, track.frame_base, (start, stop))
+        base, numbered_by = frame_numbering(options, info, track, input_path, report)
+        start, stop = index_range(
+            options.frames, base, info.frame_count, options.frame_indices, numbered_by
+        )
+        out = _output_for(target, info, input_path, options, base, (start, stop))
         out.plan(skip_existing)
         total = len(out.todo)
         report(
@@ -236,7 +265,7 @@ def _run(
                 ProgressEvent(
                     "warning",
                     message=f"{len(redone)} existing frame files do not decode at "
-                    f"{info.width}x{info.height} (first: frame {redone[0] + track.frame_base}); "
+                    f"{info.width}x{info.height} (first: frame {redone[0] + base}); "
                     "rendering them again",
                 )
             )
@@ -249,6 +278,7 @@ def _run(
             report,
             on_segment,
             spill_dir=target.path.parent,
+            frame_base=base,
         )
         written = masked_frames = masked_pixels = 0
         with out.open() as writer:
@@ -273,7 +303,6 @@ def _run(
                 )
 
     seconds = time.perf_counter() - began
-    base = track.frame_base
     area = float(written * info.width * info.height)
     result = InpaintResult(
         input=str(input_path),
@@ -290,6 +319,7 @@ def _run(
         height=info.height,
         skipped=out.skipped,
         damaged=tuple(sorted(i + base for i in getattr(video, "damaged", ()) if start <= i < stop)),
+        frame_indices=(start, stop - 1),
     )
     report(
         ProgressEvent(
@@ -331,6 +361,37 @@ def check_inputs(
             load_track_for(mask_track, video.info)
 
 
+def frame_numbering(
+    options: InpaintOptions, info, track, input_path: Path, report: ProgressCallback
+) -> tuple[int, str]:
+    """The frame number of the input's first frame, and where it comes from (for messages).
+
+    `options.frame_numbers`: "file" (the default for sequences) numbers a sequence by its
+    file names, "track" (the default for movies) by index + the track's frame_base. A
+    movie has no file numbers: "file" numbers it by index from 0. When a sequence's first
+    file number and the track's frame_base differ, a warning says which one is used; the
+    masks apply by position either way (the track's frame_base is the first file).
+    """
+    kind = options.frame_numbers or ("file" if info.is_image_sequence else "track")
+    first_file = info.start_number
+    if info.is_image_sequence and track.frame_base_stated and track.frame_base != first_file:
+        used, other = ("the file numbers", "track") if kind == "file" else ("the track's", "file")
+        report(
+            ProgressEvent(
+                "warning",
+                message=f"{track.label}: frame_base is {track.frame_base} but the first file of "
+                f"{input_path} is frame {first_file}; the track's frame {track.frame_base} is "
+                f"applied to file {first_file} and on in order; --frames, --shot-cuts and the "
+                f"output's frame numbers use {used} (--frame-numbers {other} for the other)",
+            )
+        )
+    if kind == "track":
+        return track.frame_base, "the track's frame_base"
+    if info.is_image_sequence:
+        return first_file, "the file names"
+    return 0, "index: a movie has no file numbers"
+
+
 def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
     """The mask track (a path or a parsed dict) checked against an open video's VideoInfo."""
     from .masks import load_mask_track
@@ -340,6 +401,7 @@ def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
         width=info.width,
         height=info.height,
         frame_count=info.frame_count,
+        rotation=info.rotation,
     )
 
 
@@ -373,9 +435,12 @@ class _MovieOutput:
     """A movie: every frame of the range, composited in the source's own pixel format and
     encoded once (audio, subtitles and timecode remuxed); renamed into place at the end."""
 
-    def __init__(self, path: Path, info, input_path: Path, options, codec: str, frame_range):
+    def __init__(
+        self, path: Path, info, input_path: Path, options, codec: str, frame_range, frame_base
+    ):
         self.path, self.info, self.input_path = path, info, input_path
         self.options, self.codec, self.frame_range = options, codec, frame_range
+        self.frame_base = frame_base
         self.todo = list(range(*frame_range))
         self.skipped = 0
         self._writer = None
@@ -384,16 +449,25 @@ class _MovieOutput:
         pass  # render_chunk skips an existing movie before the run starts
 
     def open(self) -> _MovieOutput:
-        from .io import VideoWriter
+        from .io import VideoWriter, timecode_of_frame
 
+        sequence = self.info.is_image_sequence
+        # A sequence has nothing to remux (no audio); its movie's timecode is its first
+        # frame number at the sequence's rate, as an editor would conform it.
+        timecode = (
+            timecode_of_frame(self.frame_base + self.frame_range[0], self.info.average_rate)
+            if sequence
+            else None
+        )
         self._writer = VideoWriter(
             self.path,
             self.info,
             codec=self.codec,
             crf=self.options.crf,
-            remux_from=self.input_path,
+            remux_from=None if sequence else self.input_path,
             frame_range=self.frame_range,
             overwrite=self.options.overwrite,
+            timecode=timecode,
         )
         return self
 
@@ -443,7 +517,9 @@ def _output_for(target: OutputTarget, info, input_path, options, frame_base, fra
         return _FramesOutput(
             target.path, options, frame_base, frame_range, (info.width, info.height)
         )
-    return _MovieOutput(target.path, info, input_path, options, target.codec, frame_range)
+    return _MovieOutput(
+        target.path, info, input_path, options, target.codec, frame_range, frame_base
+    )
 
 
 # --- patches: the simple per-frame fill, the temporal engine, or Ray ------------------------------
@@ -478,11 +554,13 @@ def _fill_path(
     report: ProgressCallback,
     on_segment: Callable[[Any], None] | None = None,
     spill_dir: Path | None = None,
+    frame_base: int = 0,
 ) -> _FillPath:
     """The per-frame fill (`--temporal off`), the temporal engine, or segments on Ray.
-    spill_dir: where shot-wide references that exceed their memory budget go."""
+    spill_dir: where shot-wide references that exceed their memory budget go.
+    frame_base: the run's frame number of index 0 (`frame_numbering`), for shot cuts."""
     if options.workers > 1 or options.ray_address is not None:
-        return _ray_path(input_path, mask_track, options, info, track.frame_base, on_segment)
+        return _ray_path(input_path, mask_track, options, info, frame_base, on_segment)
     from .model import make_filler
 
     filler = make_filler(options.filler_spec(), notice=_notice_to(report))
@@ -498,7 +576,7 @@ def _fill_path(
 
     from .temporal import context_span, iter_patches
 
-    temporal = options.temporal_options(track.frame_base, info.frame_count)
+    temporal = options.temporal_options(frame_base, info.frame_count)
 
     def temporal_engine(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
         lo, hi = context_span(start, stop, info.frame_count, temporal)
@@ -515,6 +593,7 @@ def _fill_path(
                 frame_count=info.frame_count,
                 debug_rate=info.average_rate,
                 pull=pull,
+                frame_base=frame_base,
             )
 
         return _pair_with_frames(frames, patches, (start, stop))

@@ -7,7 +7,8 @@ Deadline, OpenCue, Tractor or OpenJD split a shot into such tasks (`api.render_c
 Two kinds of output:
 
 - **per-frame files** (`shot.%04d.png`, `shot.####.exr`, `.tif`): one file per frame,
-  named by the clip's frame number (index + the mask track's frame_base), written by
+  named by the clip's frame number (a sequence input's file numbers, else index + the
+  mask track's frame_base; see `api.frame_numbering`), written by
   the one image-sequence writer (`io.FrameFileWriter`). Each file is written to a
   temporary name and renamed, so a killed task leaves whole frames only;
   `--skip-existing` then renders just the frames that are missing.

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from .temporal.settings import TemporalOptions
 __all__ = [
     "InpaintOptions",
     "index_range",
+    "parse_fps",
     "parse_frame_range",
     "parse_shot_cuts",
     "temporal_options",
@@ -32,6 +34,8 @@ __all__ = [
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "bfloat16", "float16")
+FRAME_NUMBERS = ("file", "track")
+DEFAULT_SEQUENCE_FPS = Fraction(24)
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,19 @@ class InpaintOptions:
     codec: output codec (`-c:v`): libx264, ffv1, prores_ks, png (image sequence), ...;
         None = png for an `out.%04d.png` pattern, libx264 otherwise.
     crf: x264 constant rate factor (`--crf`), 0 (lossless) .. 51.
-    frames: (first, last) inclusive, in the clip's frame numbers (index + the mask
-        track's frame_base); None = the whole clip.
+    frames: (first, last) inclusive, in the clip's frame numbers (see frame_numbers);
+        None = the whole clip.
+    frame_indices: the same as 0-based input indices (what an editor knows); not with
+        frames.
+    frame_numbers: how the clip's frames are numbered, for `frames`, `shot_cuts`, output
+        file names, the timecode of a movie made from a sequence and the summary:
+        "file" = by the input's file names (an image sequence `shot.1001.png`... has
+        frames 1001...), "track" = index + the mask track's frame_base. None = "file" for
+        image sequences, "track" for movies (which have no file numbers). The track's
+        masks line up with the input by position either way: its frame `frame_base` is
+        the input's first frame.
+    fps: the frame rate of an image-sequence input (`--fps`: 24, 25, 23.976, 24000/1001);
+        None = 24. A movie keeps its own rate (a warning says fps is not used).
     device: "auto", "cpu", "cuda" or "cuda:N".
     precision: the model's float type: float32, bfloat16 or float16 (CUDA only);
         None = float32 on CPU, float16 on CUDA. bfloat16 is about 2.5x faster on recent
@@ -67,6 +82,9 @@ class InpaintOptions:
     codec: str | None = None
     crf: int = 16
     frames: tuple[int, int] | None = None
+    frame_indices: tuple[int, int] | None = None
+    frame_numbers: str | None = None
+    fps: Fraction | None = None
     device: str = "auto"
     precision: str | None = None
     overwrite: bool = False
@@ -92,19 +110,25 @@ class InpaintOptions:
             if not self.codec:
                 raise OptionError("codec", ": the codec name is empty")
         _check_int("crf", self.crf, 0, 51)
-        if self.frames is not None:
-            if (
-                not isinstance(self.frames, tuple)
-                or len(self.frames) != 2
-                or not all(_is_int(v) for v in self.frames)
-            ):
-                raise OptionError(
-                    "frames", f": expected (first, last) integers, got {self.frames!r}"
-                )
-            if self.frames[0] > self.frames[1]:
-                raise OptionError(
-                    "frames", f": first frame {self.frames[0]} is after last frame {self.frames[1]}"
-                )
+        for name in ("frames", "frame_indices"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, tuple) or len(value) != 2 or not all(map(_is_int, value)):
+                raise OptionError(name, f": expected (first, last) integers, got {value!r}")
+            if value[0] > value[1]:
+                raise OptionError(name, f": first frame {value[0]} is after last frame {value[1]}")
+        if self.frames is not None and self.frame_indices is not None:
+            raise OptionError("frame_indices", ": give frames or frame_indices, not both")
+        if self.frame_indices is not None and self.frame_indices[0] < 0:
+            raise OptionError("frame_indices", f": indices start at 0, got {self.frame_indices[0]}")
+        if self.frame_numbers is not None and self.frame_numbers not in FRAME_NUMBERS:
+            raise OptionError(
+                "frame_numbers",
+                f": expected file or track, got {self.frame_numbers!r}",
+            )
+        if self.fps is not None:
+            object.__setattr__(self, "fps", parse_fps(self.fps))
         _check_type("device", self.device, str)
         if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
             raise OptionError(
@@ -193,7 +217,8 @@ def temporal_options(
 ) -> TemporalOptions:
     """The temporal core's options: the knobs the user set, its own defaults for the rest.
 
-    frame_base: the mask track's, to turn the frame numbers of `shot_cuts` into indices;
+    frame_base: the frame number of index 0 (a sequence's first file, or the mask track's
+    frame_base: see `InpaintOptions.frame_numbers`), to turn `shot_cuts` into indices;
     frame_count: the clip's, to refuse cuts after its last frame (a frame_base mix-up).
     """
     knobs = {
@@ -217,7 +242,7 @@ def temporal_options(
             raise OptionError(
                 "shot_cuts",
                 f": frame {outside[0] + frame_base} is outside the clip's frames {span}"
-                + (f" (frame_base {frame_base})" if frame_base else ""),
+                + (f" (numbered from {frame_base})" if frame_base else ""),
             )
         knobs["shot_cuts"] = tuple(cuts)
     elif options.shot_cuts is not None:
@@ -232,11 +257,25 @@ def temporal_options(
 
 
 def index_range(
-    frames: tuple[int, int] | None, frame_base: int, frame_count: int
+    frames: tuple[int, int] | None,
+    frame_base: int,
+    frame_count: int,
+    frame_indices: tuple[int, int] | None = None,
+    numbered_by: str = "the track's frame_base",
 ) -> tuple[int, int]:
-    """(start, stop) 0-based, stop exclusive, from clip frame numbers (first, last)."""
-    if frames is None:
+    """(start, stop) 0-based, stop exclusive, from clip frame numbers (first, last), or
+    from 0-based `frame_indices`. frame_base: the number of index 0; numbered_by: where
+    that number comes from, for the message."""
+    if frames is None and frame_indices is None:
         return 0, frame_count
+    if frame_indices is not None:
+        first, last = frame_indices
+        if last >= frame_count:
+            raise OptionError(
+                "frame_indices",
+                f" {first}-{last}: outside the clip, which has indices 0-{frame_count - 1}",
+            )
+        return first, last + 1
     first, last = frames
     start, stop = first - frame_base, last - frame_base + 1
     if start < 0 or stop > frame_count:
@@ -244,9 +283,28 @@ def index_range(
             "frames",
             f" {first}-{last}: outside the clip, which has frames "
             f"{frame_base}-{frame_base + frame_count - 1}"
-            + (f" (frame_base {frame_base})" if frame_base else ""),
+            + (f" (numbered by {numbered_by})" if frame_base else ""),
         )
     return start, stop
+
+
+# Rates typed as decimals that mean the NTSC fractions (23.976 is 24000/1001, not 2997/125).
+_NTSC = {round(n * 1000 / 1001, 3): Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120)}
+
+
+def parse_fps(value: Any) -> Fraction:
+    """`--fps`: 24, 25.0, "23.976", "24000/1001" -> a Fraction > 0 (NTSC decimals exact)."""
+    if isinstance(value, bool):
+        raise OptionError("fps", f": expected a frame rate such as 24 or 24000/1001, got {value!r}")
+    try:
+        rate = Fraction(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        raise OptionError(
+            "fps", f": expected a frame rate such as 24, 23.976 or 24000/1001, got {value!r}"
+        ) from None
+    if not 0 < rate <= 1000:
+        raise OptionError("fps", f": expected a frame rate above 0 and at most 1000, got {value}")
+    return _NTSC.get(round(float(rate), 3), rate.limit_denominator(1001000))
 
 
 def parse_shot_cuts(value: Any) -> str | tuple[int, ...]:
@@ -293,7 +351,7 @@ def _option_name(key: str) -> str:
 
 def _coerce(name: str, value: Any) -> Any:
     """Job files and hook requests carry JSON/YAML scalars: bring them to the field types."""
-    if name == "frames":
+    if name in ("frames", "frame_indices"):
         if value is None:
             return None
         if isinstance(value, (list, tuple)) and len(value) == 2:
@@ -301,8 +359,11 @@ def _coerce(name: str, value: Any) -> Any:
         if _is_int(value):
             return (value, value)
         if isinstance(value, str):
-            return parse_frame_range(value)
-        raise OptionError("frames", f": expected 'FIRST-LAST' or [first, last], got {value!r}")
+            try:
+                return parse_frame_range(value)
+            except OptionError as exc:
+                raise OptionError(name, exc.detail) from None
+        raise OptionError(name, f": expected 'FIRST-LAST' or [first, last], got {value!r}")
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)

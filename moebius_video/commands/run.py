@@ -12,7 +12,7 @@ import sys
 
 from ..errors import UsageError
 from ..farm import add_farm_options
-from ..options import InpaintOptions, parse_frame_range
+from ..options import FRAME_NUMBERS, InpaintOptions, parse_fps, parse_frame_range
 from ..progress import PROGRESS_MODES, make_reporter
 
 
@@ -29,6 +29,13 @@ def _frames(text: str) -> tuple[int, int]:
     except UsageError as exc:
         # argparse reports ArgumentTypeError as "argument --frames: <message>".
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--frames: ")) from None
+
+
+def _fps(text: str):
+    try:
+        return parse_fps(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--fps: ")) from None
 
 
 def _on_off(text: str) -> bool:
@@ -54,7 +61,27 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         "--frames",
         type=_frames,
         metavar="FIRST-LAST",
-        help="only these frames, inclusive, in the mask track's frame numbers (e.g. 1001-1100)",
+        help="only these frames, inclusive, in the clip's frame numbers (e.g. 1001-1100; see"
+        " --frame-numbers)",
+    )
+    out.add_argument(
+        "--frame-indices",
+        type=_frames,
+        metavar="FIRST-LAST",
+        help="only these frames, as 0-based input indices (instead of --frames)",
+    )
+    out.add_argument(
+        "--frame-numbers",
+        choices=FRAME_NUMBERS,
+        help="how frames are numbered for --frames, --shot-cuts and output names: by the"
+        " input's file names (file, the default for sequences) or index + the mask track's"
+        " frame_base (track, the default for movies)",
+    )
+    out.add_argument(
+        "--fps",
+        type=_fps,
+        metavar="RATE",
+        help="frame rate of an image-sequence input: 24 (default), 25, 23.976, 24000/1001",
     )
     out.add_argument(
         "-y", "--overwrite", action="store_true", default=None, help="replace an existing output"

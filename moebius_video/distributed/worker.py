@@ -190,6 +190,7 @@ class SegmentFiller:
                 height=info.height,
                 frame_count=info.frame_count,
                 base_dir=self.job.mask_base_dir,
+                rotation=info.rotation,
             )
         return self._track
 

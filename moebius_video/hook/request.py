@@ -358,9 +358,7 @@ def _build(
         confinement.check(source, "options.save_debug", debug)
         options["save_debug"] = str(debug)
 
-    frames = _frames(document, mask_track, source, base_dir)
-    if frames is not None:
-        options["frames"] = frames
+    options.update(_frames(document, source))
 
     return HookRequest(
         source=source,
@@ -425,7 +423,8 @@ class Confinement:
             text = spec.get("path") if isinstance(spec, dict) else None
             if isinstance(text, str) and text:
                 path = resolve(text)
-                self.check(source, f"{key}.tracks[{k}].source.path", path, "%" in path.name)
+                where = f"{key}.tracks[{k}].source.path"
+                self.check(source, where, path, is_image_pattern(path.name))
 
 
 def _resolve(value: str, base_dir: Path) -> Path:
@@ -451,10 +450,9 @@ def _output_path(document: dict[str, Any], base_dir: Path) -> Path:
     return _resolve(document["output"], base_dir)
 
 
-def _frames(
-    document: dict[str, Any], mask_track: Path | dict[str, Any], source: str, base_dir: Path
-) -> tuple[int, int] | None:
-    """The range for InpaintOptions.frames: clip frame numbers (index + the track's frame_base)."""
+def _frames(document: dict[str, Any], source: str) -> dict[str, tuple[int, int]]:
+    """InpaintOptions.frames (clip frame numbers) or frame_indices (0-based input indices):
+    the run turns either into indices once it knows how the input numbers its frames."""
     if "frames" in document and "frame_indices" in document:
         raise RequestError(f"{source}: frame_indices: give frames or frame_indices, not both")
     for key in ("frames", "frame_indices"):
@@ -464,26 +462,8 @@ def _frames(
                 raise RequestError(
                     f"{source}: {key}: first frame {first} is after last frame {last}"
                 )
-            if key == "frames":
-                return first, last
-            offset = track_frame_base(mask_track, source)
-            return first + offset, last + offset
-    return None
-
-
-def track_frame_base(mask_track: Path | Mapping[str, Any], source: str) -> int:
-    """The `frame_base` of a mask track (0 for PNG/matte masks, which number frames by index).
-
-    Read here only to turn frame indices into frame numbers; the masks module checks the rest.
-    """
-    if isinstance(mask_track, Mapping):
-        value = mask_track.get("frame_base", 0)
-    else:
-        document = read_track_file(mask_track)
-        value = document.get("frame_base", 0) if document is not None else 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        return 0  # invalid: the masks module names it
-    return value
+            return {key: (first, last)}
+    return {}
 
 
 def read_track_file(path: Path) -> dict[str, Any] | None:

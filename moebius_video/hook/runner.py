@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError, OutputExistsError, UsageError
 from ..progress import ProgressCallback, ProgressEvent
-from .request import HookRequest, RequestError, track_frame_base
+from .request import HookRequest, RequestError
 
 
 def run_request(request: HookRequest, progress: ProgressCallback | None = None) -> Any:
     """Clean `request.input` into `request.output`; returns the `InpaintResult`.
 
     Progress, warnings and the final `done` reach `progress` as `ProgressEvent`s. The `done`
-    stats gain `frame_indices`: the 0-based input frames the output holds, which is what an
+    stats hold `frame_indices`: the 0-based input frames the output holds, which is what an
     editor needs to line the result up with its source.
     """
     # Imported here so that reading and checking a request stays cheap (no torch, no av).
@@ -26,16 +25,10 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
     mask_track = request.mask_track
     if isinstance(mask_track, dict):
         mask_track = inline_track_with_absolute_paths(mask_track, request.base_dir)
-    frame_base = track_frame_base(mask_track, request.source)
 
     def report(event: ProgressEvent) -> None:
-        if progress is None:
-            return
-        if event.kind == "done" and "frame_range" in event.stats:
-            first, last = event.stats["frame_range"]
-            stats = {**event.stats, "frame_indices": [first - frame_base, last - frame_base]}
-            event = dataclasses.replace(event, stats=stats)
-        progress(event)
+        if progress is not None:
+            progress(event)
 
     try:
         options = InpaintOptions.from_mapping(request.options, where="options")
@@ -56,7 +49,17 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
 
 
 # Options a request sets at its top level; the others live under "options".
-TOP_LEVEL_KEYS = ("codec", "crf", "device", "overwrite", "model", "weights", "frames", "output")
+TOP_LEVEL_KEYS = (
+    "codec",
+    "crf",
+    "device",
+    "overwrite",
+    "model",
+    "weights",
+    "frames",
+    "frame_indices",
+    "output",
+)
 
 
 def request_key(field: str) -> str:

@@ -20,6 +20,7 @@ from .image_sequence import ImageSequenceReader
 from .info import DecodedFrame, VideoInfo
 from .movie_writer import VideoWriter
 from .pixels import ColorTags
+from .remux import timecode_of_frame
 
 __all__ = [
     "CODECS",
@@ -32,4 +33,5 @@ __all__ = [
     "VideoWriter",
     "composite",
     "open_video",
+    "timecode_of_frame",
 ]

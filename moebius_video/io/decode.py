@@ -37,7 +37,7 @@ from av.video.reformatter import VideoReformatter
 
 from ..errors import MediaError, UsageError
 from .composite import copy_video_frame
-from .info import DecodedFrame, VideoInfo
+from .info import FIELD_ORDERS, DecodedFrame, VideoInfo
 from .pixels import CropReformatters, bit_depth, frame_color, plane_layouts, rgb_format
 
 
@@ -103,6 +103,12 @@ def _declared_end(
     return int(total / stream.time_base)
 
 
+def _field_order(stream: av.video.VideoStream) -> str | None:
+    """The stream's field order (the container's, or the codec's once a frame is decoded)."""
+    value = stream.codec_context.field_order
+    return FIELD_ORDERS[value] if 0 <= value < len(FIELD_ORDERS) else None
+
+
 def _pixel_aspect(stream: av.video.VideoStream) -> Fraction | None:
     ratio = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
     return Fraction(ratio) if ratio and ratio != 1 else None
@@ -117,6 +123,7 @@ class VideoReader:
         self.damaged: set[int] = set()  # frames the decoder reported (allow_damaged)
         self._warned: set[int] = set()
         self._damage_pending = False  # an error report not yet tied to a frame
+        self._duplicate_pts = 0  # frames whose pts another frame has too
         self._in_damage = False  # frames since a report, until the next key frame
         self._preroll = False  # decoding only to reach a seek target
         self._generation = 0
@@ -193,7 +200,9 @@ class VideoReader:
         if missing_pts:
             return None
         table = np.sort(np.frombuffer(pts, dtype=np.int64))
-        if np.any(np.diff(table) == 0):
+        shared = int(np.count_nonzero(np.diff(table) == 0))
+        if shared:
+            self._duplicate_pts = shared  # said in _probe, which knows the rate used
             return None  # duplicate timestamps: fall back to counting decoded frames
         return self._checked_length(table, last_duration)
 
@@ -244,6 +253,14 @@ class VideoReader:
             if not rate:
                 raise MediaError(f"{self.path}: frames carry no timestamps and no frame rate")
             time_base, is_vfr = 1 / Fraction(rate), False
+            if self._duplicate_pts:
+                warnings.warn(
+                    f"{self.path}: {self._duplicate_pts} frames share their timestamp with "
+                    f"another; every frame is kept, re-timed to the stream's average rate "
+                    f"({Fraction(rate)} fps, frame i at i/rate), so the output's timestamps "
+                    "are not the input's",
+                    stacklevel=3,
+                )
         else:
             time_base = stream.time_base
             steps = np.diff(self._pts)
@@ -277,6 +294,7 @@ class VideoReader:
             start_number=0,
             codec=self._stream.codec_context.name,
             sample_aspect_ratio=_pixel_aspect(self._stream),
+            field_order=_field_order(self._stream),
         )
 
     def _count_by_decoding(self) -> int:

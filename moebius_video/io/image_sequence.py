@@ -149,6 +149,7 @@ class ImageSequenceReader:
             stream_index=None,
             start_number=start_number,
             codec="exr" if self._files[0].suffix.lower() == ".exr" else "png",
+            field_order="progressive",
         )
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[DecodedFrame]:

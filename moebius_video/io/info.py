@@ -40,6 +40,9 @@ class VideoInfo:
     start_number: number of the first file of an image sequence (0 for movies).
     codec: name of the source codec ("h264", "png"...).
     sample_aspect_ratio: pixel aspect ratio of anamorphic footage (None: square pixels).
+    field_order: "progressive", or for interlaced video the field order as FFmpeg names it
+        ("tt" top field first, "bb" bottom first, "tb", "bt"); None when the file does not
+        say. Image sequences are progressive.
     """
 
     path: str
@@ -58,10 +61,19 @@ class VideoInfo:
     start_number: int = 0
     codec: str | None = None
     sample_aspect_ratio: Fraction | None = None
+    field_order: str | None = None
 
     @property
     def is_image_sequence(self) -> bool:
         return self.stream_index is None
+
+    @property
+    def is_interlaced(self) -> bool:
+        return self.field_order in FIELD_ORDERS[2:]
+
+
+# AVFieldOrder, by value: unknown, progressive, then the interlaced orders.
+FIELD_ORDERS = (None, "progressive", "tt", "bb", "tb", "bt")
 
 
 class DecodedFrame:

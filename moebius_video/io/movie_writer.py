@@ -9,7 +9,9 @@
 What the output keeps from the input:
 - resolution, frame count and every frame's pts (in the input's time base: the output
   video stream uses it too; mp4/mov get a matching track timescale);
-- colour tags (primaries, transfer, matrix, range) and the display rotation;
+- colour tags (primaries, transfer, matrix, range), the display rotation and the field
+  order (progressive stays progressive; interlaced video is coded as fields again by
+  libx264 and ProRes, and tagged in the container for every codec);
 - audio, subtitle and data streams, copied packet for packet (never re-encoded), and the
   timecode (remux.py).
 
@@ -34,7 +36,7 @@ from av.video.reformatter import VideoReformatter
 from ..errors import MediaError, UsageError
 from ..paths import is_image_pattern, same_file
 from .codecs import chroma_shifts, decoder_codec_id, encoder_pix_fmt, resolve_codec
-from .info import VideoInfo
+from .info import FIELD_ORDERS, VideoInfo
 from .pixels import (
     ColorTags,
     Conversion,
@@ -46,6 +48,11 @@ from .pixels import (
 from .remux import Remuxer
 from .temp_files import movie_temp, publish, remove_stale_temps
 
+# Muxers without a codec table list only their default codecs as supported; these are the
+# video codecs such a container defines a stream type for (MPEG-TS: ISO 13818-1 and its
+# amendments), so H.264 in .ts is allowed and ProRes or FFV1 are refused.
+_STREAM_TYPES = {"mpegts": ("h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "av1")}
+
 
 class VideoWriter:
     """Writes frames to a movie file, atomically.
@@ -55,10 +62,13 @@ class VideoWriter:
     info: the input's VideoInfo (size, time base, colour tags, rotation, pixel format).
     codec: libx264 (default), ffv1, prores (422 HQ) or prores4444.
     crf: libx264 quality, 0 (lossless) to 51; default 16.
-    remux_from: the input movie whose audio/subtitle/data streams and tags are copied.
+    remux_from: the input movie whose audio/subtitle/data streams and tags are copied
+        (None for an image-sequence input: nothing to copy).
     frame_range: (start, stop) 0-based, stop exclusive: which input frames will be written.
     overwrite: replace an existing output (otherwise UsageError).
     encoder_options: extra FFmpeg encoder options, e.g. {"preset": "veryfast"} for libx264.
+    timecode: the SMPTE timecode of the first frame ("00:00:41:17"), for an output without
+        a remux source (a sequence made into a movie); a remuxed movie keeps its input's.
     """
 
     def __init__(
@@ -72,6 +82,7 @@ class VideoWriter:
         overwrite: bool = False,
         *,
         encoder_options: dict[str, str] | None = None,
+        timecode: str | None = None,
     ) -> None:
         self.output = os.fspath(output)
         self.info = info
@@ -95,6 +106,7 @@ class VideoWriter:
         self.overwrite = overwrite
         self.remux_from = os.fspath(remux_from) if remux_from is not None else None
         self.encoder_options = dict(encoder_options or {})
+        self.timecode = timecode
         self.frames_written = 0
         self._finished = False
         self._last_pts: int | None = None
@@ -186,9 +198,15 @@ class VideoWriter:
         supported = container.supported_codecs
         codec_id = av.codec.Codec(self.codec.encoder, "w").id
         decoder_names = {name for name in supported if decoder_codec_id(name) == codec_id}
+        decoder_names |= {
+            name
+            for name in _STREAM_TYPES.get(container.format.name, ())
+            if decoder_codec_id(name) == codec_id
+        }
         if not decoder_names:
             suffix = Path(self.output).suffix
-            instead = ".mkv" if suffix.lower() == ".mov" else ".mov or .mkv"
+            mov_takes_it = self.codec.name != "ffv1" and suffix.lower() != ".mov"
+            instead = ".mov or .mkv" if mov_takes_it else ".mkv"
             raise UsageError(
                 f"{self.output}: {self.codec.name} cannot be stored in a {suffix} file; "
                 f"use {instead}"
@@ -204,6 +222,10 @@ class VideoWriter:
         if self.codec.encoder == "libx264":
             options["crf"] = str(self.crf)
         options.update(self.encoder_options)
+        if info.field_order is not None:
+            context.field_order = FIELD_ORDERS.index(info.field_order)
+        if info.is_interlaced:
+            _code_as_fields(options, self.codec.encoder, info.field_order)
         context.options = options
         self._target_conversion, tags = self._output_colour()
         primaries, transfer, matrix, color_range = tags.numbers()
@@ -216,6 +238,9 @@ class VideoWriter:
             context.sample_aspect_ratio = info.sample_aspect_ratio
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+        if self.timecode is not None and self.remux_from is None:
+            # mov/mp4 write a tmcd track from this tag, Matroska a TIMECODE tag.
+            stream.metadata["timecode"] = self.timecode
         self._video = stream
 
     def _output_colour(self) -> tuple[Conversion, ColorTags]:
@@ -376,6 +401,20 @@ class VideoWriter:
             self._abort()
         else:
             self.close()
+
+
+def _code_as_fields(options: dict[str, str], encoder: str, field_order: str) -> None:
+    """Encoder options that code interlaced frames as two fields in the source's order
+    (FFV1 needs none: it stores each frame's interlace flags as they are)."""
+    if encoder not in ("libx264", "prores_ks"):
+        return
+    flags = options.get("flags", "")
+    options["flags"] = flags + "+ildct" + ("+ilme" if encoder == "libx264" else "")
+    if encoder == "libx264":
+        # libx264 takes its field order from its own parameters, not from the context.
+        order = "tff=1" if field_order in ("tt", "tb") else "bff=1"
+        params = options.get("x264-params")
+        options["x264-params"] = f"{params}:{order}" if params else order
 
 
 __all__ = ["VideoWriter"]

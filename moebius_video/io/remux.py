@@ -104,6 +104,14 @@ class Remuxer:
                     stacklevel=4,
                 )
                 continue
+            if _layout_lost(container.format.name, stream):
+                warnings.warn(
+                    f"{self.remux_from}: stream #{stream.index} ({_codec_name(stream)}, "
+                    f"{stream.codec_context.layout.name}): Matroska stores PCM audio without "
+                    "its channel layout, so its channels are copied unlabelled; write .mov to "
+                    "keep the layout",
+                    stacklevel=4,
+                )
             copy = container.add_stream_from_template(stream)
             copy.metadata.update(stream.metadata)
             copy.disposition = stream.disposition
@@ -171,6 +179,15 @@ class Remuxer:
         self._container.mux(packet)
 
 
+def timecode_of_frame(number: int, rate: Fraction | None) -> str | None:
+    """The non-drop SMPTE timecode of frame `number` counted from 00:00:00:00 at `rate`
+    (1001 at 24 fps -> 00:00:41:17; NTSC rates count in their whole rate, 24000/1001 as
+    24). None for a negative number or no rate: no timecode is written then."""
+    if number < 0 or not rate:
+        return None
+    return _shift_timecode("00:00:00:00", number, rate)
+
+
 def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
     """A SMPTE timecode moved on by `frames` (drop-frame aware); unchanged if unparseable."""
     if frames == 0 or not rate:
@@ -201,6 +218,16 @@ def _shift_timecode(timecode: str, frames: int, rate: Fraction | None) -> str:
 def _codec_name(stream: av.stream.Stream) -> str:
     context = stream.codec_context
     return context.name if context is not None else "no codec"
+
+
+def _layout_lost(format_name: str, stream: av.stream.Stream) -> bool:
+    """Whether a copied PCM stream's channel layout has no place in the output: FFmpeg's
+    Matroska muxer writes A_PCM tracks with a channel count only (no channel mask)."""
+    if stream.type != "audio" or "matroska" not in format_name:
+        return False
+    layout = stream.codec_context.layout
+    # An unlabelled layout is named "N channels": there is nothing to lose.
+    return _codec_name(stream).startswith("pcm_") and not layout.name.endswith("channels")
 
 
 def _can_mux(format_name: str, stream: av.stream.Stream) -> bool:

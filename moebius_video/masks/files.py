@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from ..errors import MaskTrackError
+from ..paths import is_image_pattern
 
 
 class SourceError(Exception):
@@ -65,7 +66,7 @@ def resolve_source_path(text: str, base_dir: Path, confine_to: Path | None) -> P
             raise SourceError(f"{text}: absolute paths are not allowed here")
         root = confine_to.resolve()
         # A pattern's file names do not exist as such: check the folder that holds them.
-        check = (base_dir / path).parent if "%" in path.name else base_dir / path
+        check = (base_dir / path).parent if is_image_pattern(path.name) else base_dir / path
         try:
             check.resolve().relative_to(root)
         except ValueError:

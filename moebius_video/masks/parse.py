@@ -58,7 +58,17 @@ from .spec import (
 )
 
 # Keys each object may hold (anything else is an error naming the closest key).
-_TOP_KEYS = ("schema", "width", "height", "frame_base", "scale_to_video", "tracks", "metadata")
+_TOP_KEYS = (
+    "schema",
+    "width",
+    "height",
+    "frame_base",
+    "scale_to_video",
+    "orientation",
+    "tracks",
+    "metadata",
+)
+ORIENTATIONS = ("stored", "display")
 _COMMON_TRACK_KEYS = ("id", "shape", "expand", "feather", "range", "invert", "metadata")
 _TRACK_KEYS_BY_SHAPE = {
     "polyline": _COMMON_TRACK_KEYS + ("width", "interpolation", "smooth_path", "keyframes"),
@@ -114,6 +124,7 @@ def parse_mask_track(data: Any, label: str) -> MaskTrackSpec:
         top.get("frame_base", 0), "frame_base", minimum=-MAX_FRAME_NUMBER, maximum=MAX_FRAME_NUMBER
     )
     scale_to_video = v.boolean(top.get("scale_to_video", False), "scale_to_video")
+    orientation = v.choice(top.get("orientation", "stored"), "orientation", ORIENTATIONS)
     if "metadata" in top:
         v.object(top["metadata"], "metadata")
 
@@ -136,6 +147,7 @@ def parse_mask_track(data: Any, label: str) -> MaskTrackSpec:
         tracks=tracks,
         frame_base=frame_base,
         scale_to_video=scale_to_video,
+        orientation=orientation,
     )
 
 

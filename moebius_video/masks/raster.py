@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..paths import is_image_pattern, normalize_pattern
 from .files import SourceError, read_regular, resolve_source_path
 from .spec import RasterSourceSpec, RleMask
 
@@ -196,11 +197,11 @@ class PngSequenceSource(RasterSource):
 
     @classmethod
     def from_pattern(cls, pattern: Path, canvas: Canvas, text: str) -> PngSequenceSource:
-        name = pattern.name
+        name = normalize_pattern(pattern.name)  # roto.####.png, roto.@@@@.png: %04d
         conversions = _PRINTF_INT.findall(name)
         if len(conversions) != 1 or name.count("%") != 1 or "%" in str(pattern.parent):
             raise SourceError(
-                f"{text}: expected one printf number like %04d or %d in the file name"
+                f"{text}: expected one frame number like %04d, #### or %d in the file name"
             )
         prefix, suffix = _PRINTF_INT.split(name)[0], _PRINTF_INT.split(name)[-1]
         matcher = re.compile(re.escape(prefix) + r"(-?\d+)" + re.escape(suffix))
@@ -487,7 +488,7 @@ class MatteVideoSource(RasterSource):
 
 def open_png_path(path: Path, text: str, first_frame: int, canvas: Canvas) -> RasterSource:
     """A PNG path as written in a source or on the command line: pattern, folder or file."""
-    if "%" in path.name:
+    if is_image_pattern(path.name):
         return PngSequenceSource.from_pattern(path, canvas, text)
     if path.is_dir():
         return PngSequenceSource.from_directory(path, first_frame, canvas, text)

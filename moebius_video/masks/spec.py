@@ -104,3 +104,6 @@ class MaskTrackSpec:
     tracks: tuple[TrackSpec, ...]
     frame_base: int = 0
     scale_to_video: bool = False
+    # "stored": points on the frames as stored; "display": on the picture a player shows,
+    # after the clip's display rotation (a phone clip), turned back when drawn.
+    orientation: str = "stored"

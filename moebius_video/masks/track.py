@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import MaskTrackError
 from ..patches import enclosing_box
+from ..paths import is_image_pattern
 from .files import SourceError, read_file_head
 from .interpolate import KeyframeCurve, catmull_rom_path
 from .parse import parse_mask_track, read_mask_track_json
@@ -67,12 +68,17 @@ class MaskTrack:
         frame_count: int,
         frame_base: int,
         tracks: list[_Track],
+        *,
+        frame_base_stated: bool = True,
     ) -> None:
         self.label = label
         self.width = width
         self.height = height
         self.frame_count = frame_count
         self.frame_base = frame_base
+        # False for a raster given directly (PNGs, a matte): its frame_base 0 only says
+        # that its first mask is the clip's first frame.
+        self.frame_base_stated = frame_base_stated
         self._tracks = tracks
 
     @property
@@ -82,9 +88,10 @@ class MaskTrack:
     def source_files(self) -> list[Path]:
         """The raster files the track reads (matte videos, PNGs), so that no output of the
         run is written over one of them."""
+        tracks = [getattr(track, "inner", track) for track in self._tracks]
         return [
             path
-            for track in self._tracks
+            for track in tracks
             if isinstance(track, _RasterTrack)
             for path in track.source.files()
         ]
@@ -206,6 +213,7 @@ def load_mask_track(
     base_dir: str | os.PathLike | None = None,
     *,
     confine_to: str | os.PathLike | None = None,
+    rotation: int = 0,
 ) -> MaskTrack:
     """Load and validate a mask track for a video of width x height and frame_count frames.
 
@@ -215,6 +223,9 @@ def load_mask_track(
     (the current directory for a dict).
     confine_to: refuse raster paths that are absolute or lead outside this folder (for mask
     tracks from a less trusted place than the command line, such as a hook request).
+    rotation: the video's display rotation (degrees); masks are always drawn on the stored
+    frames (width x height), and a track drawn in the display orientation is refused with
+    a message that says so.
     Raises MaskTrackError, whose message names the file and the JSON path.
     """
     for name, value in (("width", width), ("height", height), ("frame_count", frame_count)):
@@ -225,7 +236,7 @@ def load_mask_track(
     if isinstance(path_or_dict, Mapping):
         spec = parse_mask_track(path_or_dict, label="mask track")
         folder = Path(base_dir) if base_dir is not None else Path.cwd()
-        return _build(spec, folder, width, height, frame_count, confine)
+        return _build(spec, folder, width, height, frame_count, confine, rotation)
 
     path = Path(path_or_dict)
     label = str(path_or_dict)
@@ -233,12 +244,12 @@ def load_mask_track(
     kind = _input_kind(path, label)
     if kind == "json":
         spec = parse_mask_track(read_mask_track_json(path, label), label=label)
-        return _build(spec, folder, width, height, frame_count, confine)
-    return _load_direct_raster(path, label, kind, width, height, frame_count)
+        return _build(spec, folder, width, height, frame_count, confine, rotation)
+    return _load_direct_raster(path, label, kind, width, height, frame_count, rotation)
 
 
 def _input_kind(path: Path, label: str) -> str:
-    if "%" in path.name:
+    if is_image_pattern(path.name):
         return "pattern"
     if path.is_dir():
         return "png_folder"
@@ -260,7 +271,7 @@ def _input_kind(path: Path, label: str) -> str:
 
 
 def _load_direct_raster(
-    path: Path, label: str, kind: str, width: int, height: int, frame_count: int
+    path: Path, label: str, kind: str, width: int, height: int, frame_count: int, rotation: int
 ) -> MaskTrack:
     video = Canvas(width, height, "the video size")
     try:
@@ -270,7 +281,13 @@ def _load_direct_raster(
             source = open_png_path(path, label, 0, video)
     except SourceError as exc:
         hint = ""
-        if "expected the video size" in str(exc):
+        if "expected the video size" in str(exc) and rotation % 180 == 90:
+            hint = (
+                f"; the clip is stored {width}x{height} and rotated {rotation} degrees for "
+                "display: masks must be in the stored orientation (docs/mask-track.md, "
+                '"Rotated clips")'
+            )
+        elif "expected the video size" in str(exc):
             hint = (
                 '; to scale it, write a mask-track JSON with a raster track and "scale_to_video":'
                 " true"
@@ -308,7 +325,7 @@ def _load_direct_raster(
         video_size=(width, height),
         source_offset=offset,
     )
-    return MaskTrack(label, width, height, frame_count, 0, [track])
+    return MaskTrack(label, width, height, frame_count, 0, [track], frame_base_stated=False)
 
 
 def _build(
@@ -318,33 +335,64 @@ def _build(
     height: int,
     frame_count: int,
     confine_to: Path | None,
+    rotation: int = 0,
 ) -> MaskTrack:
     label = spec.label
-    if (spec.width, spec.height) != (width, height) and not spec.scale_to_video:
+    turns = 0  # quarter turns, counter-clockwise, from the stored frames to what is drawn
+    if spec.orientation == "display" and rotation % 360:
+        if rotation % 90:
+            raise MaskTrackError(
+                f'{label}: orientation: "display" needs a rotation by a multiple of 90 '
+                f"degrees; this clip is rotated {rotation}"
+            )
+        turns = rotation // 90 % 4
+    # The size the points are drawn at: the stored frame's, or the displayed picture's.
+    draw = (height, width) if turns % 2 else (width, height)
+    canvas = (spec.width, spec.height)
+    if not turns and canvas != draw and _in_display_orientation(canvas, draw, rotation):
+        # Scaling would stretch such a track, never turn it: refused with or without
+        # scale_to_video.
         raise MaskTrackError(
-            f"{label}: width, height: the canvas is {spec.width}x{spec.height} but the video is "
-            f'{width}x{height}; set "scale_to_video": true to scale the track to the video'
+            f"{label}: width, height: the canvas is {spec.width}x{spec.height}, the clip's "
+            f"display orientation, but masks are drawn on its stored frames: the clip is "
+            f"stored {width}x{height} and rotated {rotation} degrees for display; draw the "
+            f"track on the stored frames (width {width}, height {height}), or set "
+            '"orientation": "display" (docs/mask-track.md, "Rotated clips")'
         )
-    scale = (width / spec.width, height / spec.height)
+    if canvas != draw and not spec.scale_to_video:
+        shown = " as displayed" if turns else ""
+        raise MaskTrackError(
+            f"{label}: width, height: the canvas is {spec.width}x{spec.height} but the video "
+            f'is {draw[0]}x{draw[1]}{shown}; set "scale_to_video": true to scale the track to '
+            "the video"
+        )
+    scale = (draw[0] / spec.width, draw[1] / spec.height)
     clip = (spec.frame_base, spec.frame_base + frame_count - 1)
     tracks: list[_Track] = []
     try:
         for track_spec in spec.tracks:
             if track_spec.shape == "raster":
-                tracks.append(
-                    _open_raster_track(
-                        track_spec, spec, base_dir, clip, (width, height), confine_to
-                    )  # fmt: skip
-                )
+                track = _open_raster_track(track_spec, spec, base_dir, clip, draw, confine_to)
             else:
                 track = _ShapeTrack(track_spec, scale)
                 _check_in_clip(label, track_spec, (track.first, track.last), clip, spec)
-                tracks.append(track)
+            tracks.append(_TurnedTrack(track, turns, draw) if turns else track)
     except BaseException:
         for track in tracks:
             track.close()
         raise
     return MaskTrack(label, width, height, frame_count, spec.frame_base, tracks)
+
+
+def _in_display_orientation(
+    canvas: tuple[int, int], stored: tuple[int, int], rotation: int
+) -> bool:
+    """Whether a canvas has the shape of a quarter-turned clip's display, not of its stored
+    frames (so it was drawn on the rotated picture)."""
+    if rotation % 180 != 90:
+        return False
+    (cw, ch), (w, h) = canvas, stored
+    return cw * w == ch * h and cw * h != ch * w
 
 
 def _check_in_clip(
@@ -431,6 +479,48 @@ class _Track:
 
     def close(self) -> None:
         pass
+
+
+class _TurnedTrack(_Track):
+    """A track drawn on the displayed picture of a rotated clip (`"orientation":
+    "display"`), drawn at the display size and turned back onto the stored frames.
+
+    The displayed picture is the stored frame turned `turns` quarter turns counter-clockwise
+    (FFmpeg's display matrix), so the stored alpha is the drawn one turned back clockwise.
+    """
+
+    def __init__(self, inner: _Track, turns: int, display: tuple[int, int]) -> None:
+        self.inner = inner
+        self.id, self.invert, self.first, self.last = (
+            inner.id,
+            inner.invert,
+            inner.first,
+            inner.last,
+        )
+        self._clockwise = turns % 4  # clockwise quarter turns undo the counter-clockwise ones
+        self._display = display
+
+    def window(self, number: int, width: int, height: int) -> Box | None:
+        box = self.inner.window(number, *self._display)
+        return None if box is None else self._turn_box(box)
+
+    def rasterize(self, number: int, width: int, height: int) -> AlphaCrop | None:
+        crop = self.inner.rasterize(number, *self._display)
+        if crop is None:
+            return None
+        x0, y0, _, _ = self._turn_box(crop.box)
+        turned = np.ascontiguousarray(np.rot90(crop.alpha, -self._clockwise))
+        return AlphaCrop(turned, x0, y0)
+
+    def _turn_box(self, box: Box) -> Box:
+        # One clockwise quarter turn of a w x h picture: pixel (x, y) goes to (h - 1 - y, x).
+        (x0, y0, x1, y1), (w, h) = box, self._display
+        for _ in range(self._clockwise):
+            x0, y0, x1, y1, w, h = h - y1, x0, h - y0, x1, h, w
+        return x0, y0, x1, y1
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class _ShapeTrack(_Track):

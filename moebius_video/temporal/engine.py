@@ -420,6 +420,7 @@ def iter_patches(
     estimator: FlowEstimator | None = None,
     debug_rate: Fraction | None = None,
     pull: ShotPull | None = None,
+    frame_base: int | None = None,
 ) -> Iterator[tuple[int, list[FramePatch]]]:
     """Fill a clip window by window; yield (index, patches) for every frame, in order.
 
@@ -438,6 +439,8 @@ def iter_patches(
     debug_rate: frame rate of the `options.save_debug` preview (default 25).
     pull: the shot-wide references of the frames to fill (`shot_pull.build_shot_pull`), or
       None: each window takes real background only from its own frames.
+    frame_base: the frame number of index 0 in the cut warnings (the run's numbering: a
+      sequence's first file number, or the track's frame_base); default the track's.
     """
     estimator = estimator or make_flow_estimator(options.flow_quality)
     engine = WindowEngine(
@@ -451,7 +454,9 @@ def iter_patches(
     )
     # Said once per cut, in the frames written, so a wrong one can be seen and overridden
     # with --shot-cuts.
-    cut_report = CutReport(getattr(track, "frame_base", 0), output_range)
+    if frame_base is None:
+        frame_base = getattr(track, "frame_base", 0)
+    cut_report = CutReport(frame_base, output_range)
     given = set(options.shot_cuts) if isinstance(options.shot_cuts, tuple) else set()
     shot_starts: set[int] = set()  # frames the debug preview marks as starting a new shot
     whole: dict[int, np.ndarray] = {}  # whole frames, kept for the debug preview only

@@ -383,7 +383,7 @@ def test_png_pattern_with_two_numbers(tmp_path):
     message, label = load_error(
         tmp_path, edited(raster({"format": "png", "path": "roto/m.%03d.%d.png"}))
     )
-    check(message, label, "tracks[0].source.path", "one printf number")
+    check(message, label, "tracks[0].source.path", "one frame number like %04d, #### or %d")
 
 
 def test_coco_size_mismatch(tmp_path):

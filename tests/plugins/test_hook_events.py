@@ -94,6 +94,39 @@ def test_frames_in_clip_numbers(shot):
     assert count_frames(shot / "part.mp4") == 6
 
 
+def test_a_sequence_folder_becomes_a_movie_numbered_by_its_files(shot):
+    """frame_indices are input indices, frames the files' numbers; the movie made from the
+    sequence runs at options.fps with the timecode of its first frame."""
+    import av
+
+    plates = shot / "plates"
+    plates.mkdir()
+    with av.open(str(shot / "plate.mp4")) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            cv2.imwrite(str(plates / f"sh010.{1001 + index}.png"), frame.to_ndarray(format="bgr24"))
+    for key, value in (("frame_indices", [3, 8]), ("frames", [1004, 1009])):
+        request = {
+            "input": "plates",
+            "mask_track": "box.json",  # numbered from 0: a warning says the files win
+            "output": f"{key}.mov",
+            key: value,
+            "codec": "prores_ks",
+            "options": {"fps": 25},
+            **FILLER,
+        }
+        run = run_request(request, shot)
+        assert run.returncode == 0, run.stderr
+        stats = run.last["stats"]
+        assert stats["frame_range"] == [1004, 1009] and stats["frame_indices"] == [3, 8]
+        warnings = [e["message"] for e in run.events if e["event"] == "warning"]
+        assert sum("frame_base is 0 but the first file" in m for m in warnings) == 1, warnings
+        with av.open(str(shot / f"{key}.mov")) as container:
+            video = container.streams.video[0]
+            assert video.average_rate == 25
+            assert video.metadata["timecode"] == "00:00:40:04"  # 1004 at 25 fps
+        assert count_frames(shot / f"{key}.mov") == 6
+
+
 def test_inline_raster_path_is_relative_to_the_request(shot, tmp_path_factory):
     matte = np.zeros((48, 64), np.uint8)
     matte[10:30, 20:40] = 255

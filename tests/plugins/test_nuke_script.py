@@ -74,6 +74,49 @@ def test_cleans_the_used_frames_and_reads_the_result(load, plate):
     assert any("frame" in m for m in task.messages)
 
 
+def test_default_a_sequence_read_becomes_a_clean_prores_movie(load, tmp_path):
+    """The plug-in's default: a Read of shot.####.png (frames 1001-1012) -> shot_clean.mov in
+    ProRes, through the real hook, at 24 fps with the timecode of frame 1001."""
+    import av
+    import cv2
+    import numpy as np
+
+    ramp = np.linspace(0, 255, 64 + 12, dtype=np.float32)
+    for index in range(12):
+        rgb = np.empty((48, 64, 3), np.uint8)
+        rgb[..., 0] = ramp[index : index + 64].astype(np.uint8)
+        rgb[..., 1] = np.linspace(40, 200, 48, dtype=np.uint8)[:, None]
+        rgb[..., 2] = 255 - rgb[..., 0]
+        cv2.imwrite(str(tmp_path / f"shot.{1001 + index}.png"), rgb[:, :, ::-1])
+    track = tmp_path / "wires.json"
+    # A track drawn in the script's frames: numbered like the files.
+    track.write_text(json.dumps(box_track(64, 48, frame_base=1001, frames=12)))
+    source = read_node("Read1", str(tmp_path / "shot.####.png"), 1001, 1012, orig_first=1001)
+    nuke = fake_nuke(selected=[source], mask_track_answer=str(track))
+    script = load(nuke)
+
+    thread = script.clean_selected_read(tool=sys.executable)  # codec: the default
+    thread.join(timeout=300)
+    assert not thread.is_alive(), "the job did not finish"
+
+    assert nuke.messages == []
+    [read] = nuke.created
+    output = tmp_path / "shot_clean.mov"
+    assert read["file"].value() == str(output)
+    with av.open(str(output)) as container:
+        [video] = container.streams.video
+        assert video.codec_context.name == "prores"
+        assert video.average_rate == 24
+        assert video.metadata.get("timecode") == "00:00:41:17"  # frame 1001 at 24 fps
+        assert not container.streams.audio
+    assert count_frames(output) == 12
+    # Result frame 1 is file 1001, which the source shows at script frame 1001.
+    assert (read["first"].value(), read["last"].value()) == (1, 12)
+    assert (read["frame_mode"].value(), read["frame"].value()) == ("start at", "1001")
+    [task] = nuke.tasks
+    assert task.progress and task.progress[-1] == 100, task.progress
+
+
 def test_matte_read_becomes_an_inline_track(load, plate, tmp_path):
     matte = read_node("Matte", str(tmp_path / "matte.%04d.png"), first=1, last=20)
     source = read_node("Read1", str(plate), first=1, last=20)
