@@ -7,8 +7,9 @@
 A printf pattern starts at the lowest number found on disk and must have no gaps; a
 folder is read in natural name order (frame2.png before frame10.png). Frame i has pts i
 in a time base of 1/fps. PNGs (8 and 16 bit, gray, RGB, RGBA: alpha is ignored) are read
-with OpenCV. OpenEXR is read with FFmpeg's EXR decoder (OpenCV's wheel is built without
-it); EXR floats are clipped to [0, 1] and stored as 16-bit values.
+with OpenCV. OpenEXR plates are read by `io.exr` (the `[exr]` extra) exactly as stored:
+each frame's `plate` holds every channel in its own type, and its `rgb` is the plate's
+working image for the fill (R, G, B in ACEScct as 16-bit codes; see `io.exr`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from ..errors import MediaError, UsageError
 from ..paths import is_image_pattern, normalize_pattern, pattern_regex
+from . import exr
 from .info import DecodedFrame, VideoInfo
 from .pixels import ColorTags
 
@@ -107,15 +108,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def _read_exr(path: Path) -> np.ndarray:
-    try:
-        with av.open(str(path), mode="r") as container:
-            frame = next(container.decode(video=0))
-            rgb = frame.to_ndarray(format="gbrpf32le")
-    except (av.FFmpegError, StopIteration) as error:
-        raise MediaError(f"{path}: not a readable OpenEXR image: {error}") from None
-    if rgb.min() < 0 or rgb.max() > 1:
-        warnings.warn(f"{path}: EXR values outside [0, 1] are clipped", stacklevel=3)
-    return np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
+    return exr.read_exr(path).working_rgb()
 
 
 class ImageSequenceReader:
@@ -130,7 +123,15 @@ class ImageSequenceReader:
         if rate <= 0:
             raise UsageError(f"fps must be a positive number, got {fps}")
         self._files, start_number = find_sequence_files(text)
-        first = read_image(self._files[0])
+        self._exr_layout = None  # an EXR sequence: the first plate's windows and channels
+        self.has_alpha = False  # alpha the output should keep (an EXR plate's A)
+        if self._files[0].suffix.lower() == ".exr":
+            plate = exr.read_exr(self._files[0])
+            self._exr_layout, self.has_alpha = plate.layout(), plate.has_alpha
+            first = plate.working_rgb()
+            self._warn_about(plate)
+        else:
+            first = read_image(self._files[0])
         height, width = first.shape[:2]
         self._shape, self._dtype = first.shape, first.dtype
         deep = first.dtype == np.uint16
@@ -162,9 +163,32 @@ class ImageSequenceReader:
             )
         return self._frames(start, stop)
 
+    @staticmethod
+    def _warn_about(plate: exr.ExrPlate) -> None:
+        """Once per sequence: what about the first plate the user should know."""
+        if plate.windows_differ():
+            (x0, y0, x1, y1), _ = plate.layout()
+            warnings.warn(
+                f"{plate.path}: the data window ({x0}, {y0})-({x1}, {y1}) differs from the "
+                f"display window; the fill works on the data window ({plate.width}x"
+                f"{plate.height}), so the mask track's (0, 0) is its top-left corner; both "
+                "windows are kept in the output",
+                stacklevel=4,
+            )
+        if plate.compression_name() in exr.NOT_IDEMPOTENT:
+            warnings.warn(
+                f"{plate.path}: {plate.compression_name()} is lossy and re-encodes even "
+                "unchanged pixels differently, so an EXR output with the same compression "
+                "is not bit-identical outside the mask",
+                stacklevel=4,
+            )
+
     def _frames(self, start: int, stop: int) -> Iterator[DecodedFrame]:
         for index in range(start, stop):
             path = self._files[index]
+            if self._exr_layout is not None:
+                yield self._exr_frame(index, path)
+                continue
             rgb = read_image(path)
             if rgb.shape != self._shape or rgb.dtype != self._dtype:
                 raise MediaError(
@@ -172,6 +196,15 @@ class ImageSequenceReader:
                     f"image of the sequence ({self._shape[1]}x{self._shape[0]} {self._dtype})"
                 )
             yield DecodedFrame(index=index, pts=index, rgb=rgb, source=None)
+
+    def _exr_frame(self, index: int, path: Path) -> DecodedFrame:
+        plate = exr.read_exr(path)
+        if plate.layout() != self._exr_layout:
+            raise MediaError(
+                f"{path}: {exr.describe_layout(plate.layout())} differs from the first image "
+                f"of the sequence ({self._files[0].name}: {exr.describe_layout(self._exr_layout)})"
+            )
+        return DecodedFrame(index=index, pts=index, rgb=plate.working_rgb(), plate=plate)
 
     def close(self) -> None:
         pass
