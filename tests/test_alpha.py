@@ -137,3 +137,40 @@ def test_an_output_without_alpha_warns_once_or_fails_with_strict(
     err = capfd.readouterr().err
     assert "-c:v prores: " in err and "refused with --strict" in err, err
     assert not strict.exists() and not list(tmp_path.glob(".strict*"))
+
+
+def write_rgba_pngs(folder: Path, deep: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    top = 65535 if deep else 255
+    for index in range(COUNT):
+        bgra = rng.integers(0, top + 1, (HEIGHT, WIDTH, 4)).astype(np.uint16 if deep else np.uint8)
+        bgra[:, :, 3] = (alpha10(index).astype(np.int64) * top // 1023).astype(bgra.dtype)
+        cv2.imwrite(str(folder / f"key.{index:04d}.png"), bgra)
+    return folder / "key.%04d.png"
+
+
+@pytest.mark.parametrize("deep", [False, True], ids=["rgba", "rgba64"])
+def test_an_rgba_png_sequence_keeps_its_alpha(tmp_path, track, deep):
+    pattern = write_rgba_pngs(tmp_path / "in", deep)
+    out = tmp_path / "out" / "o.%04d.png"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
+    assert cli.main(args) == 0
+    for index in range(COUNT):
+        before = cv2.imread(str(tmp_path / "in" / f"key.{index:04d}.png"), cv2.IMREAD_UNCHANGED)
+        after = cv2.imread(str(tmp_path / "out" / f"o.{index:04d}.png"), cv2.IMREAD_UNCHANGED)
+        assert after.dtype == before.dtype and after.shape == before.shape
+        assert np.array_equal(after[:, :, 3], before[:, :, 3]), f"frame {index}: alpha changed"
+        keep = outside(track, index)
+        assert np.array_equal(after[keep], before[keep]), f"frame {index}: RGB changed"
+        assert not np.array_equal(after, before), f"frame {index}: nothing filled"
+
+
+def test_a_sequence_that_loses_its_alpha_midway_is_refused(tmp_path, track, capfd):
+    pattern = write_rgba_pngs(tmp_path / "in", deep=False)
+    third = tmp_path / "in" / "key.0002.png"
+    cv2.imwrite(str(third), cv2.imread(str(third), cv2.IMREAD_UNCHANGED)[:, :, :3])
+    args = [str(pattern), "--mask-track", str(track), "-o", str(tmp_path / "o.%04d.png")]
+    assert cli.main(args + ["--model", "opencv"]) == 3
+    err = capfd.readouterr().err
+    assert "key.0002.png: has no alpha channel" in err and "key.0000.png" in err, err

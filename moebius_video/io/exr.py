@@ -170,10 +170,23 @@ class ExrPlate:
         return ExrPlate(self.path, self.header, channels)
 
 
+def header_layout(path: Path) -> tuple:
+    """A file's data window and channel names, from its header alone (for checking every
+    file of a sequence before the run writes anything); MediaError if unreadable."""
+    exr = require(path)
+    try:
+        header = exr.File(str(path), header_only=True).header()
+    except (RuntimeError, ValueError, OSError) as error:
+        raise MediaError(f"{path}: not a readable OpenEXR image: {error}") from None
+    (x0, y0), (x1, y1) = header["dataWindow"]
+    names = tuple(sorted(channel.name for channel in header["channels"]))
+    return (int(x0), int(y0), int(x1), int(y1)), names
+
+
 def describe_layout(layout: tuple) -> str:
-    """`ExrPlate.layout()` in words, for messages."""
+    """`ExrPlate.layout()` or `header_layout()` in words, for messages."""
     (x0, y0, x1, y1), channels = layout
-    names = ", ".join(f"{name} {kind}" for name, kind in channels)
+    names = ", ".join(c if isinstance(c, str) else f"{c[0]} {c[1]}" for c in channels)
     return f"data window ({x0}, {y0})-({x1}, {y1}), channels {names}"
 
 

@@ -158,8 +158,10 @@ class FrameFileWriter:
 
 
 def source_alpha(frame: DecodedFrame, dtype: np.dtype) -> np.ndarray | None:
-    """A movie frame's alpha as H x W samples of `dtype` (uint8 or uint16, as its RGB),
-    converted by swscale like the RGB; None when the source has no alpha."""
+    """A frame's alpha as H x W samples of `dtype` (uint8 or uint16, as its RGB): an
+    image's own, or a movie frame's converted by swscale; None when the source has none."""
+    if frame.alpha is not None:
+        return frame.alpha
     source = frame.source
     if source is None or not has_alpha(source.format.name):
         return None

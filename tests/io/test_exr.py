@@ -240,3 +240,32 @@ def test_without_the_exr_extra_an_exr_input_is_a_usage_error(tmp_path):
     assert 'pip install "moebius-video[exr]"' in done.stderr
     assert "plate.1001.exr" in done.stderr
     assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_a_plate_whose_data_window_changes_is_refused_before_any_output(tmp_path, capsys):
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.ZIP_COMPRESSION)
+    last = tmp_path / "in" / f"plate.{FRAMES[-1]}.exr"
+    header, channels = read(last)
+    header = {k: v for k, v in header.items() if k != "channels"}
+    header["dataWindow"] = ((0, 0), (WIDTH - 1, HEIGHT - 1))
+    OpenEXR.File(header, channels).write(str(last))
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.exr"
+    code = cli.main([str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"])
+    assert code == 3
+    message = capsys.readouterr().err
+    assert f"plate.{FRAMES[-1]}.exr: data window (0, 0)-(47, 31)" in message, message
+    assert "(6, 4)-(53, 35)" in message, message
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+
+
+def test_a_dwa_plate_warns_that_it_cannot_be_exact(tmp_path, capsys):
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.DWAA_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.exr"
+    code = cli.main([str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err.count("DWAA_COMPRESSION is lossy") == 1, err
+    header, _ = read(tmp_path / "out" / f"out.{FRAMES[0]}.exr")
+    assert header["compression"] == OpenEXR.DWAA_COMPRESSION
