@@ -174,3 +174,17 @@ def test_a_sequence_that_loses_its_alpha_midway_is_refused(tmp_path, track, capf
     assert cli.main(args + ["--model", "opencv"]) == 3
     err = capfd.readouterr().err
     assert "key.0002.png: has no alpha channel" in err and "key.0000.png" in err, err
+
+
+@pytest.mark.parametrize("codec, suffix", [("ffv1", ".mkv"), ("prores4444", ".mov")])
+def test_a_movie_with_alpha_keeps_it_unchanged(tmp_path, prores4444, track, codec, suffix):
+    out = tmp_path / f"o{suffix}"
+    args = [str(prores4444), "--mask-track", str(track), "-o", str(out), "-c:v", codec]
+    assert cli.main(args + ["--model", "opencv", "--strict"]) == 0
+    with av.open(str(out)) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == COUNT
+    for index, frame in enumerate(frames):
+        assert frame.format.name == "yuva444p12le", frame.format.name
+        stored = np.frombuffer(frame.planes[3], np.uint16).reshape(HEIGHT, -1)[:, :WIDTH]
+        assert np.array_equal(stored >> 2, alpha10(index)), f"frame {index}: alpha changed"

@@ -146,7 +146,8 @@ class FrameFileWriter:
             self._clip_warned = True
 
         def to16(values: np.ndarray) -> np.ndarray:
-            return np.rint(np.clip(values, 0, 1) * 65535).astype(np.uint16)
+            # float64 first: 65535 itself overflows a half.
+            return np.rint(np.clip(values.astype(np.float64), 0, 1) * 65535).astype(np.uint16)
 
         write_frame_file(path, to16(linear), self._encoder, None if alpha is None else to16(alpha))
 

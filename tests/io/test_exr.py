@@ -269,3 +269,38 @@ def test_a_dwa_plate_warns_that_it_cannot_be_exact(tmp_path, capsys):
     assert err.count("DWAA_COMPRESSION is lossy") == 1, err
     header, _ = read(tmp_path / "out" / f"out.{FRAMES[0]}.exr")
     assert header["compression"] == OpenEXR.DWAA_COMPRESSION
+
+
+def test_temporal_off_fills_a_plate_the_same_way(tmp_path):
+    pattern = write_plates(tmp_path / "in", np.float32, OpenEXR.PIZ_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.exr"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
+    assert cli.main(args + ["--temporal", "off"]) == 0
+    check_plates(tmp_path / "in", tmp_path / "out", track)
+
+
+def code(values: np.ndarray) -> np.ndarray:
+    """Floats as 16-bit code values: [0, 1] -> 0..65535, clipped."""
+    return np.rint(np.clip(values.astype(np.float64), 0, 1) * 65535)
+
+
+def test_a_plate_to_png_is_clipped_with_one_warning_and_keeps_alpha(tmp_path, capsys):
+    import cv2
+
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.ZIP_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.png"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert err.count("values outside [0, 1] are clipped in .png files") == 1, err
+    masks = load_mask_track(str(track), width=WIDTH, height=HEIGHT, frame_count=len(FRAMES))
+    for index, number in enumerate(FRAMES):
+        _, channels = read(tmp_path / "in" / f"plate.{number}.exr")
+        png = cv2.imread(str(tmp_path / "out" / f"out.{number}.png"), cv2.IMREAD_UNCHANGED)
+        assert png.dtype == np.uint16 and png.shape == (HEIGHT, WIDTH, 4)
+
+        assert np.array_equal(png[:, :, 3], code(channels["A"]))
+        keep = masks.alpha(index) == 0
+        assert np.array_equal(png[:, :, 2][keep], code(channels["R"])[keep])
