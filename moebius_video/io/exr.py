@@ -43,9 +43,10 @@ INSTALL_HINT = 'pip install "moebius-video[exr]"'
 
 RGB = ("R", "G", "B")
 ALPHA = "A"
-# Compressions that re-encode unchanged pixels differently (measured with OpenEXR 3.5:
-# DWA quantises in 32x32 DCT blocks each time; PXR24 and B44 give back what they read).
-NOT_IDEMPOTENT = ("DWAA_COMPRESSION", "DWAB_COMPRESSION")
+# Lossy compressions of blocks of pixels: re-encoding a plate changes unmasked values in
+# the blocks the fill touches (B44: 4x4 blocks), or anywhere (DWA quantises its DCT blocks
+# again). Measured with OpenEXR 3.5; PXR24 (per value) gives back what it read.
+INEXACT = ("B44_COMPRESSION", "B44A_COMPRESSION", "DWAA_COMPRESSION", "DWAB_COMPRESSION")
 
 # ACEScct (S-2016-001), scene-linear <-> log code in [0, 1].
 _TOE_END = 2.0**-7  # 0.0078125
@@ -206,7 +207,10 @@ def read_exr(path: Path) -> ExrPlate:
     except (RuntimeError, ValueError, OSError) as error:
         raise MediaError(f"{path}: not a readable OpenEXR image: {error}") from None
     if parts != 1:
-        raise MediaError(f"{path}: a multi-part EXR ({parts} parts); only single-part plates")
+        raise MediaError(
+            f"{path}: a multi-part EXR ({parts} parts) is not supported; write the plate "
+            "as a single-part file"
+        )
     if header.get("type") not in (exr.scanlineimage, exr.tiledimage):
         raise MediaError(f"{path}: deep EXR images are not supported")
     missing = [c for c in RGB if c not in channels]

@@ -196,11 +196,12 @@ class ImageSequenceReader:
                 "windows are kept in the output",
                 stacklevel=4,
             )
-        if plate.compression_name() in exr.NOT_IDEMPOTENT:
+        if plate.compression_name() in exr.INEXACT:
             warnings.warn(
-                f"{plate.path}: {plate.compression_name()} is lossy and re-encodes even "
-                "unchanged pixels differently, so an EXR output with the same compression "
-                "is not bit-identical outside the mask",
+                f"{plate.path}: {plate.compression_name()} is lossy in blocks of pixels, so "
+                "an EXR output with the same compression changes some values outside the "
+                "mask too (B44: in the 4x4 blocks the mask touches; DWA: anywhere); convert "
+                "the plates to ZIP or PIZ for an exact result",
                 stacklevel=4,
             )
 

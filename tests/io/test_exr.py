@@ -132,8 +132,13 @@ def check_plates(inputs: Path, outputs: Path, track: Path) -> None:
 
 @pytest.mark.parametrize(
     "dtype, compression",
-    [(np.float16, OpenEXR.PIZ_COMPRESSION), (np.float32, OpenEXR.ZIP_COMPRESSION)],
-    ids=["half-piz", "float-zip"],
+    [
+        (np.float16, OpenEXR.PIZ_COMPRESSION),
+        (np.float32, OpenEXR.ZIP_COMPRESSION),
+        (np.float32, OpenEXR.PXR24_COMPRESSION),  # lossy, but gives back what it read
+        (np.float16, OpenEXR.RLE_COMPRESSION),
+    ],
+    ids=["half-piz", "float-zip", "float-pxr24", "half-rle"],
 )
 def test_linear_exr_plate_through_the_cli_is_exact_outside_the_mask(tmp_path, dtype, compression):
     pattern = write_plates(tmp_path / "in", dtype, compression)
@@ -259,16 +264,17 @@ def test_a_plate_whose_data_window_changes_is_refused_before_any_output(tmp_path
     assert not out.parent.exists() or not list(out.parent.iterdir())
 
 
-def test_a_dwa_plate_warns_that_it_cannot_be_exact(tmp_path, capsys):
-    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.DWAA_COMPRESSION)
+@pytest.mark.parametrize("compression", ["DWAA_COMPRESSION", "B44_COMPRESSION"])
+def test_a_block_lossy_plate_warns_that_it_cannot_be_exact(tmp_path, capsys, compression):
+    pattern = write_plates(tmp_path / "in", np.float16, getattr(OpenEXR, compression))
     track = write_track(tmp_path / "t.json")
     out = tmp_path / "out" / "out.%04d.exr"
     code = cli.main([str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"])
     assert code == 0
     err = capsys.readouterr().err
-    assert err.count("DWAA_COMPRESSION is lossy") == 1, err
+    assert err.count(f"{compression} is lossy") == 1, err
     header, _ = read(tmp_path / "out" / f"out.{FRAMES[0]}.exr")
-    assert header["compression"] == OpenEXR.DWAA_COMPRESSION
+    assert header["compression"] == getattr(OpenEXR, compression)
 
 
 def test_temporal_off_fills_a_plate_the_same_way(tmp_path):
@@ -304,3 +310,21 @@ def test_a_plate_to_png_is_clipped_with_one_warning_and_keeps_alpha(tmp_path, ca
         assert np.array_equal(png[:, :, 3], code(channels["A"]))
         keep = masks.alpha(index) == 0
         assert np.array_equal(png[:, :, 2][keep], code(channels["R"])[keep])
+
+
+def test_a_multi_part_plate_is_refused(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    plane = np.zeros((HEIGHT, WIDTH), np.float16)
+    header = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION}
+    parts = [
+        OpenEXR.Part(header, {"R": plane, "G": plane, "B": plane}, "beauty"),
+        OpenEXR.Part(header, {"Z": plane.astype(np.float32)}, "depth"),
+    ]
+    OpenEXR.File(parts).write(str(tmp_path / "in" / "m.1001.exr"))
+    track = write_track(tmp_path / "t.json")
+    code = cli.main(
+        [str(tmp_path / "in" / "m.%04d.exr"), "--mask-track", str(track)]
+        + ["-o", str(tmp_path / "o.%04d.exr")]
+    )
+    assert code == 3
+    assert "m.1001.exr: a multi-part EXR (2 parts) is not supported" in capsys.readouterr().err
