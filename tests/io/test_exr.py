@@ -317,8 +317,9 @@ def test_a_multi_part_plate_is_refused(tmp_path, capsys):
     plane = np.zeros((HEIGHT, WIDTH), np.float16)
     header = {"type": OpenEXR.scanlineimage, "compression": OpenEXR.ZIP_COMPRESSION}
     parts = [
-        OpenEXR.Part(header, {"R": plane, "G": plane, "B": plane}, "beauty"),
-        OpenEXR.Part(header, {"Z": plane.astype(np.float32)}, "depth"),
+        # Part() writes its name into the header it gets: one dict each.
+        OpenEXR.Part(dict(header), {"R": plane, "G": plane, "B": plane}, "beauty"),
+        OpenEXR.Part(dict(header), {"Z": plane.astype(np.float32)}, "depth"),
     ]
     OpenEXR.File(parts).write(str(tmp_path / "in" / "m.1001.exr"))
     track = write_track(tmp_path / "t.json")
