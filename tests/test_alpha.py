@@ -5,6 +5,8 @@ wrote RGB PNGs, and libx264 dropped alpha without a word.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +17,7 @@ import numpy as np
 import pytest
 
 from moebius_video import cli
+from moebius_video.commands import hook
 from moebius_video.io import open_video
 from moebius_video.masks import load_mask_track
 
@@ -188,3 +191,27 @@ def test_a_movie_with_alpha_keeps_it_unchanged(tmp_path, prores4444, track, code
         assert frame.format.name == "yuva444p12le", frame.format.name
         stored = np.frombuffer(frame.planes[3], np.uint16).reshape(HEIGHT, -1)[:, :WIDTH]
         assert np.array_equal(stored >> 2, alpha10(index)), f"frame {index}: alpha changed"
+
+
+def test_the_hook_refuses_to_drop_alpha_with_strict(tmp_path, prores4444, track):
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "input": str(prores4444),
+                "mask_track": str(track),
+                "output": str(tmp_path / "o.mp4"),
+                "model": "opencv",
+                "options": {"strict": True},
+            }
+        )
+    )
+    events = io.StringIO()
+    roots = [a for f in (tmp_path, prores4444.parent, track.parent) for a in ("--root", str(f))]
+    with contextlib.redirect_stdout(events):
+        code = hook.main([*roots, str(request)])
+    last = json.loads(events.getvalue().splitlines()[-1])
+    assert code == 2 and last["event"] == "error" and last["code"] == "usage", last
+    assert "alpha channel" in last["message"] and "strict" in last["message"], last
+    assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.tmp*"))
