@@ -329,3 +329,58 @@ def test_a_multi_part_plate_is_refused(tmp_path, capsys):
     )
     assert code == 3
     assert "m.1001.exr: a multi-part EXR (2 parts) is not supported" in capsys.readouterr().err
+
+
+def test_propagation_copies_the_plate_s_own_values(tmp_path):
+    """A static half plate (values 0.02 to 3.9) under a mask that moves 6 px a frame: every
+    hidden pixel shows in a neighbour, so propagation brings back the plate's own values
+    through the 16-bit working image. Measured: 7839 of 8640 masked values bit-exact,
+    99% within 0.3%."""
+    width, height = 96, 64
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    wave = np.sin(xx / 7) * np.cos(yy / 5)
+    noise = np.random.default_rng(0).normal(0, 0.02, (height, width, 3))
+    rgb = np.stack([0.02 + 3.9 * (wave + 1) / 2, 0.5 + 0.4 * np.sin(yy / 4), 2 * xx / width], -1)
+    rgb = (rgb + noise).astype(np.float16)
+    (tmp_path / "in").mkdir()
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    for number in range(1001, 1013):
+        channels = {c: np.ascontiguousarray(rgb[:, :, k]) for k, c in enumerate("RGB")}
+        OpenEXR.File(dict(header), channels).write(str(tmp_path / "in" / f"p.{number}.exr"))
+    keys = [
+        {"frame": 1001 + i, "points": [[10 + 6 * i, 20], [22 + 6 * i, 20], [22 + 6 * i, 40]]}
+        for i in range(12)
+    ]
+    for key in keys:
+        key["points"].append([key["points"][0][0], 40])
+    track = tmp_path / "t.json"
+    track.write_text(
+        json.dumps(
+            {
+                "schema": "moebius.masktrack/1",
+                "width": width,
+                "height": height,
+                "frame_base": 1001,
+                "tracks": [
+                    {"id": "m", "shape": "polygon", "range": [1001, 1012], "keyframes": keys}
+                ],
+            }
+        )
+    )
+    out = tmp_path / "out" / "o.%04d.exr"
+    args = [str(tmp_path / "in" / "p.%04d.exr"), "--mask-track", str(track), "-o", str(out)]
+    assert cli.main(args + ["--model", "opencv"]) == 0
+    masks = load_mask_track(str(track), width=width, height=height, frame_count=12)
+    exact = total = 0
+    errors = []
+    for index, number in enumerate(range(1001, 1013)):
+        _, filled = read(tmp_path / "out" / f"o.{number}.exr")
+        inside = masks.alpha(index) >= 1
+        for k, name in enumerate("RGB"):
+            want, got = rgb[:, :, k][inside], filled[name][inside]
+            exact += int(np.count_nonzero(bits(want) == bits(got)))
+            total += want.size
+            errors.append(np.abs(got.astype(np.float64) - want) / np.abs(want.astype(np.float64)))
+    error = np.concatenate(errors)
+    assert exact >= 0.85 * total, f"only {exact} of {total} masked values came back exactly"
+    assert np.percentile(error, 99) < 0.01, f"99th percentile error {np.percentile(error, 99)}"
