@@ -384,3 +384,19 @@ def test_propagation_copies_the_plate_s_own_values(tmp_path):
     error = np.concatenate(errors)
     assert exact >= 0.85 * total, f"only {exact} of {total} masked values came back exactly"
     assert np.percentile(error, 99) < 0.01, f"99th percentile error {np.percentile(error, 99)}"
+
+
+def test_skip_existing_keeps_whole_plates_and_redoes_a_broken_one(tmp_path, capsys):
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.PIZ_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.exr"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
+    assert cli.main(args) == 0
+    broken = tmp_path / "out" / f"out.{FRAMES[3]}.exr"
+    broken.write_bytes(broken.read_bytes()[:200])
+    capsys.readouterr()
+    assert cli.main(args + ["--skip-existing"]) == 0
+    err = capsys.readouterr()
+    assert "5 frames already exist, kept" in err.err, err.err
+    assert "1 existing frame files do not decode at 48x32" in err.err, err.err
+    check_plates(tmp_path / "in", tmp_path / "out", track)
