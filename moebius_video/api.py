@@ -677,23 +677,30 @@ def check_output(
 
 
 def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: InpaintOptions) -> None:
-    """A source with alpha keeps it in every output that can hold it (an image sequence,
+    """A source with alpha keeps it in every output that can hold it (image sequences,
     prores4444, ffv1); elsewhere (libx264, prores 422) the run warns once, or refuses with
-    `strict`. sequence_alpha: an image-sequence source has alpha (an EXR plate's A)."""
+    `strict`, before any output. sequence_alpha: an image-sequence source has alpha (RGBA
+    PNGs, an EXR plate's A)."""
     import warnings
 
     from .io.codecs import encoder_pix_fmt, resolve_codec
     from .io.pixels import has_alpha
 
-    source_alpha = sequence_alpha if info.is_image_sequence else has_alpha(info.pix_fmt)
-    if not source_alpha or target.sequence or info.is_image_sequence:
-        return  # sequence outputs write alpha; sequence -> movie is not a path yet
-    if has_alpha(encoder_pix_fmt(resolve_codec(target.codec), info.pix_fmt)):
-        return
-    reason = (
-        f"{info.path} has an alpha channel ({info.pix_fmt}), which {target.codec} cannot "
-        "hold; keep it with -c:v prores4444, ffv1 or an image sequence (png, exr)"
-    )
+    if target.sequence:
+        return  # every image format we write holds alpha
+    if info.is_image_sequence:
+        if not sequence_alpha:
+            return
+        reason = f"{info.path} has an alpha channel, which a movie from images does not carry"
+    else:
+        if not has_alpha(info.pix_fmt):
+            return
+        if has_alpha(encoder_pix_fmt(resolve_codec(target.codec), info.pix_fmt)):
+            return
+        reason = (
+            f"{info.path} has an alpha channel ({info.pix_fmt}), which {target.codec} cannot "
+            "hold; keep it with -c:v prores4444, ffv1 or an image sequence (png, exr)"
+        )
     if options.strict:
         raise OptionError("codec", f" {target.codec}: {reason} (refused with --strict)")
     warnings.warn(

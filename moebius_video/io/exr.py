@@ -164,8 +164,10 @@ class ExrPlate:
             fill = decode_view(patch.rgb)
             for k, name in enumerate(RGB):
                 region = channels[name][y0:y1, x0:x1]
+                # Blend in linear light; alpha 1 takes the fill as it is, and so does a NaN
+                # or infinite plate value under a feathered edge (nothing to blend with).
                 src = region.astype(np.float64)
-                # Blend in linear light; alpha 1 takes the fill as it is.
+                src = np.where(np.isfinite(src), src, fill[:, :, k])
                 mixed = np.where(weight >= 1.0, fill[:, :, k], src + weight * (fill[:, :, k] - src))
                 np.copyto(region, mixed.astype(region.dtype), where=touched)
         return ExrPlate(self.path, self.header, channels)

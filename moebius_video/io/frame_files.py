@@ -128,7 +128,7 @@ class FrameFileWriter:
             write_frame_file(path, rgb, self._encoder, source_alpha(frame, rgb.dtype))
         self.written += 1
 
-    def _write_plate(self, path: Path, plate) -> None:
+    def _write_plate(self, path: Path, plate: exr.ExrPlate) -> None:
         if self._encoder[0] == "exr":
             buffer = io.BytesIO()
             exr.write_exr(buffer, plate)

@@ -400,3 +400,26 @@ def test_skip_existing_keeps_whole_plates_and_redoes_a_broken_one(tmp_path, caps
     assert "5 frames already exist, kept" in err.err, err.err
     assert "1 existing frame files do not decode at 48x32" in err.err, err.err
     check_plates(tmp_path / "in", tmp_path / "out", track)
+
+
+def test_nan_and_inf_outside_the_mask_stay_and_inside_are_filled(tmp_path):
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.ZIP_COMPRESSION)
+    for number in FRAMES:
+        path = tmp_path / "in" / f"plate.{number}.exr"
+        header, channels = read(path)
+        channels["R"][2, 2] = np.nan  # outside the hole
+        channels["G"][3, 40] = np.inf
+        channels["R"][16, 24] = np.nan  # inside it
+        channels["B"][7, 18] = np.nan  # on its feathered edge (alpha 0.75)
+        header = {k: v for k, v in header.items() if k != "channels"}
+        OpenEXR.File(header, channels).write(str(path))
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "out" / "out.%04d.exr"
+    code = cli.main([str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"])
+    assert code == 0
+    for number in FRAMES:
+        _, before = read(tmp_path / "in" / f"plate.{number}.exr")
+        _, after = read(tmp_path / "out" / f"out.{number}.exr")
+        assert bits(after["R"])[2, 2] == bits(before["R"])[2, 2]
+        assert after["G"][3, 40] == np.inf
+        assert np.isfinite(after["R"][16, 24]) and np.isfinite(after["B"][7, 18])
