@@ -423,3 +423,18 @@ def test_nan_and_inf_outside_the_mask_stay_and_inside_are_filled(tmp_path):
         assert bits(after["R"])[2, 2] == bits(before["R"])[2, 2]
         assert after["G"][3, 40] == np.inf
         assert np.isfinite(after["R"][16, 24]) and np.isfinite(after["B"][7, 18])
+
+
+@pytest.mark.slow
+def test_two_ray_workers_write_the_same_plates_as_one(tmp_path):
+    ray = pytest.importorskip("ray")
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.PIZ_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    args = [str(pattern), "--mask-track", str(track), "--model", "opencv"]
+    assert cli.main(args + ["-o", str(tmp_path / "one" / "out.%04d.exr")]) == 0
+    assert cli.main(args + ["-o", str(tmp_path / "two" / "out.%04d.exr"), "--workers", "2"]) == 0
+    assert not ray.is_initialized()
+    check_plates(tmp_path / "in", tmp_path / "two", track)
+    for number in FRAMES:
+        one = (tmp_path / "one" / f"out.{number}.exr").read_bytes()
+        assert one == (tmp_path / "two" / f"out.{number}.exr").read_bytes(), f"frame {number}"
