@@ -28,6 +28,7 @@ How a plate goes through the run:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,11 +83,31 @@ def require(path: Path | str) -> Any:
 
 def encode_view(linear: np.ndarray) -> np.ndarray:
     """Scene-linear RGB (any float type) -> ACEScct as 16-bit codes (NaN as 0)."""
-    lin = np.nan_to_num(np.asarray(linear, np.float64), nan=0.0, posinf=1e30, neginf=-1e30)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log = (np.log2(np.maximum(lin, _TOE_END)) + 9.72) / 17.52
-    cct = np.where(lin <= _TOE_END, _TOE_SLOPE * lin + _TOE_OFFSET, log)
-    return np.rint(np.clip(cct, 0.0, 1.0) * _CODES).astype(np.uint16)
+    values = np.asarray(linear)
+    if values.dtype == np.float16:
+        return _half_codes()[values.view(np.uint16)]  # 4K: 0.07 s, computed 1.2 s
+    return _encode(values)
+
+
+@functools.cache
+def _half_codes() -> np.ndarray:
+    """The code of every half bit pattern (a half has only 65536 values)."""
+    return _encode(np.arange(1 << 16, dtype=np.uint16).view(np.float16))
+
+
+def _encode(linear: np.ndarray) -> np.ndarray:
+    # Beyond -1 .. 1e6 every value gets the end codes anyway; clipping first keeps the toe's
+    # product finite. NaN is taken as 0.
+    lin = np.clip(np.nan_to_num(np.asarray(linear, np.float32), nan=0.0), -1.0, 1e6)
+    cct = np.maximum(lin, np.float32(_TOE_END))
+    np.log2(cct, out=cct)
+    cct += np.float32(9.72)
+    cct /= np.float32(17.52)
+    toe = lin <= _TOE_END
+    cct[toe] = np.float32(_TOE_SLOPE) * lin[toe] + np.float32(_TOE_OFFSET)
+    np.clip(cct, 0.0, 1.0, out=cct)
+    cct *= np.float32(_CODES)
+    return np.rint(cct, out=cct).astype(np.uint16)
 
 
 def decode_view(codes: np.ndarray) -> np.ndarray:
