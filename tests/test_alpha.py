@@ -89,13 +89,14 @@ def outside(track: Path, index: int) -> np.ndarray:
     return masks.alpha(index) == 0
 
 
-def test_prores4444_alpha_to_png_is_kept_in_rgba64(tmp_path, prores4444, track):
-    out = tmp_path / "o.%04d.png"
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_prores4444_alpha_to_png_is_kept_in_rgba64(tmp_path, prores4444, track, suffix):
+    out = tmp_path / f"o.%04d{suffix}"
     args = [str(prores4444), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
     assert cli.main(args + ["--strict"]) == 0
     source = decoded_rgb(prores4444)
     for index in range(COUNT):
-        png = cv2.imread(str(tmp_path / f"o.{index:04d}.png"), cv2.IMREAD_UNCHANGED)
+        png = cv2.imread(str(tmp_path / f"o.{index:04d}{suffix}"), cv2.IMREAD_UNCHANGED)
         assert png.dtype == np.uint16 and png.shape == (HEIGHT, WIDTH, 4), png.shape
         rgb, alpha = png[:, :, 2::-1], png[:, :, 3]
         # Every alpha sample, masked or not, is the source's (10 bit scaled to 16).
