@@ -237,6 +237,7 @@ def _run(
                 )
             )
         track = load_track_for(mask_track, info)  # parsed once, for every path below
+        check_alpha(target, info, getattr(video, "has_alpha", False), options)
         check_writes(target, options, files_read(input_path, info, mask_track, track))
         base, numbered_by = frame_numbering(options, info, track, input_path, report)
         start, stop = index_range(
@@ -770,6 +771,39 @@ def check_output(
     if path.exists() and not options.overwrite:
         raise OutputExistsError("output", path)
     return OutputTarget(path, codec or "libx264", False)
+
+
+def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: InpaintOptions) -> None:
+    """A source with alpha keeps it in every output that can hold it (image sequences,
+    prores4444, ffv1); elsewhere (libx264, prores 422) the run warns once, or refuses with
+    `strict`, before any output. sequence_alpha: an image-sequence source has alpha (RGBA
+    PNGs, an EXR plate's A)."""
+    import warnings
+
+    from .io.codecs import encoder_pix_fmt, resolve_codec
+    from .io.pixels import has_alpha
+
+    if target.sequence:
+        return  # every image format we write holds alpha
+    if info.is_image_sequence:
+        if not sequence_alpha:
+            return
+        reason = f"{info.path} has an alpha channel, which a movie from images does not carry"
+    else:
+        if not has_alpha(info.pix_fmt):
+            return
+        if has_alpha(encoder_pix_fmt(resolve_codec(target.codec), info.pix_fmt)):
+            return
+        reason = (
+            f"{info.path} has an alpha channel ({info.pix_fmt}), which {target.codec} cannot "
+            "hold; keep it with -c:v prores4444, ffv1 or an image sequence (png, exr)"
+        )
+    if options.strict:
+        raise OptionError("codec", f" {target.codec}: {reason} (refused with --strict)")
+    warnings.warn(
+        f"{target.path}: the alpha channel is dropped: {reason} (--strict makes this an error)",
+        stacklevel=2,
+    )
 
 
 def files_read(

@@ -76,6 +76,8 @@ class InpaintOptions:
     save_debug: write a debug preview to this path.
     allow_damaged: go on through damage in the input's video stream, with the decoder's
         concealment, and list the damaged frames; by default damage stops the run (exit 3).
+    strict: refuse (exit 2, before any output) what would otherwise only warn that the
+        output loses part of the source: an alpha channel the output codec cannot hold.
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
     """
 
@@ -98,6 +100,7 @@ class InpaintOptions:
     shot_pull: bool | None = None
     save_debug: str | os.PathLike | None = None
     allow_damaged: bool = False
+    strict: bool = False
     workers: int = 1
     ray_address: str | None = None
     temporal: bool = True
@@ -141,6 +144,7 @@ class InpaintOptions:
             )
         _check_type("overwrite", self.overwrite, bool)
         _check_type("allow_damaged", self.allow_damaged, bool)
+        _check_type("strict", self.strict, bool)
         if self.shot_pull is not None:
             _check_type("shot_pull", self.shot_pull, bool)
         for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):

@@ -128,6 +128,7 @@ def test_api_hook_and_cli_write_the_same_sequence_with_the_input_outside_the_mas
 
 
 def test_temporal_off_and_exr_keep_the_input_outside_the_mask(tmp_path, track, source):
+    pytest.importorskip("OpenEXR")  # reads the files back exactly
     frames, alphas = source
     inpaint_video(
         CLIP,
@@ -137,7 +138,7 @@ def test_temporal_off_and_exr_keep_the_input_outside_the_mask(tmp_path, track, s
     )
     for number, rgb in frames.items():
         with open_video(tmp_path / f"o.{number:04d}.exr") as one:
-            got = next(iter(one.frames())).rgb  # EXR code values back as 16 bit
-        expected = rgb.astype(np.uint16) * 257  # 8-bit code values, exactly, in float
+            got = next(iter(one.frames())).plate.linear_rgb()  # the floats in the file
+        expected = rgb.astype(np.float32) / 255  # 8-bit code values, exactly, in float
         outside = alphas[number] == 0
         assert np.array_equal(got[outside], expected[outside]), f"frame {number}"

@@ -17,6 +17,7 @@ from moebius_video.options import InpaintOptions
         ({"codec": ""}, "codec", "-c:v: the codec name is empty", "codec: the codec name"),
         ({"overwrite": "yes"}, "overwrite", "-y/--overwrite: expected true or false", "overwrite"),
         ({"keyframe_interval": 0}, "keyframe_interval", "--keyframe-interval: exp", "options."),
+        ({"strict": "yes"}, "strict", "--strict: expected true or false", "options.strict: "),
     ],
 )
 def test_an_option_error_names_its_field(options, field, cli, hook):

@@ -134,6 +134,13 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         help="go on through damage in the input's video stream (the decoder conceals it) and"
         " list the damaged frames; by default damage stops the run with exit 3",
     )
+    fill.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="fail (exit 2) instead of warning where the output would lose part of the"
+        " source, such as an alpha channel the output codec cannot hold",
+    )
 
     scale = parser.add_argument_group("scale out")
     scale.add_argument("--workers", type=int, metavar="N", help="Ray workers (default 1: no Ray)")

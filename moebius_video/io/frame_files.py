@@ -11,6 +11,11 @@ sequences through this class, so they agree:
   the source's bit depth, so every pixel outside the mask is bit-identical to the
   decoded input (8-bit sources give 8-bit files, deeper ones 16-bit; EXR holds the same
   code values as 32-bit floats in [0, 1], with no colour transform);
+- an EXR plate (`frame.plate`, from an EXR sequence) written as EXR keeps its own header
+  and channels: half stays half, windows, compression, alpha and extra channels are
+  kept, and only masked values change (`io.exr`);
+- the source's alpha is written with the frame (RGBA PNG and TIFF, an A channel in
+  EXR), unchanged: the fill never paints alpha;
 - each file is written under a temporary name and renamed, so a killed run leaves only
   whole frames, and `skip_existing` then renders just the missing ones. Temporary files
   that a dead process left behind are removed.
@@ -18,7 +23,9 @@ sequences through this class, so they agree:
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,16 +35,18 @@ import numpy as np
 from ..errors import OptionError
 from ..patches import FramePatch
 from ..paths import frame_path, is_image_pattern
+from . import exr
 from .composite import composite
 from .info import DecodedFrame
+from .pixels import has_alpha
 from .temp_files import frame_temp, remove_stale_temps
 
-# Per-frame formats: extension -> (PyAV encoder, pixel format by bit depth).
+# Per-frame formats: extension -> (PyAV encoder, pixel format by bit depth; with alpha).
 IMAGE_FORMATS = {
-    ".png": ("png", {8: "rgb24", 16: "rgb48be"}),
-    ".tif": ("tiff", {8: "rgb24", 16: "rgb48le"}),
-    ".tiff": ("tiff", {8: "rgb24", 16: "rgb48le"}),
-    ".exr": ("exr", {8: "gbrpf32le", 16: "gbrpf32le"}),
+    ".png": ("png", {8: "rgb24", 16: "rgb48be"}, {8: "rgba", 16: "rgba64be"}),
+    ".tif": ("tiff", {8: "rgb24", 16: "rgb48le"}, {8: "rgba", 16: "rgba64le"}),
+    ".tiff": ("tiff", {8: "rgb24", 16: "rgb48le"}, {8: "rgba", 16: "rgba64le"}),
+    ".exr": ("exr", {8: "gbrpf32le", 16: "gbrpf32le"}, {8: "gbrapf32le", 16: "gbrapf32le"}),
 }
 
 
@@ -99,6 +108,7 @@ class FrameFileWriter:
         self.todo = [i for i in range(start, stop) if i not in keep]
         self.skipped = len(keep)
         self.written = 0
+        self._clip_warned = False
 
     def open(self) -> FrameFileWriter:
         """Clear stale temporary files of the frames to render, and make the folder (farm
@@ -109,10 +119,37 @@ class FrameFileWriter:
 
     def write(self, frame: DecodedFrame, patches: Sequence[FramePatch]) -> None:
         """Composite `patches` over the decoded frame's RGB and write its file atomically."""
-        # Without a source frame, io.composite blends in RGB and returns the array.
-        rgb = composite(DecodedFrame(frame.index, frame.pts, frame.rgb, None), patches)
-        write_frame_file(self.paths[frame.index], rgb, self._encoder)
+        path = self.paths[frame.index]
+        if frame.plate is not None:
+            self._write_plate(path, frame.plate.composited(patches))
+        else:
+            # Without a source frame, io.composite blends in RGB and returns the array.
+            rgb = composite(DecodedFrame(frame.index, frame.pts, frame.rgb, None), patches)
+            write_frame_file(path, rgb, self._encoder, source_alpha(frame, rgb.dtype))
         self.written += 1
+
+    def _write_plate(self, path: Path, plate: exr.ExrPlate) -> None:
+        if self._encoder[0] == "exr":
+            buffer = io.BytesIO()
+            exr.write_exr(buffer, plate)
+            _publish_bytes(path, buffer.getvalue())
+            return
+        # A float plate into 16-bit PNG/TIFF: the code values clipped to [0, 1].
+        linear = plate.linear_rgb()
+        alpha = plate.channels.get(exr.ALPHA)
+        if not self._clip_warned and (linear.min() < 0 or linear.max() > 1):
+            warnings.warn(
+                f"{plate.path}: values outside [0, 1] are clipped in {self.pattern.suffix} "
+                "files; write .exr to keep them",
+                stacklevel=3,
+            )
+            self._clip_warned = True
+
+        def to16(values: np.ndarray) -> np.ndarray:
+            # float64 first: 65535 itself overflows a half.
+            return np.rint(np.clip(values.astype(np.float64), 0, 1) * 65535).astype(np.uint16)
+
+        write_frame_file(path, to16(linear), self._encoder, None if alpha is None else to16(alpha))
 
     def __enter__(self) -> FrameFileWriter:
         return self.open()
@@ -121,20 +158,42 @@ class FrameFileWriter:
         pass  # every file is already whole (or was never renamed into place)
 
 
-def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, str]]) -> None:
-    """Encode one RGB frame with PyAV and write it atomically (temp file, then rename)."""
-    codec_name, formats = encoder
+def source_alpha(frame: DecodedFrame, dtype: np.dtype) -> np.ndarray | None:
+    """A frame's alpha as H x W samples of `dtype` (uint8 or uint16, as its RGB): an
+    image's own, or a movie frame's converted by swscale; None when the source has none."""
+    if frame.alpha is not None:
+        return frame.alpha
+    source = frame.source
+    if source is None or not has_alpha(source.format.name):
+        return None
+    rgba = source.reformat(format="rgba" if dtype == np.uint8 else "rgba64le").to_ndarray()
+    return np.ascontiguousarray(rgba[:, :, 3])
+
+
+def write_frame_file(
+    path: Path,
+    rgb: np.ndarray,
+    encoder: tuple[str, dict[int, str], dict[int, str]],
+    alpha: np.ndarray | None = None,
+) -> None:
+    """Encode one RGB frame (and its alpha, H x W of the same dtype) with PyAV and write
+    it atomically (temp file, then rename)."""
+    codec_name, formats, alpha_formats = encoder
     depth = 16 if rgb.dtype == np.uint16 else 8
-    pix_fmt = formats[depth]
-    if pix_fmt == "gbrpf32le":
-        array = rgb.astype(np.float32) / float(np.iinfo(rgb.dtype).max)
-    else:
-        array = rgb
+    pix_fmt = formats[depth] if alpha is None else alpha_formats[depth]
+    array = rgb if alpha is None else np.concatenate([rgb, alpha[:, :, None]], axis=2)
+    if pix_fmt.endswith("f32le"):
+        array = array.astype(np.float32) / float(np.iinfo(rgb.dtype).max)
     # from_ndarray takes native-endian samples for both rgb48be and rgb48le.
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format=pix_fmt)
     codec = av.CodecContext.create(codec_name, "w")
     codec.width, codec.height, codec.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
     data = b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
+    _publish_bytes(path, data)
+
+
+def _publish_bytes(path: Path, data: bytes) -> None:
+    """Write one frame file's bytes under a temporary name, then rename it into place."""
     temp = frame_temp(path)
     try:
         with open(temp, "xb") as file:
@@ -153,7 +212,9 @@ def write_frame_file(path: Path, rgb: np.ndarray, encoder: tuple[str, dict[int, 
 
 def is_whole_frame_file(path: Path, size: tuple[int, int] | None) -> bool:
     """Whether an existing frame file decodes (to one picture of `size`, width x height,
-    when given)."""
+    when given). An EXR's size is its data window's, read by `io.exr` where installed."""
+    if path.suffix.lower() == ".exr" and exr.available():
+        return exr.is_whole_exr(path, size)
     try:
         with av.open(str(path), metadata_errors="replace") as container:
             frames = list(container.decode(video=0))

@@ -6,9 +6,11 @@
 
 A printf pattern starts at the lowest number found on disk and must have no gaps; a
 folder is read in natural name order (frame2.png before frame10.png). Frame i has pts i
-in a time base of 1/fps. PNGs (8 and 16 bit, gray, RGB, RGBA: alpha is ignored) are read
-with OpenCV. OpenEXR is read with FFmpeg's EXR decoder (OpenCV's wheel is built without
-it); EXR floats are clipped to [0, 1] and stored as 16-bit values.
+in a time base of 1/fps. PNGs (8 and 16 bit, gray, RGB, RGBA: the alpha rides along in
+each frame's `alpha`, never filled) are read with OpenCV. OpenEXR plates are read by
+`io.exr` (the `[exr]` extra) exactly as stored: each frame's `plate` holds every channel
+in its own type, and its `rgb` is the plate's working image for the fill (R, G, B in
+ACEScct as 16-bit codes; see `io.exr`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from ..errors import MediaError, UsageError
 from ..paths import is_image_pattern, normalize_pattern, pattern_regex
+from . import exr
 from .info import DecodedFrame, VideoInfo
 from .pixels import ColorTags
 
@@ -88,8 +90,14 @@ def find_sequence_files(text: str) -> tuple[list[Path], int]:
 
 def read_image(path: Path) -> np.ndarray:
     """One image as H x W x 3 RGB, uint8 or uint16; MediaError naming the file otherwise."""
+    return read_image_and_alpha(path)[0]
+
+
+def read_image_and_alpha(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """One image as H x W x 3 RGB, uint8 or uint16, and its alpha (H x W, same type) or
+    None; MediaError naming the file otherwise. (An EXR's RGB is its working image.)"""
     if path.suffix.lower() == ".exr":
-        return _read_exr(path)
+        return _read_exr(path), None
     try:
         data = np.fromfile(path, dtype=np.uint8)  # cv2.imread mishandles non-ASCII paths
     except OSError as error:
@@ -100,22 +108,13 @@ def read_image(path: Path) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16):
         raise MediaError(f"{path}: {image.dtype} samples are not supported (8 or 16 bit)")
     if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] == 4:
-        image = image[:, :, :3]
-    return np.ascontiguousarray(image[:, :, ::-1])  # OpenCV is BGR
+        return np.repeat(image[:, :, None], 3, axis=2), None
+    alpha = np.ascontiguousarray(image[:, :, 3]) if image.shape[2] == 4 else None
+    return np.ascontiguousarray(image[:, :, 2::-1]), alpha  # OpenCV is BGR(A)
 
 
 def _read_exr(path: Path) -> np.ndarray:
-    try:
-        with av.open(str(path), mode="r", metadata_errors="replace") as container:
-            frame = next(container.decode(video=0))
-            rgb = frame.to_ndarray(format="gbrpf32le")
-    except (av.FFmpegError, StopIteration) as error:
-        raise MediaError(f"{path}: not a readable OpenEXR image: {error}") from None
-    if rgb.min() < 0 or rgb.max() > 1:
-        warnings.warn(f"{path}: EXR values outside [0, 1] are clipped", stacklevel=3)
-    return np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)
+    return exr.read_exr(path).working_rgb()
 
 
 class ImageSequenceReader:
@@ -130,7 +129,17 @@ class ImageSequenceReader:
         if rate <= 0:
             raise UsageError(f"fps must be a positive number, got {fps}")
         self._files, start_number = find_sequence_files(text)
-        first = read_image(self._files[0])
+        self._exr_layout = None  # an EXR sequence: the first plate's windows and channels
+        self.has_alpha = False  # alpha the output keeps (RGBA PNGs, an EXR plate's A)
+        if self._files[0].suffix.lower() == ".exr":
+            plate = exr.read_exr(self._files[0])
+            self._exr_layout, self.has_alpha = plate.layout(), plate.has_alpha
+            first = plate.working_rgb()
+            self._check_exr_headers()
+            self._warn_about(plate)
+        else:
+            first, alpha = read_image_and_alpha(self._files[0])
+            self.has_alpha = alpha is not None
         height, width = first.shape[:2]
         self._shape, self._dtype = first.shape, first.dtype
         deep = first.dtype == np.uint16
@@ -163,16 +172,68 @@ class ImageSequenceReader:
             )
         return self._frames(start, stop)
 
+    def _check_exr_headers(self) -> None:
+        """Every file's data window and channel names against the first's, from the headers
+        alone (microseconds a file), so a mismatch stops the run before any output."""
+        window, channels = self._exr_layout
+        expected = (window, tuple(name for name, _ in channels))
+        for path in self._files[1:]:
+            found = exr.header_layout(path)
+            if found != expected:
+                raise MediaError(
+                    f"{path}: {exr.describe_layout(found)} differs from the first image of "
+                    f"the sequence ({self._files[0].name}: {exr.describe_layout(expected)})"
+                )
+
+    @staticmethod
+    def _warn_about(plate: exr.ExrPlate) -> None:
+        """Once per sequence: what about the first plate the user should know."""
+        if plate.windows_differ():
+            (x0, y0, x1, y1), _ = plate.layout()
+            warnings.warn(
+                f"{plate.path}: the data window ({x0}, {y0})-({x1}, {y1}) differs from the "
+                f"display window; the fill works on the data window ({plate.width}x"
+                f"{plate.height}), so the mask track's (0, 0) is its top-left corner; both "
+                "windows are kept in the output",
+                stacklevel=4,
+            )
+        if plate.compression_name() in exr.INEXACT:
+            warnings.warn(
+                f"{plate.path}: {plate.compression_name()} is lossy in blocks of pixels, so "
+                "an EXR output with the same compression changes some values outside the "
+                "mask too (B44: in the 4x4 blocks the mask touches; DWA: anywhere); convert "
+                "the plates to ZIP or PIZ for an exact result",
+                stacklevel=4,
+            )
+
     def _frames(self, start: int, stop: int) -> Iterator[DecodedFrame]:
         for index in range(start, stop):
             path = self._files[index]
-            rgb = read_image(path)
+            if self._exr_layout is not None:
+                yield self._exr_frame(index, path)
+                continue
+            rgb, alpha = read_image_and_alpha(path)
             if rgb.shape != self._shape or rgb.dtype != self._dtype:
                 raise MediaError(
                     f"{path}: {rgb.shape[1]}x{rgb.shape[0]} {rgb.dtype} differs from the first "
                     f"image of the sequence ({self._shape[1]}x{self._shape[0]} {self._dtype})"
                 )
-            yield DecodedFrame(index=index, pts=index, rgb=rgb, source=None)
+            if (alpha is not None) != self.has_alpha:
+                have, first = ("has", "has none") if alpha is not None else ("has no", "has one")
+                raise MediaError(
+                    f"{path}: {have} alpha channel, and the first image of the sequence "
+                    f"({self._files[0].name}) {first}"
+                )
+            yield DecodedFrame(index=index, pts=index, rgb=rgb, source=None, alpha=alpha)
+
+    def _exr_frame(self, index: int, path: Path) -> DecodedFrame:
+        plate = exr.read_exr(path)
+        if plate.layout() != self._exr_layout:
+            raise MediaError(
+                f"{path}: {exr.describe_layout(plate.layout())} differs from the first image "
+                f"of the sequence ({self._files[0].name}: {exr.describe_layout(self._exr_layout)})"
+            )
+        return DecodedFrame(index=index, pts=index, rgb=plate.working_rgb(), plate=plate)
 
     def close(self) -> None:
         pass

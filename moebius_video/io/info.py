@@ -88,6 +88,10 @@ class DecodedFrame:
     source: the decoded frame in the source pixel format (None for image sequences);
         `composite` blends fills into it so untouched samples stay bit-identical.
     width, height, rgb_dtype: what `rgb` will be, without converting anything.
+    alpha: an image-sequence frame's alpha (H x W, the dtype of `rgb`), or None; never
+        filled, written with the frame where the output holds alpha.
+    plate: an EXR frame's own channels (`io.exr.ExrPlate`), or None; `rgb` is then the
+        plate's working image (ACEScct codes) and the writer composites into the plate.
     """
 
     __slots__ = (
@@ -99,6 +103,8 @@ class DecodedFrame:
         "_reformatter",
         "_crop_reformatters",
         "_crop",
+        "plate",
+        "alpha",
     )
 
     def __init__(
@@ -111,6 +117,8 @@ class DecodedFrame:
         rgb_format: str | None = None,
         reformatter: VideoReformatter | None = None,
         crop_reformatters: CropReformatters | None = None,
+        plate=None,
+        alpha: np.ndarray | None = None,
     ) -> None:
         if rgb is None and source is None:
             raise ValueError("a DecodedFrame needs rgb or a source frame")
@@ -118,6 +126,7 @@ class DecodedFrame:
         self._rgb, self._rgb_format, self._reformatter = rgb, rgb_format, reformatter
         self._crop_reformatters = crop_reformatters
         self._crop: tuple[Box, np.ndarray] | None = None  # the converted area, if any
+        self.plate, self.alpha = plate, alpha
 
     @property
     def rgb(self) -> np.ndarray:
