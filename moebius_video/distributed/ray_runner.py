@@ -177,6 +177,9 @@ class RaySegmentRunner:
                 next_pos += 1
 
 
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
 def connect(address: str | None, workers: int) -> bool:
     """Make sure this process is connected to Ray; True when this call started the connection.
 
@@ -189,11 +192,11 @@ def connect(address: str | None, workers: int) -> bool:
         return False
     with _signal_handlers_kept():
         if address is None:
-            # Ray 2.5x turns token authentication on for a new local cluster by setting
-            # RAY_AUTH_MODE=token in this process, and logs a WARNING saying so in every
-            # run's log. Choosing it ourselves keeps the protection and drops the line; a
-            # mode the user set wins.
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            # Ray 2.5x turns token authentication on for a new local cluster and logs a
+            # WARNING saying so, in every run's log. The protection is right for our
+            # private cluster; the line is not news. (Setting RAY_AUTH_MODE ourselves
+            # instead misses Ray's cached config in a process that used Ray before.)
+            logging.getLogger(_RAY_AUTH_LOGGER).setLevel(logging.ERROR)
             ray.init(
                 num_cpus=max(workers, 1),
                 include_dashboard=False,
