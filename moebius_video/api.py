@@ -518,6 +518,17 @@ def _output_for(target: OutputTarget, info, input_path, options, frame_base, fra
         return _FramesOutput(
             target.path, options, frame_base, frame_range, (info.width, info.height)
         )
+    if info.codec == "exr":
+        # What the fill sees of an EXR plate is its ACEScct view (io.exr); a movie gets
+        # those codes, untagged: "linear" would be a lie, and a display transform is the
+        # colour pipeline's choice, not ours.
+        warnings.warn(
+            f"{target.path}: the movie holds the EXR plates' ACEScct codes (a log encoding "
+            "of scene-linear light, ACES S-2016-001), with no transfer tag; view it "
+            "through an ACEScct transform, or write an EXR sequence to keep the values",
+            stacklevel=2,
+        )
+        info = dataclasses.replace(info, color=dataclasses.replace(info.color, transfer=None))
     return _MovieOutput(
         target.path, info, input_path, options, target.codec, frame_range, frame_base
     )

@@ -438,3 +438,31 @@ def test_two_ray_workers_write_the_same_plates_as_one(tmp_path):
     for number in FRAMES:
         one = (tmp_path / "one" / f"out.{number}.exr").read_bytes()
         assert one == (tmp_path / "two" / f"out.{number}.exr").read_bytes(), f"frame {number}"
+
+
+def test_an_exr_plate_to_a_movie_holds_its_acescct_view_untagged(tmp_path, capsys):
+    # The fill sees an EXR plate through ACEScct; a movie gets those codes, and must not
+    # be tagged linear (the plate's transfer), which would make players misread them.
+    import av
+
+    pattern = write_plates(tmp_path / "in", np.float16, OpenEXR.ZIP_COMPRESSION)
+    track = write_track(tmp_path / "t.json")
+    out = tmp_path / "o.mov"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "-c:v", "prores_ks"]
+    assert cli.main([*args, "--model", "opencv"]) == 0
+    assert "o.mov: the movie holds the EXR plates' ACEScct codes" in capsys.readouterr().err
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb48le") for f in container.decode(stream)]
+        assert stream.codec_context.color_trc == 2  # unspecified, not 8 (linear)
+        assert container.streams.video[0].metadata.get("timecode") == "00:00:41:17"
+    assert len(frames) == len(FRAMES)
+    # Outside the hole the movie holds the plate's own ACEScct codes (10-bit ProRes 4:2:2:
+    # within a few code values).
+    view = encode_view(plate_rgb(FRAMES[0]).astype(np.float16).astype(np.float32))
+    got = frames[0].astype(np.float64)
+    assert got.shape[:2] == (HEIGHT, WIDTH)
+    outside = np.ones((HEIGHT, WIDTH), bool)
+    outside[6:27, 16:33] = False  # the hole and its feather, in data-window pixels
+    error = np.abs(got[outside] - view.astype(np.float64)[outside]).mean()
+    assert error < 0.01 * 65535, error
