@@ -91,8 +91,9 @@ class InpaintResult:
     def summary(self) -> str:
         """The one-line summary the CLI prints at the end."""
         first, last = self.frame_range
+        kept = f", kept {self.skipped} already there" if self.skipped else ""
         return (
-            f"moebius-video: wrote {self.output}: {self.frames} frames ({first}-{last}), "
+            f"moebius-video: wrote {self.output}: {self.frames} frames ({first}-{last}){kept}, "
             f"masked {100 * self.masked_fraction:.2f}% of the area "
             f"in {self.masked_frames} frames, {self.seconds:.1f} s, {self.fps:.1f} fps "
             f"(filler {self.filler}, {self.codec})"
@@ -169,6 +170,7 @@ def render_chunk(
         result.skipped,
         result.frame_range,
         time.perf_counter() - began,
+        run=result,
     )
 
 

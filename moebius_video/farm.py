@@ -23,26 +23,31 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .paths import is_image_pattern
 
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """What a chunk task did: frames written now, frames already there and kept."""
+    """What a chunk task did: frames written now, frames already there and kept.
+    run: the render's own result (`api.InpaintResult`), None when the task was skipped
+    whole (a chunk file already there)."""
 
     output: str
     frames: int
     skipped: int
     frame_range: tuple[int, int]  # clip frame numbers, inclusive
     seconds: float
+    run: Any = None
 
     def summary(self) -> str:
-        """The one-line summary `run` prints at the end of a chunk."""
-        first, last = self.frame_range
+        """The one-line summary `run` prints at the end: the same line as any run's."""
+        if self.run is not None:
+            return self.run.summary()
         return (
-            f"moebius-video: {self.output}: frames {first}-{last}: wrote {self.frames}, "
-            f"kept {self.skipped} already there, {self.seconds:.1f} s"
+            f"moebius-video: kept {self.output}: it exists and decodes whole "
+            f"(--skip-existing); 0 frames written, {self.seconds:.1f} s"
         )
 
 

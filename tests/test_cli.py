@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 FAST = ("--model", "opencv")
 SUMMARY = re.compile(
     r"^moebius-video: wrote (?P<output>\S+): (?P<frames>\d+) frames "
-    r"\((?P<first>\d+)-(?P<last>\d+)\), "
+    r"\((?P<first>\d+)-(?P<last>\d+)\)(?:, kept (?P<kept>\d+) already there)?, "
     r"masked (?P<masked>\d+\.\d\d)% of the area in (?P<masked_frames>\d+) frames, "
     r"\d+\.\d s, \d+\.\d fps \(filler \S+, \S+\)$"
 )
@@ -69,6 +69,25 @@ def test_run_writes_the_clip_and_prints_a_summary(shot, tmp_path):
     src, out = decoded(clip), decoded(output)
     assert [f.pts for f in out] == [f.pts for f in src]
     assert audio_packets(output) == audio_packets(clip)
+
+
+def test_every_kind_of_output_prints_the_same_summary_line(shot, tmp_path):
+    clip, track = shot
+    frames = tmp_path / "f.%04d.png"
+    done = moebius_video(clip, "--mask-track", track, "-o", frames, *FAST)
+    assert done.returncode == 0, done.stderr
+    match = SUMMARY.match(done.stdout.strip())
+    assert match, f"a sequence's summary is not the run's: {done.stdout!r}"
+    assert (int(match["frames"]), match["kept"]) == (FRAMES, None)
+    assert int(match["masked_frames"]) == 8
+    (tmp_path / "f.0003.png").unlink()  # a frame a killed farm task never wrote
+    done = moebius_video(clip, "--mask-track", track, "-o", frames, "--skip-existing", *FAST)
+    match = SUMMARY.match(done.stdout.strip())
+    assert match, f"a resumed chunk's summary is not the run's: {done.stdout!r}"
+    assert (int(match["frames"]), int(match["kept"])) == (1, FRAMES - 1)
+    movie = tmp_path / "chunk.mp4"
+    done = moebius_video(clip, "--mask-track", track, "-o", movie, "--skip-existing", *FAST)
+    assert SUMMARY.match(done.stdout.strip()), done.stdout
 
 
 @pytest.mark.parametrize(
@@ -314,3 +333,19 @@ def test_workers_without_the_ray_extra_is_a_usage_error_with_the_install_line(sh
     assert run.returncode == 2, run.stderr
     assert "--workers 2 runs on Ray, which is not installed" in run.stderr
     assert "Traceback" not in run.stderr and not out.exists()
+
+
+def test_run_help_lists_every_codec_and_the_core_defaults():
+    from moebius_video.io.codecs import CODECS, resolve_codec
+    from moebius_video.temporal import TemporalOptions
+
+    done = moebius_video("run", "--help")
+    text = " ".join(done.stdout.split())  # argparse wraps lines
+    for name in CODECS:
+        assert f"{name} = " in text, name
+    with pytest.raises(Exception, match="choose one of: " + ", ".join(CODECS)):
+        resolve_codec("divx")  # the error lists the same codecs
+    core = TemporalOptions()
+    assert f"frames per temporal window ({core.window})" in text
+    assert f"on each side of a window ({core.context})" in text
+    assert f"never-seen pixels ({core.keyframe_interval})" in text

@@ -12,8 +12,10 @@ import sys
 
 from ..errors import UsageError
 from ..farm import add_farm_options
+from ..io.codecs import CODECS
 from ..options import FRAME_NUMBERS, InpaintOptions, parse_fps, parse_frame_range
 from ..progress import PROGRESS_MODES, make_reporter
+from ..temporal.settings import TemporalOptions
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -54,7 +56,9 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         "--codec",
         dest="codec",
         metavar="CODEC",
-        help="video codec: libx264 (default), ffv1 (lossless), prores_ks, png (image sequence)",
+        help="video codec: "
+        + "; ".join(f"{c.name} = {c.description}" for c in CODECS.values())
+        + ". Default: png for an image-sequence output, libx264 otherwise",
     )
     out.add_argument("--crf", type=int, metavar="N", help="x264 quality, 0-51 (default 16)")
     out.add_argument(
@@ -102,10 +106,21 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         metavar="on|off",
         help="flow-guided temporal fill (on, default) or a per-frame fill (off)",
     )
-    fill.add_argument("--window", type=int, metavar="N", help="frames per temporal window")
-    fill.add_argument("--context", type=int, metavar="N", help="context frames on each side")
+    core = TemporalOptions()  # the defaults the help shows are the core's own
     fill.add_argument(
-        "--keyframe-interval", type=int, metavar="N", help="frames between generated fills"
+        "--window", type=int, metavar="N", help=f"frames per temporal window ({core.window})"
+    )
+    fill.add_argument(
+        "--context",
+        type=int,
+        metavar="N",
+        help=f"context frames read on each side of a window ({core.context})",
+    )
+    fill.add_argument(
+        "--keyframe-interval",
+        type=int,
+        metavar="N",
+        help=f"frames between generated fills of never-seen pixels ({core.keyframe_interval})",
     )
     fill.add_argument(
         "--flow-quality",
