@@ -74,6 +74,8 @@ class InpaintOptions:
     shot_pull: take real background from anywhere in the shot, aligned by camera motion
         (an extra analysis pass over the clip); None = the temporal core's default (on).
     save_debug: write a debug preview to this path.
+    save_debug_scale: the preview's panels against the frame pixels they show (0.1-2;
+        None = 1: full resolution, so a thin wire can be judged).
     allow_damaged: go on through damage in the input's video stream, with the decoder's
         concealment, and list the damaged frames; by default damage stops the run (exit 3).
     strict: refuse (exit 2, before any output) what would otherwise only warn that the
@@ -99,6 +101,7 @@ class InpaintOptions:
     shot_cuts: str | tuple[int, ...] | None = None
     shot_pull: bool | None = None
     save_debug: str | os.PathLike | None = None
+    save_debug_scale: float | None = None
     allow_damaged: bool = False
     strict: bool = False
     workers: int = 1
@@ -171,6 +174,18 @@ class InpaintOptions:
                 ": shot cuts split the temporal core's windows, and --temporal off"
                 " fills each frame alone; drop --temporal off or --shot-cuts",
             )
+        if self.save_debug_scale is not None:
+            value = self.save_debug_scale
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OptionError(
+                    "save_debug_scale", f": expected a number such as 0.5 or 1, got {value!r}"
+                )
+            if not 0.1 <= value <= 2:
+                raise OptionError(
+                    "save_debug_scale", f": expected a scale from 0.1 to 2, got {value}"
+                )
+            if self.save_debug is None:
+                raise OptionError("save_debug_scale", ": scales the --save-debug preview; give it")
         if self.save_debug is not None and (self.workers > 1 or self.ray_address is not None):
             raise OptionError(
                 "save_debug",
@@ -234,6 +249,7 @@ def temporal_options(
             "flow_quality",
             "shot_pull",
             "save_debug",
+            "save_debug_scale",
         )
         if getattr(options, name) is not None
     }
@@ -368,6 +384,13 @@ def _coerce(name: str, value: Any) -> Any:
             except OptionError as exc:
                 raise OptionError(name, exc.detail) from None
         raise OptionError(name, f": expected 'FIRST-LAST' or [first, last], got {value!r}")
+    if name == "save_debug_scale" and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise OptionError(
+                name, f": expected a number such as 0.5 or 1, got {value!r}"
+            ) from None
     if name in ("crf", "window", "context", "keyframe_interval", "workers"):
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)

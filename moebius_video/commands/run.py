@@ -143,6 +143,13 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
     )
     fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
     fill.add_argument(
+        "--save-debug-scale",
+        type=float,
+        metavar="S",
+        help="the preview's size against the frame (1 = full resolution, default; 0.5 = "
+        "half); its panels show only the masks' region when that is small",
+    )
+    fill.add_argument(
         "--allow-damaged",
         action="store_true",
         default=None,

@@ -1,7 +1,10 @@
 """The --save-debug preview: input with mask | where each pixel came from | result.
 
-One H.264 video, three panels side by side, each at most 640 pixels wide. The middle
-panel shows the input dimmed, with masked pixels coloured by their source:
+One H.264 video, three panels side by side, at full resolution by default
+(`--save-debug-scale` shrinks them), so a thin wire can be judged. When the masks stay
+in a small part of the frame, the panels show only that region (the masks' bounding box
+over the clip, plus a margin). The middle panel shows the input dimmed, with masked
+pixels coloured by their source:
 
     green   real background propagated from another frame
     cyan    real background pulled from a far frame of the shot, by camera motion,
@@ -37,7 +40,12 @@ from .keyframes import (
     PULLED_MID,
 )
 
-PANEL_MAX_WIDTH = 640
+# The three panels side by side stay within what H.264 players decode (8K UHD wide).
+PREVIEW_MAX_WIDTH = 7680
+# Pixels of context around the masks' region in the preview.
+REGION_MARGIN = 48
+# The preview shows the masks' region alone when it covers at most this much of the frame.
+REGION_MAX_AREA = 0.5
 SOURCE_COLOURS = {
     PROPAGATED: (0, 200, 0),
     GENERATED: (255, 40, 40),
@@ -71,10 +79,25 @@ def apply_patches(frame: np.ndarray, patches: list[FramePatch]) -> np.ndarray:
 class DebugPreview:
     """Writes the preview video; appears at `path` only when closed without error."""
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, rate: Fraction):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        width: int,
+        height: int,
+        rate: Fraction,
+        scale: float = 1.0,
+        region: tuple[int, int, int, int] | None = None,
+    ):
+        """region: (x0, y0, x1, y1), the frame pixels the panels show (default the frame);
+        scale: panel pixels per frame pixel, lowered if three panels would pass 8K."""
         self.path = Path(path)
-        scale = min(1.0, PANEL_MAX_WIDTH / width)
-        self.panel = (max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2))
+        self.region = region or (0, 0, width, height)
+        x0, y0, x1, y1 = self.region
+        scale = min(scale, PREVIEW_MAX_WIDTH / (3 * (x1 - x0)))
+        self.panel = (
+            max(2, int((x1 - x0) * scale) // 2 * 2),
+            max(2, int((y1 - y0) * scale) // 2 * 2),
+        )
         remove_stale_temps(self.path, hidden=True)  # what killed runs left
         self._temp = movie_temp(self.path)
         self._container = av.open(str(self._temp), "w")
@@ -106,10 +129,16 @@ class DebugPreview:
             for code, colour in SOURCE_COLOURS.items():
                 region[(source_map == code) & masked[y0:y1, x0:x1]] = colour
         result = _to_uint8(apply_patches(frame, patches))
-        panels = [
-            cv2.resize(image, self.panel, interpolation=cv2.INTER_AREA)
-            for image in (overlay.astype(np.uint8), sources, result)
-        ]
+        x0, y0, x1, y1 = self.region
+        panels = []
+        for image in (overlay.astype(np.uint8), sources, result):
+            image = np.ascontiguousarray(image[y0:y1, x0:x1])
+            if image.shape[1::-1] != self.panel:
+                # Shrunk by area; enlarged (scale > 1) by nearest, so pixels stay pixels.
+                grow = self.panel[0] > image.shape[1]
+                method = cv2.INTER_NEAREST if grow else cv2.INTER_AREA
+                image = cv2.resize(image, self.panel, interpolation=method)
+            panels.append(image)
         image = np.hstack(panels)
         if shot_start:
             draw_cut_bar(image, self.panel[0])
@@ -141,3 +170,21 @@ def draw_cut_bar(image: np.ndarray, panel_width: int) -> None:
     scale = cv2.getFontScaleFromHeight(font, max(bar - 4, 4), 1)
     for left in range(0, image.shape[1], panel_width):
         cv2.putText(image, "CUT", (left + 4, bar - 2), font, scale, CUT_TEXT_COLOUR, 1, cv2.LINE_AA)
+
+
+def preview_region(
+    boxes: list[tuple[int, int, int, int]], width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """The frame pixels the preview shows: the masks' bounding box over the clip plus
+    REGION_MARGIN, when that covers at most REGION_MAX_AREA of the frame; None (the whole
+    frame) otherwise. boxes: (x0, y0, x1, y1) of alpha > 0 per masked frame."""
+    if not boxes:
+        return None
+    x0 = max(0, min(b[0] for b in boxes) - REGION_MARGIN) // 2 * 2
+    y0 = max(0, min(b[1] for b in boxes) - REGION_MARGIN) // 2 * 2
+    x1 = min(width, max(b[2] for b in boxes) + REGION_MARGIN)
+    y1 = min(height, max(b[3] for b in boxes) + REGION_MARGIN)
+    if (x1 - x0) * (y1 - y0) > REGION_MAX_AREA * width * height:
+        return None
+    # Even sizes (4:2:0), so at scale 1 the panels are the frame's pixels, not resampled.
+    return (x0, y0, x0 + (x1 - x0) // 2 * 2, y0 + (y1 - y0) // 2 * 2)

@@ -38,7 +38,7 @@ from ..fillers import Filler
 from ..flow.estimate import FlowEstimator, make_flow_estimator
 from ..patches import AlphaTrack, FramePatch, alpha_in, box_pixels, enclosing_box, mask_box
 from .cut_report import CutReport
-from .debug import DebugPreview
+from .debug import DebugPreview, preview_region
 from .grid import blended_frames, covering_windows, window_core, window_of, window_span
 from .settings import TemporalOptions
 from .shot_pull import ShotPull
@@ -502,7 +502,14 @@ def iter_patches(
             if options.save_debug:
                 if preview is None:
                     h, w = frame.rgb.shape[:2]
-                    preview = DebugPreview(options.save_debug, w, h, debug_rate or Fraction(25))
+                    preview = DebugPreview(
+                        options.save_debug,
+                        w,
+                        h,
+                        debug_rate or Fraction(25),
+                        scale=options.save_debug_scale,
+                        region=_preview_region(track, output_range, frame_count, w, h),
+                    )
                 whole[frame.index] = frame.rgb
             for done in engine.push(frame):
                 take(done)
@@ -521,6 +528,19 @@ def iter_patches(
         engine.abandon()
         if preview is not None:
             preview.abort()
+
+
+def _preview_region(track, output_range, frame_count, width: int, height: int):
+    """The region the debug preview shows (debug.preview_region), from the track's cheap
+    per-frame boxes over the frames written; None (the whole frame) when the track has no
+    boxes or the clip's length is unknown."""
+    box = getattr(track, "box", None)
+    frame_count = frame_count or getattr(track, "frame_count", None)
+    span = output_range or ((0, frame_count) if frame_count is not None else None)
+    if box is None or span is None:
+        return None
+    boxes = [b for b in (box(i) for i in range(*span)) if b is not None]
+    return preview_region(boxes, width, height)
 
 
 def _share(filled: FilledWindow | None, index: int, weight: float) -> tuple:

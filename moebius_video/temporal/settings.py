@@ -31,6 +31,8 @@ class TemporalOptions:
     shot_pull: whether masked pixels take real background from anywhere in their shot,
       aligned by camera motion (shot_pull.py), besides local propagation in the window.
     save_debug: path of a preview video (input with mask | source map | result), or None.
+    save_debug_scale: the preview panels' size against the frame pixels they show (1 =
+      full resolution; the panels show only the masks' region when that is small).
     """
 
     window: int = 40
@@ -44,6 +46,7 @@ class TemporalOptions:
     shot_cuts: str | tuple[int, ...] = "auto"
     shot_pull: bool = True
     save_debug: str | None = None
+    save_debug_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.blend is None and isinstance(self.context, int) and isinstance(self.window, int):

@@ -228,6 +228,38 @@ def test_debug_preview_shows_three_panels_per_frame(clip, tmp_path):
     assert middle[1] > 120 and middle[0] < 90, f"propagated pixels shown as {middle}"
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_debug_preview_shows_a_small_masks_region_at_full_resolution(tmp_path, scale):
+    # A 16 x 12 object in a 320 x 240 frame: the panels show its region plus the margin,
+    # pixel for pixel (or at the scale asked), not the whole frame shrunk.
+    height, width, count = 240, 320, 10
+    clean = panning(count, height, width, step=(1, 0), seed=3)
+    track = BoxTrack([(200 + t, 100, 216 + t, 112) for t in range(count)], height, width)
+    target = tmp_path / "preview.mp4"
+    options = TemporalOptions(
+        window=8, context=4, blend=2, save_debug=str(target), save_debug_scale=scale
+    )
+    _stream(painted(clean, track), track, options)
+    with av.open(str(target)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    margin = debug.REGION_MARGIN
+    x0, y0 = 200 - margin, 100 - margin
+    x1, y1 = min(width, 216 + count - 1 + margin) // 2 * 2, 112 + margin
+    panel = (int((x1 - x0) * scale) // 2 * 2, int((y1 - y0) * scale) // 2 * 2)
+    assert frames[0].shape == (panel[1], 3 * panel[0], 3)
+    if scale == 1.0:  # the left panel is the input itself there (H.264 at crf 20)
+        shown = frames[0][:, : panel[0]].astype(int)
+        mask = track.alpha(0)[y0:y1, x0:x1] > 0
+        error = np.abs(shown - painted(clean, track)[0][y0:y1, x0:x1])[~mask].mean()
+        assert error < 6, error
+
+
+def test_a_large_masks_region_keeps_the_whole_frame():
+    assert debug.preview_region([(10, 10, 300, 230)], 320, 240) is None
+    assert debug.preview_region([], 320, 240) is None
+    assert debug.preview_region([(100, 100, 110, 110)], 320, 240) == (52, 52, 158, 158)
+
+
 def _bar_pixels(frame: np.ndarray) -> np.ndarray:
     """The rows of a decoded preview frame where a cut bar goes (all three panels)."""
     return frame[: debug.cut_bar_height(frame.shape[0])].astype(int)
