@@ -87,7 +87,8 @@ def test_chunks_with_one_killed_and_resumed_equal_one_process(shot, tmp_path):
     assert 0 < len(killed_with) < len(in_middle), f"kill did not land mid-chunk: {killed_with}"
 
     resumed = _run(_chunk_command(shot, chunks, "1010-1021", "--skip-existing"))
-    assert f"wrote {len(in_middle) - len(killed_with)}, kept {len(killed_with)}" in resumed.stdout
+    wrote, kept = len(in_middle) - len(killed_with), len(killed_with)
+    assert f": {wrote} frames (1010-1021), kept {kept} already there," in resumed.stdout
 
     got = {n: frame_path(chunks / "clean.%04d.png", n).read_bytes() for n in numbers}
     differing = [n for n in numbers if got[n] != expected[n]]
