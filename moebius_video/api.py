@@ -245,7 +245,15 @@ def _run(
         start, stop = index_range(
             options.frames, base, info.frame_count, options.frame_indices, numbered_by
         )
-        out = _output_for(target, info, input_path, options, base, (start, stop))
+        out = _output_for(
+            target,
+            info,
+            input_path,
+            options,
+            base,
+            (start, stop),
+            getattr(video, "has_alpha", False),
+        )
         out.plan(skip_existing)
         total = len(out.todo)
         report(
@@ -439,8 +447,17 @@ class _MovieOutput:
     encoded once (audio, subtitles and timecode remuxed); renamed into place at the end."""
 
     def __init__(
-        self, path: Path, info, input_path: Path, options, codec: str, frame_range, frame_base
+        self,
+        path: Path,
+        info,
+        input_path: Path,
+        options,
+        codec: str,
+        frame_range,
+        frame_base,
+        sequence_alpha: bool = False,
     ):
+        self.sequence_alpha = sequence_alpha
         self.path, self.info, self.input_path = path, info, input_path
         self.options, self.codec, self.frame_range = options, codec, frame_range
         self.frame_base = frame_base
@@ -462,9 +479,17 @@ class _MovieOutput:
             if sequence
             else None
         )
+        info = self.info
+        # An RGBA sequence into a codec that holds alpha (prores4444, ffv1): the writer
+        # takes RGBA frames, the alpha as read (never filled).
+        self._alpha = (
+            sequence and self.sequence_alpha and self.info.codec != "exr" and self._keeps_alpha()
+        )
+        if self._alpha:
+            info = dataclasses.replace(info, pix_fmt=_with_alpha(info.pix_fmt))
         self._writer = VideoWriter(
             self.path,
-            self.info,
+            info,
             codec=self.codec,
             crf=self.options.crf,
             remux_from=None if sequence else self.input_path,
@@ -474,10 +499,20 @@ class _MovieOutput:
         )
         return self
 
+    def _keeps_alpha(self) -> bool:
+        from .io.codecs import encoder_pix_fmt, resolve_codec
+        from .io.pixels import has_alpha
+
+        rgba = _with_alpha(self.info.pix_fmt)
+        return has_alpha(encoder_pix_fmt(resolve_codec(self.codec), rgba))
+
     def write(self, frame, patches: list[FramePatch]) -> None:
         from .io import composite
 
-        self._writer.write(composite(frame, patches))
+        picture = composite(frame, patches)
+        if self._alpha and getattr(frame, "alpha", None) is not None:
+            picture = np.dstack([picture, frame.alpha])
+        self._writer.write(picture)
 
     def __enter__(self) -> _MovieOutput:
         return self
@@ -515,7 +550,10 @@ class _FramesOutput:
         return self._writer.open()
 
 
-def _output_for(target: OutputTarget, info, input_path, options, frame_base, frame_range):
+def _output_for(
+    target: OutputTarget, info, input_path, options, frame_base, frame_range, alpha=False
+):
+    """alpha: an image-sequence input has alpha (RGBA PNGs), for a movie that can hold it."""
     if target.sequence:
         return _FramesOutput(
             target.path, options, frame_base, frame_range, (info.width, info.height)
@@ -532,7 +570,7 @@ def _output_for(target: OutputTarget, info, input_path, options, frame_base, fra
         )
         info = dataclasses.replace(info, color=dataclasses.replace(info.color, transfer=None))
     return _MovieOutput(
-        target.path, info, input_path, options, target.codec, frame_range, frame_base
+        target.path, info, input_path, options, target.codec, frame_range, frame_base, alpha
     )
 
 
@@ -801,7 +839,17 @@ def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: Inpai
     if info.is_image_sequence:
         if not sequence_alpha:
             return
-        reason = f"{info.path} has an alpha channel, which a movie from images does not carry"
+        if info.codec != "exr" and has_alpha(
+            encoder_pix_fmt(resolve_codec(target.codec), _with_alpha(info.pix_fmt))
+        ):
+            return  # an RGBA PNG sequence into prores4444 or ffv1: the movie carries it
+        reason = (
+            f"{info.path} has an alpha channel, which {target.codec} cannot hold; keep it "
+            "with -c:v prores4444, ffv1 or an image sequence"
+            if info.codec != "exr"
+            else f"{info.path} has an alpha channel, which a movie from EXR plates does not "
+            "carry; keep it with an EXR sequence"
+        )
     else:
         if not has_alpha(info.pix_fmt):
             return
@@ -817,6 +865,11 @@ def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: Inpai
         f"{target.path}: the alpha channel is dropped: {reason} (--strict makes this an error)",
         stacklevel=2,
     )
+
+
+def _with_alpha(rgb_fmt: str) -> str:
+    """The RGBA format of an image sequence's RGB one (rgb24 -> rgba, rgb48le -> rgba64le)."""
+    return {"rgb24": "rgba", "rgb48le": "rgba64le"}.get(rgb_fmt, rgb_fmt)
 
 
 def files_read(

@@ -216,3 +216,35 @@ def test_the_hook_refuses_to_drop_alpha_with_strict(tmp_path, prores4444, track)
     assert code == 2 and last["event"] == "error" and last["code"] == "usage", last
     assert "alpha channel" in last["message"] and "strict" in last["message"], last
     assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".o.tmp*"))
+
+
+@pytest.mark.parametrize("codec, suffix", [("ffv1", ".mkv"), ("prores4444", ".mov")])
+def test_an_rgba_png_sequence_to_a_movie_that_holds_alpha_keeps_it(tmp_path, track, codec, suffix):
+    pattern = write_rgba_pngs(tmp_path / "in", deep=True)
+    out = tmp_path / f"o{suffix}"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "-c:v", codec]
+    assert cli.main(args + ["--model", "opencv", "--strict"]) == 0  # nothing to refuse
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgba64le") for f in container.decode(video=0)]
+    assert len(frames) == COUNT
+    for index, frame in enumerate(frames):
+        before = cv2.imread(str(tmp_path / "in" / f"key.{index:04d}.png"), cv2.IMREAD_UNCHANGED)
+        alpha = before[:, :, 3].astype(np.int64)
+        if codec == "ffv1":  # lossless: the alpha and the RGB outside the mask as read
+            assert np.array_equal(frame[:, :, 3], alpha), f"frame {index}: alpha changed"
+            keep = outside(track, index)
+            assert np.array_equal(frame[:, :, 2::-1][keep], before[:, :, :3][keep])
+        else:  # ProRes stores alpha at 10 bits: a 16-bit alpha within one 10-bit step
+            assert np.abs(frame[:, :, 3].astype(np.int64) - alpha).max() <= 66, index
+
+
+def test_an_rgba_sequence_to_h264_warns_that_the_alpha_is_dropped(tmp_path, track, capfd):
+    pattern = write_rgba_pngs(tmp_path / "in", deep=False)
+    out = tmp_path / "o.mp4"
+    args = [str(pattern), "--mask-track", str(track), "-o", str(out), "--model", "opencv"]
+    assert cli.main(args) == 0
+    err = capfd.readouterr().err
+    assert err.count("the alpha channel is dropped") == 1, err
+    assert "libx264 cannot hold; keep it with -c:v prores4444, ffv1" in err
+    assert cli.main([*args[:4], str(tmp_path / "p.mp4"), *args[5:], "--strict"]) == 2
+    assert not (tmp_path / "p.mp4").exists()

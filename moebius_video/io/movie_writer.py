@@ -114,6 +114,8 @@ class VideoWriter:
         self._end_pts: int | None = None  # end of the last written frame, input time base
         self._source_conversion: Conversion | None = None
         self._rgb_fmt = rgb_format(info.bit_depth)
+        if info.pix_fmt in ("rgba", "rgba64le"):  # an RGBA sequence: RGBA arrays arrive
+            self._rgb_fmt = info.pix_fmt
         self._reformatter = VideoReformatter()  # keeps swscale's set-up between frames
         for source in filter(None, (info.path, self.remux_from)):
             if same_file(source, self.output):
@@ -303,7 +305,8 @@ class VideoWriter:
         return max(1, round(1 / (rate * self.info.time_base))) if rate else 1
 
     def _frame_from_rgb(self, rgb: np.ndarray, index: int, pts: int | None) -> av.VideoFrame:
-        expected = (self.info.height, self.info.width, 3)
+        channels = 4 if self._rgb_fmt.startswith("rgba") else 3
+        expected = (self.info.height, self.info.width, channels)
         dtype = np.uint16 if self.info.bit_depth == 16 else np.uint8
         if rgb.shape != expected or rgb.dtype != dtype:
             raise ValueError(f"frame is {rgb.shape} {rgb.dtype}, expected {expected} {dtype}")
