@@ -45,6 +45,7 @@ from .options import InpaintOptions, index_range
 from .patches import FramePatch
 from .paths import frame_path, is_image_pattern, normalize_pattern, pattern_regex, same_file
 from .progress import ProgressCallback, ProgressEvent, warnings_as_events
+from .temporal.settings import TemporalOptions
 
 __all__ = ["InpaintOptions", "InpaintResult", "ProgressEvent", "inpaint_video", "render_chunk"]
 
@@ -292,9 +293,20 @@ def _run(
             frame_base=base,
         )
         written = masked_frames = masked_pixels = 0
+        todo = set(out.todo)
+        # Frames still to write a window apart or less share windows: one pass over the
+        # span fills each window once (was once per run of missing frames).
+        gap = 0
+        if options.temporal:
+            core = TemporalOptions()
+            gap = (options.window or core.window) + 2 * (
+                core.context if options.context is None else options.context
+            )
         with out.open() as writer:
-            for run_start, run_stop in _runs(out.todo) if total else []:
+            for run_start, run_stop in _runs(out.todo, gap) if total else []:
                 for frame, patches in fill.patched_frames(video, run_start, run_stop):
+                    if frame.index not in todo:
+                        continue  # kept on disk (--skip-existing)
                     writer.write(frame, patches)
                     written += 1
                     if patches:
@@ -416,11 +428,12 @@ def load_track_for(mask_track: str | os.PathLike | Mapping[str, Any], info):
     )
 
 
-def _runs(indices: list[int]) -> list[tuple[int, int]]:
-    """Contiguous runs [start, stop) of sorted frame indices: the gaps are frames kept."""
+def _runs(indices: list[int], gap: int = 0) -> list[tuple[int, int]]:
+    """Runs [start, stop) covering sorted frame indices, joined across gaps of up to `gap`
+    frames (kept frames inside a run are decoded and skipped)."""
     runs: list[tuple[int, int]] = []
     for index in indices:
-        if runs and runs[-1][1] == index:
+        if runs and index - runs[-1][1] <= gap:
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))

@@ -161,3 +161,21 @@ def test_one_worker_never_imports_ray(shot, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(list(tmp_path.glob("f.*.png"))) == FRAMES
+
+
+def test_scattered_missing_frames_resume_in_one_pass_and_equal_the_whole(shot, tmp_path):
+    # Frames a window apart or less share windows: they are rendered in one pass over
+    # their span (each window filled once, not once per missing frame), and equal a
+    # whole render; the frames kept are not rewritten.
+    pattern = tmp_path / "f.%04d.png"
+    render_chunk(shot["clip"], shot["track"], pattern, OPTIONS)
+    numbers = range(FRAME_BASE, FRAME_BASE + FRAMES)
+    whole = {n: frame_path(pattern, n).read_bytes() for n in numbers}
+    missing = [FRAME_BASE + 1, FRAME_BASE + 4, FRAME_BASE + 7]
+    for n in missing:
+        frame_path(pattern, n).unlink()
+    kept_times = {n: frame_path(pattern, n).stat().st_mtime_ns for n in numbers if n not in missing}
+    again = render_chunk(shot["clip"], shot["track"], pattern, OPTIONS, skip_existing=True)
+    assert (again.frames, again.skipped) == (3, FRAMES - 3), again
+    assert {n: frame_path(pattern, n).read_bytes() for n in numbers} == whole
+    assert {n: frame_path(pattern, n).stat().st_mtime_ns for n in kept_times} == kept_times
