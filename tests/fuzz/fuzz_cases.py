@@ -903,6 +903,14 @@ def job_values(rng, ws):
             ("save_debug", "../out/debug.mp4"),
             ("zzz", 1),
             ("--crf", 18),
+            ("fps", "abc"),
+            ("fps", 24),  # a movie keeps its own rate: a warning, and the run
+            ("frame_numbers", "sideways"),
+            ("frame_numbers", "track"),
+            ("strict", "yes"),
+            ("save_debug_scale", 5),
+            ("frame_indices", "0-3"),
+            ("frame_indices", [-1, 2]),
         ]
     )
     was = shot["output"].removeprefix("../")
@@ -910,6 +918,8 @@ def job_values(rng, ws):
     outputs = dict(JOB_OUTPUTS)
     if key == "frames" and value == "2-9":
         outputs[shot["output"].removeprefix("../")] = 8
+    if key == "frame_indices" and value == "0-3":
+        outputs[shot["output"].removeprefix("../")] = 4
     if key == "save_debug" and value.startswith("../out"):
         outputs["out/debug.mp4"] = ANY_FRAMES
     if key == "output" and value == "../nope/a.mp4":  # a batch makes its output folders
@@ -994,7 +1004,7 @@ JOB_SPECIAL = {
 }
 
 
-def job_file_cases(ws: Workspace, count: int = 60, seed: int = 250_000) -> list[Case]:
+def job_file_cases(ws: Workspace, count: int = 80, seed: int = 250_000) -> list[Case]:
     cases = []
     base = {"in/clip.mp4": ws.clip, "in/wire.json": dump(ws.track)}
     specials = list(JOB_SPECIAL.items())
