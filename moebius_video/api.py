@@ -45,7 +45,6 @@ from .options import InpaintOptions, index_range
 from .patches import FramePatch
 from .paths import frame_path, is_image_pattern, normalize_pattern, pattern_regex, same_file
 from .progress import ProgressCallback, ProgressEvent, warnings_as_events
-from .temporal.settings import TemporalOptions
 
 __all__ = ["InpaintOptions", "InpaintResult", "ProgressEvent", "inpaint_video", "render_chunk"]
 
@@ -240,21 +239,13 @@ def _run(
                 )
             )
         track = load_track_for(mask_track, info)  # parsed once, for every path below
-        check_alpha(target, info, getattr(video, "has_alpha", False), options)
+        rgba = check_alpha(target, info, getattr(video, "has_alpha", False), options)
         check_writes(target, options, files_read(input_path, info, mask_track, track))
         base, numbered_by = frame_numbering(options, info, track, input_path, report)
         start, stop = index_range(
             options.frames, base, info.frame_count, options.frame_indices, numbered_by
         )
-        out = _output_for(
-            target,
-            info,
-            input_path,
-            options,
-            base,
-            (start, stop),
-            getattr(video, "has_alpha", False),
-        )
+        out = _output_for(target, info, input_path, options, base, (start, stop), rgba)
         out.plan(skip_existing)
         total = len(out.todo)
         report(
@@ -296,12 +287,8 @@ def _run(
         todo = set(out.todo)
         # Frames still to write a window apart or less share windows: one pass over the
         # span fills each window once (was once per run of missing frames).
-        gap = 0
-        if options.temporal:
-            core = TemporalOptions()
-            gap = (options.window or core.window) + 2 * (
-                core.context if options.context is None else options.context
-            )
+        core = options.temporal_options(base, info.frame_count)
+        gap = core.window + 2 * core.context if core is not None else 0
         with out.open() as writer:
             for run_start, run_stop in _runs(out.todo, gap) if total else []:
                 for frame, patches in fill.patched_frames(video, run_start, run_stop):
@@ -468,9 +455,9 @@ class _MovieOutput:
         codec: str,
         frame_range,
         frame_base,
-        sequence_alpha: bool = False,
+        rgba: bool = False,
     ):
-        self.sequence_alpha = sequence_alpha
+        self.rgba = rgba  # an RGBA sequence's alpha goes into the movie (`check_alpha`)
         self.path, self.info, self.input_path = path, info, input_path
         self.options, self.codec, self.frame_range = options, codec, frame_range
         self.frame_base = frame_base
@@ -493,12 +480,7 @@ class _MovieOutput:
             else None
         )
         info = self.info
-        # An RGBA sequence into a codec that holds alpha (prores4444, ffv1): the writer
-        # takes RGBA frames, the alpha as read (never filled).
-        self._alpha = (
-            sequence and self.sequence_alpha and self.info.codec != "exr" and self._keeps_alpha()
-        )
-        if self._alpha:
+        if self.rgba:  # the writer takes RGBA frames, the alpha as read (never filled)
             info = dataclasses.replace(info, pix_fmt=_with_alpha(info.pix_fmt))
         self._writer = VideoWriter(
             self.path,
@@ -512,18 +494,11 @@ class _MovieOutput:
         )
         return self
 
-    def _keeps_alpha(self) -> bool:
-        from .io.codecs import encoder_pix_fmt, resolve_codec
-        from .io.pixels import has_alpha
-
-        rgba = _with_alpha(self.info.pix_fmt)
-        return has_alpha(encoder_pix_fmt(resolve_codec(self.codec), rgba))
-
     def write(self, frame, patches: list[FramePatch]) -> None:
         from .io import composite
 
         picture = composite(frame, patches)
-        if self._alpha and getattr(frame, "alpha", None) is not None:
+        if self.rgba:
             picture = np.dstack([picture, frame.alpha])
         self._writer.write(picture)
 
@@ -564,9 +539,9 @@ class _FramesOutput:
 
 
 def _output_for(
-    target: OutputTarget, info, input_path, options, frame_base, frame_range, alpha=False
+    target: OutputTarget, info, input_path, options, frame_base, frame_range, rgba=False
 ):
-    """alpha: an image-sequence input has alpha (RGBA PNGs), for a movie that can hold it."""
+    """rgba: a movie that carries an RGBA sequence's alpha (`check_alpha`)."""
     if target.sequence:
         return _FramesOutput(
             target.path, options, frame_base, frame_range, (info.width, info.height)
@@ -583,7 +558,7 @@ def _output_for(
         )
         info = dataclasses.replace(info, color=dataclasses.replace(info.color, transfer=None))
     return _MovieOutput(
-        target.path, info, input_path, options, target.codec, frame_range, frame_base, alpha
+        target.path, info, input_path, options, target.codec, frame_range, frame_base, rgba
     )
 
 
@@ -837,37 +812,34 @@ def check_output(
     return OutputTarget(path, codec or "libx264", False)
 
 
-def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: InpaintOptions) -> None:
+def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: InpaintOptions) -> bool:
     """A source with alpha keeps it in every output that can hold it (image sequences,
     prores4444, ffv1); elsewhere (libx264, prores 422) the run warns once, or refuses with
     `strict`, before any output. sequence_alpha: an image-sequence source has alpha (RGBA
-    PNGs, an EXR plate's A)."""
-    import warnings
-
+    PNGs, an EXR plate's A). True when the output is a movie made from an RGBA sequence
+    that carries its alpha: its writer then takes RGBA frames."""
     from .io.codecs import encoder_pix_fmt, resolve_codec
     from .io.pixels import has_alpha
 
     if target.sequence:
-        return  # every image format we write holds alpha
-    if info.is_image_sequence:
-        if not sequence_alpha:
-            return
-        if info.codec != "exr" and has_alpha(
-            encoder_pix_fmt(resolve_codec(target.codec), _with_alpha(info.pix_fmt))
-        ):
-            return  # an RGBA PNG sequence into prores4444 or ffv1: the movie carries it
+        return False  # every image format we write holds alpha; the frames carry it
+    sequence = info.is_image_sequence
+    if not (sequence_alpha if sequence else has_alpha(info.pix_fmt)):
+        return False
+    source_fmt = _with_alpha(info.pix_fmt) if sequence else info.pix_fmt
+    if info.codec == "exr":
+        reason = (
+            f"{info.path} has an alpha channel, which a movie from EXR plates does not "
+            "carry; keep it with an EXR sequence"
+        )
+    elif has_alpha(encoder_pix_fmt(resolve_codec(target.codec), source_fmt)):
+        return sequence
+    elif sequence:
         reason = (
             f"{info.path} has an alpha channel, which {target.codec} cannot hold; keep it "
             "with -c:v prores4444, ffv1 or an image sequence"
-            if info.codec != "exr"
-            else f"{info.path} has an alpha channel, which a movie from EXR plates does not "
-            "carry; keep it with an EXR sequence"
         )
     else:
-        if not has_alpha(info.pix_fmt):
-            return
-        if has_alpha(encoder_pix_fmt(resolve_codec(target.codec), info.pix_fmt)):
-            return
         reason = (
             f"{info.path} has an alpha channel ({info.pix_fmt}), which {target.codec} cannot "
             "hold; keep it with -c:v prores4444, ffv1 or an image sequence (png, exr)"
@@ -878,6 +850,7 @@ def check_alpha(target: OutputTarget, info, sequence_alpha: bool, options: Inpai
         f"{target.path}: the alpha channel is dropped: {reason} (--strict makes this an error)",
         stacklevel=2,
     )
+    return False
 
 
 def _with_alpha(rgb_fmt: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import OptionError, OutputExistsError, UsageError
 from ..progress import ProgressCallback, ProgressEvent
-from .request import HookRequest, RequestError
+from .request import CORE_KEYS, HookRequest, RequestError
 
 
 def run_request(request: HookRequest, progress: ProgressCallback | None = None) -> Any:
@@ -48,17 +48,10 @@ def run_request(request: HookRequest, progress: ProgressCallback | None = None) 
         raise type(exc)(f"{request.source}: {exc}") from None
 
 
-# Options a request sets at its top level; the others live under "options".
-TOP_LEVEL_KEYS = (
-    "codec",
-    "crf",
-    "device",
-    "overwrite",
-    "model",
-    "weights",
-    "frames",
-    "frame_indices",
-    "output",
+# Options a request sets at its top level (the request's own keys, less those that are
+# not InpaintOptions fields); the others live under "options".
+TOP_LEVEL_KEYS = tuple(
+    k for k in CORE_KEYS if k not in ("version", "input", "mask_track", "options")
 )
 
 

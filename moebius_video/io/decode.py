@@ -135,11 +135,13 @@ class VideoReader:
             self._stream = _video_stream(self._container, path)
             self._stream_index = self._stream.index
             self._configure_decoder()
+            # Where the header says the stream ends (None: it says nothing checkable).
+            self._declared_end = _declared_end(self._container, self._stream)
             self._pts = self._scan_packets()
             self._frame_count = (
                 self._pts.size if self._pts is not None else self._count_by_decoding()
             )
-            if not self._stream.frames and _declared_end(self._container, self._stream) is None:
+            if not self._stream.frames and self._declared_end is None:
                 # MPEG-TS, raw H.264/HEVC/MPEG-4 streams: frames lost at the end go unseen.
                 warnings.warn(
                     f"{path}: the container declares neither a frame count nor a duration, so "
@@ -211,7 +213,7 @@ class VideoReader:
         declare no frame count, only a duration). Frames missing at the end are an error;
         with allow_damaged they get timestamps on the stream's step and are held."""
         stream = self._stream
-        declared = _declared_end(self._container, stream)
+        declared = self._declared_end
         if stream.frames or declared is None or table.size < 2:
             return table
         step = int(np.median(np.diff(table)))
