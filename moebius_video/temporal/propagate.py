@@ -112,6 +112,8 @@ def trace(
     sources: list[Pointers | None] = [None] * count
     keys: list[Pointers | None] = [None] * count
     lookup = np.full((h, w), -1, np.int32)  # pixel -> index into the neighbour's arrays
+    # Each frame's region pixels as sorted row-major offsets (`_settle` searches them).
+    linear = [here.ys.astype(np.int64) * w + here.xs for here in pixels]
     neighbour = None
     for k in order:
         here = pixels[k]
@@ -146,6 +148,7 @@ def trace(
             sources[k] = _hop(
                 neighbour[0], j, visible, inherits, index, qx, qy, offset_x, offset_y, mismatch
             )
+            _settle(sources[k], sources, linear, w)
             landed_on_key = inside if is_key[j] else np.zeros(n, bool)
             keys[k] = _hop(
                 neighbour[1],
@@ -195,6 +198,57 @@ def _hop(
     result.distance[taken] = previous.distance[source] + 1
     result.mismatch[taken] = np.maximum(previous.mismatch[source], mismatch[taken])
     return result
+
+
+def _settle(
+    pointers: Pointers,
+    sources: Sequence[Pointers | None],
+    linear: Sequence[np.ndarray],
+    width: int,
+) -> None:
+    """Move inherited pointers that land inside their frame's region to where that
+    frame's own pointer there leads (in place).
+
+    A pixel takes over the pointer of the pixel its flow lands nearest to, plus the
+    sub-pixel offset, so the position follows its own path; but whether that path leaves
+    the region was decided for the other pixel's path. Under slow motion the offsets
+    add up: at 0.45 px a frame every hop rounds to the same pixel, and after 18 frames the
+    pointer sits 8 px inside the region of the frame it names, on the artefact itself (a
+    wire fixed to a zooming scene was copied along instead of removed). Following that
+    frame's pointer from where the path really lands puts the decision back on the path.
+    """
+    for _ in range(len(sources)):  # each jump goes at least one frame further
+        rows = np.flatnonzero(pointers.frame >= 0)
+        if not rows.size:
+            return
+        jumped = False
+        frames = pointers.frame[rows]
+        for f in np.unique(frames):
+            offsets = linear[f]  # row-major, so sorted: a binary search finds a pixel
+            if not offsets.size:
+                continue
+            sel = rows[frames == f]
+            rx = np.rint(pointers.x[sel]).astype(np.int64)
+            ry = np.rint(pointers.y[sel]).astype(np.int64)
+            keys = ry * width + rx
+            at = np.searchsorted(offsets, keys).clip(0, offsets.size - 1)
+            inside = offsets[at] == keys
+            if not inside.any():
+                continue
+            jumped = True
+            sel, at = sel[inside], at[inside]
+            there = sources[f]
+            pointers.frame[sel] = there.frame[at]
+            pointers.x[sel] = there.x[at] + (pointers.x[sel] - rx[inside])
+            pointers.y[sel] = there.y[at] + (pointers.y[sel] - ry[inside])
+            pointers.distance[sel] += there.distance[at]
+            pointers.mismatch[sel] = np.maximum(pointers.mismatch[sel], there.mismatch[at])
+            lost = sel[there.frame[at] < 0]  # that frame's pixel saw nothing either
+            pointers.x[lost] = pointers.y[lost] = 0.0
+            pointers.distance[lost] = 0
+            pointers.mismatch[lost] = 0.0
+        if not jumped:
+            return
 
 
 def sample_sources(frames: Sequence[np.ndarray], pointers: Pointers) -> np.ndarray:
