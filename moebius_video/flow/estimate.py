@@ -143,10 +143,13 @@ class NeighbourFlows:
     def sample(self, field: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Flow of one h x w x 2 field of this window at crop pixels (xs, ys), in crop pixels.
 
-        Returns an (n, 2) float32 array. Bilinear between the coarse grid's pixel centres.
+        Returns an (n, 2) float32 array. Bilinear between the coarse grid's pixel centres
+        (positions may be sub-pixel).
         """
         if self.scale == 1:
-            return field[ys, xs]
+            if np.issubdtype(xs.dtype, np.integer) and np.issubdtype(ys.dtype, np.integer):
+                return field[ys, xs]
+            return bilinear(field, xs, ys)
         w, h = self.crop_size
         ratio_x = w / field.shape[1]
         ratio_y = h / field.shape[0]

@@ -37,6 +37,9 @@ MISMATCH_SCALE = 1.0
 # Sources whose chain disagrees by more than this (crop pixels) are not used: the flow
 # there is wrong (a fast foreground edge along the hole, an occlusion).
 MAX_MISMATCH = 0.5
+# Hops a point whose nearest pixel's chain found nothing is followed on its own path
+# (`_continue`): rounding lags a chain by under a pixel, a few frames at 0.3 px a frame.
+EXTRA_HOPS = 4
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,11 @@ def trace(
                 neighbour[0], j, visible, inherits, index, qx, qy, offset_x, offset_y, mismatch
             )
             _settle(sources[k], sources, linear, w)
+            lost = np.flatnonzero(inherits & ~sources[k].found)
+            if lost.size:
+                _continue(
+                    sources[k], lost, qx, qy, mismatch, j, towards, flows, sources, linear, shape
+                )
             landed_on_key = inside if is_key[j] else np.zeros(n, bool)
             keys[k] = _hop(
                 neighbour[1],
@@ -198,6 +206,90 @@ def _hop(
     result.distance[taken] = previous.distance[source] + 1
     result.mismatch[taken] = np.maximum(previous.mismatch[source], mismatch[taken])
     return result
+
+
+def _continue(
+    pointers: Pointers,
+    rows: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    mismatch: np.ndarray,
+    j: int,
+    towards: int,
+    flows: NeighbourFlows,
+    sources: Sequence[Pointers | None],
+    linear: Sequence[np.ndarray],
+    shape: tuple[int, int],
+) -> None:
+    """Follow the path of rows whose nearest pixel's chain found nothing a few hops on,
+    from where it really is, q in frame j (in place).
+
+    The nearest pixel's path is not this one's: under slow motion every hop rounds to the
+    same pixel, and a static hole over a 0.3 px a frame pan then found nothing at all,
+    though each point's own path leaves the hole after (distance to its edge) / 0.3
+    frames. A few hops of the point itself, taking over a pixel's chain wherever the point
+    lands inside the region, reach the frame where it shows.
+    """
+    h, w = shape
+    count = len(sources)
+    qx, qy, worst = qx[rows], qy[rows], mismatch[rows]
+    for hop_count in range(2, EXTRA_HOPS + 2):
+        f = j + towards * (hop_count - 1)
+        if not rows.size or not 0 <= f < count:
+            return
+        pair = min(f, f - towards)
+        hop = flows.forward[pair] if towards > 0 else flows.backward[pair]
+        back = flows.backward[pair] if towards > 0 else flows.forward[pair]
+        # q is in frame f - towards; one more hop along its own flow, into frame f.
+        step = flows.sample(hop, qx, qy)
+        # float32, as pointers store them: the rounding below must be the one readers see.
+        nx = (qx + step[:, 0]).astype(np.float32)
+        ny = (qy + step[:, 1]).astype(np.float32)
+        inside = (nx > -0.5) & (nx < w - 0.5) & (ny > -0.5) & (ny < h - 0.5)
+        rx = np.rint(nx.clip(0, w - 1)).astype(np.int64)
+        ry = np.rint(ny.clip(0, h - 1)).astype(np.int64)
+        returned = flows.sample(back, rx, ry)
+        worst = np.maximum(
+            worst, np.hypot(step[:, 0] + returned[:, 0], step[:, 1] + returned[:, 1])
+        )
+        offsets = linear[f]
+        keys = ry * w + rx
+        at = np.searchsorted(offsets, keys).clip(0, max(offsets.size - 1, 0))
+        in_region = (offsets[at] == keys) if offsets.size else np.zeros(rows.size, bool)
+        shows = inside & ~in_region
+        # Shown in frame f: that is the source.
+        done = rows[shows]
+        pointers.frame[done] = f
+        pointers.x[done] = nx[shows]
+        pointers.y[done] = ny[shows]
+        pointers.distance[done] = hop_count
+        pointers.mismatch[done] = worst[shows]
+        # Inside frame f's region: take over that pixel's chain, if it found anything.
+        inherit = inside & in_region
+        there = sources[f]
+        taken = np.flatnonzero(inherit)
+        taken = taken[there.frame[at[taken]] >= 0]
+        if taken.size:
+            candidate = Pointers(
+                there.frame[at[taken]].copy(),
+                there.x[at[taken]] + (nx[taken] - rx[taken]),
+                there.y[at[taken]] + (ny[taken] - ry[taken]),
+                there.distance[at[taken]] + hop_count,
+                np.maximum(there.mismatch[at[taken]], worst[taken]),
+            )
+            _settle(candidate, sources, linear, w)
+            got = candidate.found
+            target = rows[taken[got]]
+            for mine, theirs in (
+                (pointers.frame, candidate.frame),
+                (pointers.x, candidate.x),
+                (pointers.y, candidate.y),
+                (pointers.distance, candidate.distance),
+                (pointers.mismatch, candidate.mismatch),
+            ):
+                mine[target] = theirs[got]
+        go_on = inherit & (pointers.frame[rows] < 0)
+        rows, qx, qy, worst = rows[go_on], nx[go_on], ny[go_on], worst[go_on]
 
 
 def _settle(
