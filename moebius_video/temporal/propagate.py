@@ -115,8 +115,7 @@ def trace(
     sources: list[Pointers | None] = [None] * count
     keys: list[Pointers | None] = [None] * count
     lookup = np.full((h, w), -1, np.int32)  # pixel -> index into the neighbour's arrays
-    # Each frame's region pixels as sorted row-major offsets (`_settle` searches them).
-    linear = [here.ys.astype(np.int64) * w + here.xs for here in pixels]
+    regions = _RegionIndex(pixels, shape)
     neighbour = None
     for k in order:
         here = pixels[k]
@@ -151,12 +150,10 @@ def trace(
             sources[k] = _hop(
                 neighbour[0], j, visible, inherits, index, qx, qy, offset_x, offset_y, mismatch
             )
-            _settle(sources[k], sources, linear, w)
+            _settle(sources[k], sources, regions)
             lost = np.flatnonzero(inherits & ~sources[k].found)
             if lost.size:
-                _continue(
-                    sources[k], lost, qx, qy, mismatch, j, towards, flows, sources, linear, shape
-                )
+                _continue(sources[k], lost, qx, qy, mismatch, j, towards, flows, sources, regions)
             landed_on_key = inside if is_key[j] else np.zeros(n, bool)
             keys[k] = _hop(
                 neighbour[1],
@@ -218,8 +215,7 @@ def _continue(
     towards: int,
     flows: NeighbourFlows,
     sources: Sequence[Pointers | None],
-    linear: Sequence[np.ndarray],
-    shape: tuple[int, int],
+    regions: _RegionIndex,
 ) -> None:
     """Follow the path of rows whose nearest pixel's chain found nothing a few hops on,
     from where it really is, q in frame j (in place).
@@ -230,7 +226,8 @@ def _continue(
     frames. A few hops of the point itself, taking over a pixel's chain wherever the point
     lands inside the region, reach the frame where it shows.
     """
-    h, w = shape
+    w = regions.width
+    h = regions.plane // w
     count = len(sources)
     qx, qy, worst = qx[rows], qy[rows], mismatch[rows]
     for hop_count in range(2, EXTRA_HOPS + 2):
@@ -252,10 +249,7 @@ def _continue(
         worst = np.maximum(
             worst, np.hypot(step[:, 0] + returned[:, 0], step[:, 1] + returned[:, 1])
         )
-        offsets = linear[f]
-        keys = ry * w + rx
-        at = np.searchsorted(offsets, keys).clip(0, max(offsets.size - 1, 0))
-        in_region = (offsets[at] == keys) if offsets.size else np.zeros(rows.size, bool)
+        in_region, at = regions.find(np.full(rows.size, f), rx, ry)
         shows = inside & ~in_region
         # Shown in frame f: that is the source.
         done = rows[shows]
@@ -277,7 +271,7 @@ def _continue(
                 there.distance[at[taken]] + hop_count,
                 np.maximum(there.mismatch[at[taken]], worst[taken]),
             )
-            _settle(candidate, sources, linear, w)
+            _settle(candidate, sources, regions)
             got = candidate.found
             target = rows[taken[got]]
             for mine, theirs in (
@@ -292,12 +286,34 @@ def _continue(
         rows, qx, qy, worst = rows[go_on], nx[go_on], ny[go_on], worst[go_on]
 
 
-def _settle(
-    pointers: Pointers,
-    sources: Sequence[Pointers | None],
-    linear: Sequence[np.ndarray],
-    width: int,
-) -> None:
+class _RegionIndex:
+    """Every frame's region pixels as one sorted array of (frame, row, column) offsets,
+    so one binary search tells, for points in any frames, which are region pixels and
+    their index in that frame's RegionPixels (which are in row-major order)."""
+
+    def __init__(self, pixels: Sequence[RegionPixels], shape: tuple[int, int]):
+        h, w = shape
+        self.width, self.plane = w, h * w
+        sizes = np.array([len(here) for here in pixels], np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.keys = np.concatenate(
+            [
+                f * self.plane + here.ys.astype(np.int64) * w + here.xs
+                for f, here in enumerate(pixels)
+            ]
+            or [np.zeros(0, np.int64)]
+        )
+
+    def find(self, frames: np.ndarray, xs: np.ndarray, ys: np.ndarray):
+        """(inside, index) for points (rounded to pixels) in the given frames."""
+        keys = frames.astype(np.int64) * self.plane + ys * self.width + xs
+        if not self.keys.size:
+            return np.zeros(keys.size, bool), np.zeros(keys.size, np.int64)
+        at = np.searchsorted(self.keys, keys).clip(0, self.keys.size - 1)
+        return self.keys[at] == keys, at - self.starts[frames]
+
+
+def _settle(pointers: Pointers, sources: Sequence[Pointers | None], regions: _RegionIndex) -> None:
     """Move inherited pointers that land inside their frame's region to where that
     frame's own pointer there leads (in place).
 
@@ -309,38 +325,30 @@ def _settle(
     wire fixed to a zooming scene was copied along instead of removed). Following that
     frame's pointer from where the path really lands puts the decision back on the path.
     """
+    rows = np.flatnonzero(pointers.distance > 1)  # direct landings are outside already
     for _ in range(len(sources)):  # each jump goes at least one frame further
-        rows = np.flatnonzero(pointers.frame >= 0)
+        rows = rows[pointers.frame[rows] >= 0]
         if not rows.size:
             return
-        jumped = False
+        rx = np.rint(pointers.x[rows]).astype(np.int64)
+        ry = np.rint(pointers.y[rows]).astype(np.int64)
         frames = pointers.frame[rows]
+        inside, index = regions.find(frames, rx, ry)
+        if not inside.any():
+            return
+        rows, rx, ry, frames, index = (a[inside] for a in (rows, rx, ry, frames, index))
         for f in np.unique(frames):
-            offsets = linear[f]  # row-major, so sorted: a binary search finds a pixel
-            if not offsets.size:
-                continue
-            sel = rows[frames == f]
-            rx = np.rint(pointers.x[sel]).astype(np.int64)
-            ry = np.rint(pointers.y[sel]).astype(np.int64)
-            keys = ry * width + rx
-            at = np.searchsorted(offsets, keys).clip(0, offsets.size - 1)
-            inside = offsets[at] == keys
-            if not inside.any():
-                continue
-            jumped = True
-            sel, at = sel[inside], at[inside]
-            there = sources[f]
+            of_f = frames == f
+            sel, at, there = rows[of_f], index[of_f], sources[f]
             pointers.frame[sel] = there.frame[at]
-            pointers.x[sel] = there.x[at] + (pointers.x[sel] - rx[inside])
-            pointers.y[sel] = there.y[at] + (pointers.y[sel] - ry[inside])
+            pointers.x[sel] = there.x[at] + (pointers.x[sel] - rx[of_f])
+            pointers.y[sel] = there.y[at] + (pointers.y[sel] - ry[of_f])
             pointers.distance[sel] += there.distance[at]
             pointers.mismatch[sel] = np.maximum(pointers.mismatch[sel], there.mismatch[at])
-            lost = sel[there.frame[at] < 0]  # that frame's pixel saw nothing either
-            pointers.x[lost] = pointers.y[lost] = 0.0
-            pointers.distance[lost] = 0
-            pointers.mismatch[lost] = 0.0
-        if not jumped:
-            return
+        lost = rows[pointers.frame[rows] < 0]  # that frame's pixel saw nothing either
+        pointers.x[lost] = pointers.y[lost] = 0.0
+        pointers.distance[lost] = 0
+        pointers.mismatch[lost] = 0.0
 
 
 def sample_sources(frames: Sequence[np.ndarray], pointers: Pointers) -> np.ndarray:
