@@ -305,7 +305,10 @@ class _RegionIndex:
         )
 
     def find(self, frames: np.ndarray, xs: np.ndarray, ys: np.ndarray):
-        """(inside, index) for points (rounded to pixels) in the given frames."""
+        """(inside, index) for points (rounded to pixels) in the given frames; points past
+        the crop's edge count as its edge pixels, as sampling clamps them."""
+        xs = xs.clip(0, self.width - 1)
+        ys = ys.clip(0, self.plane // self.width - 1)
         keys = frames.astype(np.int64) * self.plane + ys * self.width + xs
         if not self.keys.size:
             return np.zeros(keys.size, bool), np.zeros(keys.size, np.int64)
@@ -387,6 +390,8 @@ class Propagated:
     # (n,) int32: where `values` came from the shot-wide pull (shot_pull.py), the distance
     # in frames to the frame read (> 0), 0 elsewhere; None: nowhere
     pulled: np.ndarray | None = None
+    # (n,) int32: frames to the nearest trusted source (0: none); None: not measured
+    reach: np.ndarray | None = None
 
 
 def propagate(
@@ -417,7 +422,14 @@ def propagate(
         seen = total > 0
         values[seen] /= total[seen, None]
         rejected = ~seen & (past.sources[k].found | future.sources[k].found)
-        result.append(Propagated(here, values, seen, rejected, past.keys[k], future.keys[k]))
+        reach = np.minimum(
+            np.where(weight_past > 0, past.sources[k].distance, 1 << 30),
+            np.where(weight_future > 0, future.sources[k].distance, 1 << 30),
+        )
+        reach = np.where(seen, reach, 0).astype(np.int32)
+        result.append(
+            Propagated(here, values, seen, rejected, past.keys[k], future.keys[k], reach=reach)
+        )
     return result
 
 

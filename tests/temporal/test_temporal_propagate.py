@@ -36,10 +36,13 @@ def bar(left: float, width: int = 7) -> np.ndarray:
     return np.broadcast_to((x >= np.rint(left)) & (x < np.rint(left) + width), (H, W))
 
 
-@pytest.mark.parametrize("speed", [0.3, 0.45, -0.45])
-def test_a_hole_that_moves_with_the_scene_finds_nothing_inside_it(speed):
-    """A wire fixed to the scene is never revealed: no pointer may land in a region."""
-    regions = np.stack([bar(28 + speed * k) for k in range(T)])
+@pytest.mark.parametrize(
+    "speed, left", [(0.3, 28), (0.45, 28), (-0.45, 28), (0.45, W - 12), (-0.45, 2)]
+)
+def test_a_hole_that_moves_with_the_scene_finds_nothing_inside_it(speed, left):
+    """A wire fixed to the scene is never revealed: no pointer may land in a region (also
+    where the hole runs off the crop's edge, and pointers with it)."""
+    regions = np.stack([bar(left + speed * k) for k in range(T)])
     pixels = [RegionPixels.of(region) for region in regions]
     flows = uniform_flows(speed)
     for towards in (-1, 1):
