@@ -3,8 +3,10 @@ masks, not their bounding box (issue 17)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
+import av
 import numpy as np
 import pytest
 from temporaltest_helpers import BoxTrack, decoded, painted, panning, texture
@@ -188,3 +190,26 @@ def test_a_mask_tracks_shapes_are_separate_regions():
     assert len(regions) == 2, regions
     margin = crop_margin(SMALL, engine.estimator)
     assert regions[0][2] <= 40 + margin, f"the ball's region {regions[0]} reaches too far"
+
+
+def test_the_debug_preview_colours_every_regions_sources(pan, tmp_path):
+    track = Boxes(CORNERS)
+    target = tmp_path / "preview.mp4"
+    options = dataclasses.replace(SMALL, save_debug=str(target))
+    with_preview = _patches(painted(pan, track), track, options)
+    assert target.exists()
+    with av.open(str(target)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert first.shape == (H, 3 * W, 3)
+    middle = first[:, W : 2 * W].astype(int)
+    alpha = track.alpha(0)
+    for x0, y0, x1, y1 in CORNERS:
+        inside = middle[y0 + 2 : y1 - 2, x0 + 2 : x1 - 2].reshape(-1, 3).mean(axis=0)
+        assert inside[1] > 120 and inside[0] < 90, f"mask at {x0, y0}: shown as {inside}"
+    # The preview holds whole frames; the fill is the same as without it.
+    plain = _patches(painted(pan, track), track)
+    assert alpha.any()
+    for index in range(COUNT):
+        assert [(p.box, p.rgb.tobytes()) for p in with_preview[index]] == [
+            (p.box, p.rgb.tobytes()) for p in plain[index]
+        ], f"frame {index}"
