@@ -1,12 +1,12 @@
 """Where a case's flicker comes from: its warp error split by the source of each pixel.
 
 Runs the CLI in this process on one `bench_quality.py` case (same options), keeps every
-window's source map (`FilledWindow.sources`), and splits the output's warp error (the
-E_warp of bench_quality, along the clean clip's flow) by the source of the pixel in frame
-t and of the pixel it lands on in t + 1 (untouched: outside the mask there), and by
-whether either frame is cross-faded between two windows ("blend"). A pair of different
-sources is a pixel switching; "propagated -> propagated" far above the clean clip's error
-is a fill sliding against the background.
+window's source maps (`FilledWindow.sources` of each region), and splits the output's
+warp error (the E_warp of bench_quality, along the clean clip's flow) by the source of
+the pixel in frame t and of the pixel it lands on in t + 1 (untouched: outside the mask
+there), and by whether either frame is cross-faded between two windows ("blend"). A pair
+of different sources is a pixel switching; "propagated -> propagated" far above the
+clean clip's error is a fill sliding against the background.
 
     python benchmarks/flicker_sources.py bikes2-wire gravel-fast-boom --window 40
 """
@@ -34,7 +34,7 @@ NAMES = ["untouched", "propagated", "generated", "carried", "fallback", "pulled"
 def run_recording(case, window: int) -> tuple[list[np.ndarray], dict]:
     """The CLI's output frames, and every filled window by its first frame."""
     windows = {}
-    fill = engine.fill_window
+    fill = engine.fill_regions
 
     def recording(*args, **kwargs):
         result = fill(*args, **kwargs)
@@ -42,7 +42,7 @@ def run_recording(case, window: int) -> tuple[list[np.ndarray], dict]:
             windows[result.first_index] = result
         return result
 
-    engine.fill_window = recording
+    engine.fill_regions = recording
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
@@ -55,7 +55,7 @@ def run_recording(case, window: int) -> tuple[list[np.ndarray], dict]:
                 raise SystemExit(f"{case.spec.name}: moebius-video failed")
             return bq.read_all(output), windows
     finally:
-        engine.fill_window = fill
+        engine.fill_regions = fill
 
 
 def source_maps(case, windows: dict, window: int) -> tuple[list[np.ndarray], list[bool]]:
@@ -74,8 +74,9 @@ def source_maps(case, windows: dict, window: int) -> tuple[list[np.ndarray], lis
         full = np.zeros(case.clean[0].shape[:2], np.uint8)
         if shares:
             filled = max(shares, key=lambda share: share[0])[1]
-            x0, y0, x1, y1 = filled.box
-            full[y0:y1, x0:x1] = np.minimum(filled.sources[t - filled.first_index], PULLED)
+            for part in filled.parts:
+                x0, y0, x1, y1 = part.box
+                full[y0:y1, x0:x1] = np.minimum(part.sources[t - part.first_index], PULLED)
         maps.append(full)
         blended.append(len(shares) > 1)
     return maps, blended

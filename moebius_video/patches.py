@@ -137,10 +137,17 @@ class AlphaTrack(Protocol):
 def alpha_in(track: AlphaTrack, index: int, box: tuple[int, int, int, int]) -> np.ndarray:
     """Frame `index`'s float32 alpha inside box (x0, y0, x1, y1), a new array. A track with
     `alpha_crop` (MaskTrack) draws only its masks' own area, never the whole frame."""
-    x0, y0, x1, y1 = box
+    return alphas_in(track, index, [box])[0]
+
+
+def alphas_in(
+    track: AlphaTrack, index: int, boxes: Sequence[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """`alpha_in` for each of several boxes of one frame, the masks drawn once."""
     if hasattr(track, "alpha_crop"):
         crop = track.alpha_crop(index)
         if crop is None:
-            return np.zeros((y1 - y0, x1 - x0), np.float32)
-        return crop.region(box)
-    return np.asarray(track.alpha(index), np.float32)[y0:y1, x0:x1].copy()
+            return [np.zeros((y1 - y0, x1 - x0), np.float32) for x0, y0, x1, y1 in boxes]
+        return [crop.region(box) for box in boxes]
+    alpha = np.asarray(track.alpha(index), np.float32)
+    return [alpha[y0:y1, x0:x1].copy() for x0, y0, x1, y1 in boxes]

@@ -148,6 +148,11 @@ class MaskTrack:
         """(x0, y0, x1, y1), end-exclusive, containing every pixel with alpha > 0, grown by
         margin and clipped to the frame; None when the frame's alpha is all zero. Cheap for
         drawn shapes (no rasterising); it may be larger than the mask (inverts are ignored)."""
+        return enclosing_box(self.shape_boxes(index, margin))
+
+    def shape_boxes(self, index: int, margin: int = 0) -> list[Box]:
+        """`box` per drawn track active on frame `index` (none when nothing is drawn): the
+        temporal core fills masks far apart as separate regions."""
         number = self._frame_number(index)
         boxes = []
         for track in self._tracks:
@@ -155,16 +160,16 @@ class MaskTrack:
                 continue
             window = track.window(number, self.width, self.height)
             if window is not None:
-                boxes.append(window)
-        if not boxes:
-            return None
-        x0, y0, x1, y1 = enclosing_box(boxes)
-        return (
-            max(x0 - margin, 0),
-            max(y0 - margin, 0),
-            min(x1 + margin, self.width),
-            min(y1 + margin, self.height),
-        )
+                x0, y0, x1, y1 = window
+                boxes.append(
+                    (
+                        max(x0 - margin, 0),
+                        max(y0 - margin, 0),
+                        min(x1 + margin, self.width),
+                        min(y1 + margin, self.height),
+                    )
+                )
+        return boxes
 
     def close(self) -> None:
         """Close matte videos; the track cannot be used afterwards."""

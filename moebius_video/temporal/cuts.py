@@ -5,15 +5,16 @@ content: a logo over an edited programme would get the next shot's painting for 
 frames before each cut. The temporal core therefore fills the frames on each side of a cut
 separately (`window.fill_window`).
 
-A cut is found from the window's own crops, so that every window (and every Ray worker)
-decides alone. Each crop is shrunk to a thumbnail, and neighbouring thumbnails are compared
-in CIE Lab over the pixels that no hole covers (a logo looks the same in both shots), at
-the small shift that matches best (a pan moves the whole picture; after a cut no shift
-matches). A pair is a cut when its difference is large in absolute terms, at least
-twice the median difference of the four pairs around it and 1.5 times either pair next
-to it (motion changes every pair about as much, a burst of it two pairs in a row), and
-when skipping the frame on either side of it does not bridge the jump (a flash, or any
-one odd frame, differs from both its neighbours, which match each other).
+A cut is found from the window's own crops (those of all its mask regions, pooled), so
+that every window (and every Ray worker) decides alone. Each crop is shrunk to a
+thumbnail, and neighbouring thumbnails are compared in CIE Lab over the pixels that no
+hole covers (a logo looks the same in both shots), at the small shift that matches best
+(a pan moves the whole picture; after a cut no shift matches). A pair is a cut when its
+difference is large in absolute terms, at least twice the median difference of the four
+pairs around it and 1.5 times either pair next to it (motion changes every pair about as
+much, a burst of it two pairs in a row), and when skipping the frame on either side of
+it does not bridge the jump (a flash, or any one odd frame, differs from both its
+neighbours, which match each other).
 
 Measured with `benchmarks/bench_cuts.py` (64-pixel thumbnails): within the one-shot
 sample clips, whole frames differ by at most 1.7 and a 120 x 100 crop on the moving
@@ -56,7 +57,7 @@ def frame_differences(frames: Sequence[np.ndarray], holes: np.ndarray | None = N
     frames: T images (H x W x 3, uint8 or uint16); holes: (T, H, W) bool or None.
     Returns T - 1 float values; NaN where too few pixels are visible in both frames.
     """
-    return _neighbour_differences(*_thumbnails(frames, holes))
+    return _neighbour_differences([_thumbnails(frames, holes)])
 
 
 def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> list[int]:
@@ -65,9 +66,19 @@ def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> 
     A pair with no neighbouring pair to compare against (a window of two frames) is never
     called a cut.
     """
-    thumbs, visible = _thumbnails(frames, holes)
-    count = len(frames)
-    differences = _neighbour_differences(thumbs, visible)
+    return find_region_cuts([(frames, holes)])
+
+
+def find_region_cuts(
+    regions: Sequence[tuple[Sequence[np.ndarray], np.ndarray | None]],
+) -> list[int]:
+    """`find_cuts` over several crops of the same frames at once: (frames, holes) per
+    region of a window. A cut is a frame-wide event, so it is decided once, on the
+    regions' differences pooled (weighted by the pixels each compares), and every region
+    is cut at the same frames."""
+    parts = [_thumbnails(frames, holes) for frames, holes in regions]
+    count = len(regions[0][0])
+    differences = _neighbour_differences(parts)
     cuts = []
     for k, difference in enumerate(differences):
         near = range(max(k - CUT_NEIGHBOURS, 0), min(k + 1 + CUT_NEIGHBOURS, count - 1))
@@ -84,9 +95,7 @@ def find_cuts(frames: Sequence[np.ndarray], holes: np.ndarray | None = None) -> 
         # A flash (or any one odd frame) differs from both its neighbours, which match
         # each other: skipping it must not bridge the jump, on either side.
         skips = [(k - 1, k + 1), (k, k + 2)]
-        if all(
-            not _difference(thumbs, visible, a, b) < least for a, b in skips if 0 <= a and b < count
-        ):
+        if all(not _difference(parts, a, b) < least for a, b in skips if 0 <= a and b < count):
             cuts.append(k + 1)
     return cuts
 
@@ -106,19 +115,30 @@ def _thumbnails(frames, holes):
     return thumbs, visible
 
 
-def _neighbour_differences(thumbs, visible) -> np.ndarray:
-    return np.array(
-        [_difference(thumbs, visible, k, k + 1) for k in range(len(thumbs) - 1)], dtype=float
-    )
+def _neighbour_differences(parts) -> np.ndarray:
+    count = len(parts[0][0])
+    return np.array([_difference(parts, k, k + 1) for k in range(count - 1)], dtype=float)
 
 
-def _difference(thumbs, visible, i: int, j: int) -> float:
-    """Mean |thumbs[i] - thumbs[j]| at the shift of j (up to MAX_SHIFT thumbnail pixels
-    each way) that matches best: a pan moves the whole picture, a cut leaves nothing to
-    align. NaN where too few pixels are visible in both."""
+def _difference(parts, i: int, j: int) -> float:
+    """The mean difference of frames i and j over every part ((thumbnails, visible) per
+    region), each part weighted by the pixels it compares; NaN where none has enough."""
+    found = [_part_difference(thumbs, visible, i, j) for thumbs, visible in parts]
+    found = [(mean, count) for mean, count in found if count]
+    if not found:
+        return np.nan
+    total = sum(count for _, count in found)
+    # count / total is exactly 1.0 for one part: a single crop's mean comes out unchanged.
+    return sum(mean * (count / total) for mean, count in found)
+
+
+def _part_difference(thumbs, visible, i: int, j: int) -> tuple[float, int]:
+    """(mean |thumbs[i] - thumbs[j]|, pixels compared) at the shift of j (up to MAX_SHIFT
+    thumbnail pixels each way) that matches best: a pan moves the whole picture, a cut
+    leaves nothing to align. (NaN, 0) where too few pixels are visible in both."""
     a, b = thumbs[i], thumbs[j]
     h, w = a.shape[:2]
-    best = np.nan
+    best, pixels = np.nan, 0
     for dy in range(-MAX_SHIFT, MAX_SHIFT + 1):
         for dx in range(-MAX_SHIFT, MAX_SHIFT + 1):
             ya, yb = slice(max(0, -dy), min(h, h - dy)), slice(max(0, dy), min(h, h + dy))
@@ -130,8 +150,8 @@ def _difference(thumbs, visible, i: int, j: int) -> float:
             difference = np.abs(b[yb, xb] - a[ya, xa]).sum(axis=2)
             mean = float(difference[both].sum()) / (3 * count)
             if not mean >= best:  # also True while best is NaN
-                best = mean
-    return best
+                best, pixels = mean, count
+    return best, pixels
 
 
 def shot_runs(count: int, cuts: Sequence[int]) -> list[tuple[int, int]]:

@@ -115,16 +115,15 @@ class DebugPreview:
         patches: list[FramePatch],
         shot_start: bool = False,
     ) -> None:
-        """One preview frame. parts: (weight, patches, source map, box) per window;
-        shot_start: the frame starts a new shot (drawn with the cut bar)."""
+        """One preview frame. parts: (weight, patches, (source map, box) per region) per
+        window; shot_start: the frame starts a new shot (drawn with the cut bar)."""
         frame8 = _to_uint8(frame)
         masked = alpha > 0
         overlay = frame8.astype(np.float32)
         overlay[masked] = 0.5 * overlay[masked] + 0.5 * MASK_COLOUR
         sources = (frame8.astype(np.float32) * 0.4).astype(np.uint8)
         best = max((p for p in parts if p[2] is not None), key=lambda p: p[0], default=None)
-        if best is not None:
-            _, _, source_map, (x0, y0, x1, y1) = best
+        for source_map, (x0, y0, x1, y1) in best[2] if best is not None else ():
             region = sources[y0:y1, x0:x1]
             for code, colour in SOURCE_COLOURS.items():
                 region[(source_map == code) & masked[y0:y1, x0:x1]] = colour

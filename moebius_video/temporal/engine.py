@@ -18,8 +18,9 @@ and writes the previous window's results, so decoding, encoding and filling over
 to WINDOWS_IN_FLIGHT windows are filled side by side when their crops are small.
 
 Memory: at most WINDOWS_IN_FLIGHT + 1 windows plus their context are held, each frame
-cropped to the area around the masks that any window containing it needs, so it does not
-grow with clip length.
+cropped to the areas around the masks that the windows containing it need, so it does not
+grow with clip length. Masks far apart are separate regions (regions.py), each held,
+filled and cropped on its own: cost follows the masks, not their bounding box.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ import numpy as np
 from ..allocator import release_free_memory
 from ..fillers import Filler
 from ..flow.estimate import FlowEstimator, make_flow_estimator
-from ..patches import AlphaTrack, FramePatch, alpha_in, box_pixels, enclosing_box, mask_box
+from ..patches import AlphaTrack, FramePatch, alphas_in, box_pixels
 from .cut_report import CutReport
 from .debug import DebugPreview, preview_region
 from .grid import blended_frames, covering_windows, window_core, window_of, window_span
+from .regions import component_boxes, merge_boxes
 from .settings import TemporalOptions
 from .shot_pull import ShotPull
-from .window import FilledWindow, crop_margin, fill_window, window_patches
+from .window import FilledRegions, Region, crop_margin, fill_regions
 
 Box = tuple[int, int, int, int]
 # Windows filled at once, each on its own thread (NumPy, OpenCV and SciPy release the
@@ -57,11 +59,25 @@ BYTES_IN_FLIGHT = 512 * 2**20
 
 @dataclass
 class _Held:
-    """A buffered frame, cropped to what the windows containing it need."""
+    """A buffered frame, cropped to what the windows containing it need: one crop per
+    disjoint box."""
 
-    box: Box
-    rgb: np.ndarray
-    alpha: np.ndarray
+    boxes: list[Box]
+    rgbs: list[np.ndarray]
+    alphas: list[np.ndarray]
+
+    def masked(self) -> bool:
+        return any(alpha.any() for alpha in self.alphas)
+
+    def crop(self, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """The RGB and alpha of `box` (views), which lies inside one of the held boxes."""
+        x0, y0, x1, y1 = box
+        for (hx, hy, hx1, hy1), rgb, alpha in zip(self.boxes, self.rgbs, self.alphas, strict=True):
+            if hx <= x0 and hy <= y0 and x1 <= hx1 and y1 <= hy1:
+                return rgb[y0 - hy : y1 - hy, x0 - hx : x1 - hx], alpha[
+                    y0 - hy : y1 - hy, x0 - hx : x1 - hx
+                ]
+        raise AssertionError(f"region {box} is outside the held crops {self.boxes}")
 
 
 class _Running:
@@ -78,7 +94,7 @@ class _Running:
         self.window, self.first, self.stop = window, first, stop
         self.bytes = 0  # of the crops it reads
         self._thread: threading.Thread | None = None
-        self._result: FilledWindow | None = None
+        self._result: FilledRegions | None = None
         self._error: BaseException | None = None
 
     def start(self, function, *args) -> None:
@@ -98,7 +114,7 @@ class _Running:
         if self._thread is not None:
             self._thread.join()
 
-    def result(self) -> FilledWindow | None:
+    def result(self) -> FilledRegions | None:
         self.wait()
         if self._error is not None:
             raise self._error
@@ -117,7 +133,7 @@ class WindowDone:
     window: int
     first: int
     stop: int
-    filled: FilledWindow | None
+    filled: FilledRegions | None
     owned: bool
     shares: tuple[tuple[int, float], ...]
 
@@ -125,7 +141,7 @@ class WindowDone:
         """This window's patches for frame `index` (one of its shares)."""
         if self.filled is None:
             return []
-        return window_patches(self.filled, index - self.filled.first_index)
+        return self.filled.patches(index - self.filled.first_index)
 
 
 class WindowEngine:
@@ -166,7 +182,7 @@ class WindowEngine:
         self.next_window: int | None = None
         self.running: deque[_Running] = deque()  # windows being filled, oldest first
         self.done: deque[WindowDone] = deque()  # taken, not yet handed out
-        self.bounds: dict[int, Box | None] = {}
+        self.bounds: dict[int, list[Box]] = {}
 
     # Which windows count ----------------------------------------------------------------
 
@@ -184,39 +200,38 @@ class WindowEngine:
 
     # Buffering --------------------------------------------------------------------------
 
-    def _bound(self, index: int) -> Box | None:
-        """Cheap bound of frame index's alpha > 0 grown by the crop margin."""
+    def _bounds(self, index: int) -> list[Box]:
+        """Cheap boxes around frame index's alpha > 0 grown by the crop margin: the
+        track's own per-shape boxes, or those of its alpha's connected parts."""
         if index not in self.bounds:
             h, w = self.size
-            box_fn = getattr(self.track, "box", None)
-            if box_fn is not None:
-                box = box_fn(index, margin=self.crop_margin)
+            boxes_fn = getattr(self.track, "shape_boxes", None)
+            if boxes_fn is not None:
+                boxes = boxes_fn(index, margin=self.crop_margin)
             else:
-                box = mask_box(self.track.alpha(index), self.crop_margin)
-            if box is not None:
-                x0, y0, x1, y1 = box
-                box = (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
-            self.bounds[index] = box
+                boxes = component_boxes(self.track.alpha(index), self.crop_margin)
+            self.bounds[index] = [
+                (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)) for x0, y0, x1, y1 in boxes
+            ]
         return self.bounds[index]
 
-    def _window_box(self, w: int) -> Box | None:
-        """Union of the bounds over window w's whole span (unclipped at the clip end)."""
+    def _window_regions(self, w: int) -> list[Box]:
+        """The separate regions of window w: its frames' boxes over its whole span
+        (unclipped at the clip end), merged where they overlap (regions.py)."""
         a, b = window_span(w, self.options, self.first, self.frame_count or 1 << 62)
-        boxes = [bx for bx in (self._bound(i) for i in range(a, b)) if bx is not None]
-        return enclosing_box(boxes)
+        return merge_boxes(box for i in range(a, b) for box in self._bounds(i))
 
-    def _storage_box(self, index: int) -> Box | None:
+    def _storage_boxes(self, index: int) -> list[Box]:
         h, w = self.size
         if self.options.save_debug or self.frame_count is None:
-            return (0, 0, w, h)  # the preview shows whole frames; unknown length: no bounds
+            return [(0, 0, w, h)]  # the preview shows whole frames; unknown length: no bounds
         boxes = []
         for win in (window_of(index, self.options) + d for d in (-1, 0, 1)):
             a, b = window_span(win, self.options, self.first, self.frame_count)
             if a <= index < b:
-                box = self._window_box(win)
-                if box is not None:
-                    boxes.append(box)
-        return enclosing_box(boxes)
+                boxes += self._window_regions(win)
+        # Each window's region then lies inside one held crop.
+        return merge_boxes(boxes)
 
     def push(self, frame) -> Iterator[WindowDone]:
         """Buffer the next frame (objects with `.index` and `.rgb`, or a DecodedFrame,
@@ -231,16 +246,9 @@ class WindowEngine:
         elif index != self.last + 1:
             raise ValueError(f"iter_patches: frame {index} follows frame {self.last}")
         self.last = index
-        box = self._storage_box(index)
-        if box is None:
-            dtype = rgb.dtype if rgb is not None else frame.rgb_dtype
-            self.held[index] = _Held(
-                (0, 0, 0, 0), np.zeros((0, 0, 3), dtype), np.zeros((0, 0), np.float32)
-            )
-        else:
-            alpha = alpha_in(self.track, index, box)
-            crop_rgb = box_pixels(frame if rgb is None else rgb, box)
-            self.held[index] = _Held(box, crop_rgb.copy(), alpha)
+        boxes = self._storage_boxes(index)
+        rgbs = [box_pixels(frame if rgb is None else rgb, box).copy() for box in boxes]
+        self.held[index] = _Held(boxes, rgbs, alphas_in(self.track, index, boxes))
         # Process every window whose span is complete.
         while window_core(self.next_window, self.options)[0] <= self.last:
             w = self.next_window
@@ -281,35 +289,23 @@ class WindowEngine:
             self.running.append(running)
             self._forget()
             return
-        box = self._window_box(w) if self.frame_count is not None else None
-        if box is None:
-            box = (0, 0, self.size[1], self.size[0])
-        x0, y0, x1, y1 = box
-        crops, alphas = [], []
-        if any(self.held[i].alpha.size and self.held[i].alpha.any() for i in range(a, b)):
-            for i in range(a, b):
-                held = self.held[i]
-                hx, hy = held.box[:2]
-                crops.append(held.rgb[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
-                alphas.append(held.alpha[y0 - hy : y1 - hy, x0 - hx : x1 - hx])
-        running.bytes = sum(crop.nbytes for crop in crops)
+        # Unknown length: whole frames are held, and fill_window finds the masks in them.
+        boxes = self._window_regions(w) if self.frame_count is not None else []
+        regions = []
+        if any(self.held[i].masked() for i in range(a, b)):
+            for box in boxes or [(0, 0, self.size[1], self.size[0])]:
+                crops, alphas = zip(*(self.held[i].crop(box) for i in range(a, b)), strict=True)
+                regions.append(Region(crops, alphas, box[:2]))
+        running.bytes = sum(crop.nbytes for region in regions for crop in region.frames)
         while self.running and (
             len(self.running) >= WINDOWS_IN_FLIGHT
             or running.bytes + sum(r.bytes for r in self.running) > BYTES_IN_FLIGHT
         ):
             self._take(self.running.popleft())
         self.running.append(running)
-        if crops:
+        if regions:
             running.start(
-                fill_window,
-                crops,
-                alphas,
-                self.filler,
-                self.options,
-                a,
-                (x0, y0),
-                self.estimator,
-                self.pull,
+                fill_regions, regions, self.filler, self.options, a, self.estimator, self.pull
             )
         self._forget()
 
@@ -543,10 +539,11 @@ def _preview_region(track, output_range, frame_count, width: int, height: int):
     return preview_region(boxes, width, height)
 
 
-def _share(filled: FilledWindow | None, index: int, weight: float) -> tuple:
-    """One window's share of a frame: (weight, patches, source map, box) (the debug
-    preview reads the last two)."""
+def _share(filled: FilledRegions | None, index: int, weight: float) -> tuple:
+    """One window's share of a frame: (weight, patches, (source map, box) per region)
+    (the debug preview reads the last)."""
     if filled is None:
-        return (weight, [], None, None)
+        return (weight, [], None)
     k = index - filled.first_index
-    return (weight, window_patches(filled, k), filled.sources[k], filled.box)
+    maps = tuple((part.sources[k], part.box) for part in filled.parts)
+    return (weight, filled.patches(k), maps)

@@ -38,9 +38,9 @@
    edges (propagate.py).
 
 This is the temporal wrapper of the design notes for a run of consecutive frames that
-fits in memory; `segment.py` cuts a clip into such windows. The crop is the union of
-the window's masks plus `margin` for flow and propagation, plus `fill_context` for
-what the filler sees.
+fits in memory; `engine.py` cuts a clip into such windows, and a window's masks into
+separate regions (`fill_regions`; regions.py). A region's crop is the union of its masks
+plus `margin` for flow and propagation, plus `fill_context` for what the filler sees.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from ..flow.estimate import (
     make_flow_estimator,
 )
 from ..patches import FramePatch, banded_patches, enclosing_box, mask_box
-from .cuts import find_cuts, shot_runs
+from .cuts import find_region_cuts, shot_runs
 from .flow_in_time import complete_flows_in_time
 from .keyframes import FALLBACK, fill_frames, rough_fill
 from .propagate import Pointers, Propagated, RegionPixels, propagate, smooth_in_time
@@ -179,20 +179,113 @@ def fill_window(
     alphas: T float32 H x W masks; first_index: clip index of frames[0].
     pull: the run's shot-wide references (shot_pull.py), or None.
     """
-    inner = union_box(alphas)
+    filled = fill_regions(
+        [Region(frames, alphas, origin)], filler, options, first_index, estimator, pull
+    )
+    return None if filled is None else filled.parts[0]
+
+
+@dataclass(frozen=True)
+class Region:
+    """One separate region of a window's masks: its crops of the frames, their alphas (zero
+    outside the region's own masks), and where the crops sit in the frame (x, y)."""
+
+    frames: Sequence[np.ndarray]
+    alphas: Sequence[np.ndarray]
+    origin: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class FilledRegions:
+    """One window's result: a FilledWindow per separate region of its masks (disjoint
+    boxes, in the order given), all cut at the same shot cuts."""
+
+    parts: tuple[FilledWindow, ...]
+
+    @property
+    def first_index(self) -> int:
+        return self.parts[0].first_index
+
+    @property
+    def cuts(self) -> tuple[int, ...]:
+        return self.parts[0].cuts
+
+    def patches(self, frames_index: int) -> list[FramePatch]:
+        """The patches of one frame (position in the window) over every region, in frame
+        order (top to bottom, then left to right): windows that split a frame's masks into
+        regions differently still give the same patches in the same order, which
+        `engine.blend_patches` cross-fades one to one."""
+        patches = [p for part in self.parts for p in window_patches(part, frames_index)]
+        return sorted(patches, key=lambda p: (p.y0, p.x0, *p.alpha.shape))
+
+
+def fill_regions(
+    regions: Sequence[Region],
+    filler: Filler,
+    options: TemporalOptions,
+    first_index: int,
+    estimator: FlowEstimator | None = None,
+    pull: ShotPull | None = None,
+) -> FilledRegions | None:
+    """`fill_window` for each region of one window, each on its own crop with its own flow
+    and references, so that cost follows the masks, not their bounding box; None when no
+    region has a mask. The shot cuts are decided once, on every region's crops, since a
+    cut is a frame-wide event the regions must agree on."""
+    estimator = estimator or make_flow_estimator(options.flow_quality)
+    prepared = [p for p in (_prepare(r, options, estimator) for r in regions) if p is not None]
+    if not prepared:
+        return None
+    cuts = window_cuts([(p.crops, p.regions) for p in prepared], options, first_index)
+    parts = tuple(
+        _fill_prepared(p, cuts, filler, options, first_index, estimator, pull) for p in prepared
+    )
+    return FilledRegions(parts)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A region cut down to its masks plus the flow margin (`crops`, `holes`, the
+    untrusted `regions`), its filler's larger `context`, and where they sit."""
+
+    crops: list[np.ndarray]
+    holes: np.ndarray
+    regions: np.ndarray
+    context: list[np.ndarray]
+    box: tuple[int, int, int, int]  # of `crops`, in the region's crop pixels
+    context_box: tuple[int, int, int, int]
+    origin: tuple[int, int]  # of the region's crops in the frame
+    alphas: list[np.ndarray]
+
+
+def _prepare(region: Region, options: TemporalOptions, estimator) -> _Prepared | None:
+    inner = union_box(region.alphas)
     if inner is None:
         return None
-    height, width = alphas[0].shape
-    estimator = estimator or make_flow_estimator(options.flow_quality)
-    x0, y0, x1, y1 = _grow(inner, flow_margin(options, estimator), width, height)
-    cx0, cy0, cx1, cy1 = _grow(inner, crop_margin(options, estimator), width, height)
-    crops = [frame[y0:y1, x0:x1] for frame in frames]
-    holes = np.stack([alpha[y0:y1, x0:x1] > 0 for alpha in alphas])
-    regions = _untrusted(holes, options.edge)
-    context = [frame[cy0:cy1, cx0:cx1] for frame in frames]
+    height, width = region.alphas[0].shape
+    x0, y0, x1, y1 = box = _grow(inner, flow_margin(options, estimator), width, height)
+    cx0, cy0, cx1, cy1 = context_box = _grow(inner, crop_margin(options, estimator), width, height)
+    holes = np.stack([alpha[y0:y1, x0:x1] > 0 for alpha in region.alphas])
+    return _Prepared(
+        [frame[y0:y1, x0:x1] for frame in region.frames],
+        holes,
+        _untrusted(holes, options.edge),
+        [frame[cy0:cy1, cx0:cx1] for frame in region.frames],
+        box,
+        context_box,
+        region.origin,
+        [alpha[y0:y1, x0:x1] for alpha in region.alphas],
+    )
+
+
+def _fill_prepared(
+    prepared: _Prepared, cuts, filler, options, first_index, estimator, pull
+) -> FilledWindow:
+    """Steps 1-5 on each shot of one prepared region."""
+    x0, y0, x1, y1 = prepared.box
+    cx0, cy0 = prepared.context_box[:2]
+    ox, oy = prepared.origin
     filled, sources = [], []
-    cuts = window_cuts(crops, regions, options, first_index)
-    for start, stop in shot_runs(len(frames), cuts):
+    for start, stop in shot_runs(len(prepared.crops), cuts):
         run = slice(start, stop)
         is_key = _key_frames(
             stop - start,
@@ -202,28 +295,27 @@ def fill_window(
             cut_after=stop in cuts,
         )
         run_filled, run_sources = _fill_shot(
-            crops[run],
-            holes[run],
-            regions[run],
+            prepared.crops[run],
+            prepared.holes[run],
+            prepared.regions[run],
             is_key,
             filler=filler,
             estimator=estimator,
             options=options,
-            context=context[run],
+            context=prepared.context[run],
             context_offset=(x0 - cx0, y0 - cy0),
             pull=pull,
             first_index=first_index + start,
-            origin=(x0 + origin[0], y0 + origin[1]),
+            origin=(x0 + ox, y0 + oy),
         )
         filled += run_filled
         sources += run_sources
-    ox, oy = origin
     return FilledWindow(
         first_index,
         (x0 + ox, y0 + oy, x1 + ox, y1 + oy),
         filled,
         sources,
-        [alpha[y0:y1, x0:x1] for alpha in alphas],
+        prepared.alphas,
         tuple(first_index + k for k in cuts),
     )
 
@@ -403,16 +495,16 @@ def with_pulled(local: Propagated, pulled: Pulled) -> Propagated:
     )
 
 
-def window_cuts(crops, regions, options: TemporalOptions, first_index: int) -> list[int]:
-    """Local indices where a new shot starts in this window: found in the crops
-    (shot_cuts 'auto'), none ('none'), or the given clip indices that fall inside."""
+def window_cuts(regions, options: TemporalOptions, first_index: int) -> list[int]:
+    """Local indices where a new shot starts in this window: found in the crops of its
+    regions ((crops, untrusted holes) per region; shot_cuts 'auto'), none ('none'), or the
+    given clip indices that fall inside."""
     if options.shot_cuts == "none":
         return []
+    count = len(regions[0][0])
     if options.shot_cuts == "auto":
-        return find_cuts(crops, regions)
-    return [
-        index - first_index for index in options.shot_cuts if 0 < index - first_index < len(crops)
-    ]
+        return find_region_cuts(regions)
+    return [index - first_index for index in options.shot_cuts if 0 < index - first_index < count]
 
 
 def _refined_flows(crops, holes, regions, flows, propagated, completed, estimator=None):
