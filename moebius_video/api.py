@@ -375,7 +375,10 @@ def _run(
             )
         track = load_track_for(mask_track, info)  # parsed once, for every path below
         rgba = check_alpha(target, info, getattr(video, "has_alpha", False), options)
-        check_writes(target, options, files_read(input_path, info, mask_track, track))
+        reads = files_read(input_path, info, mask_track, track)
+        if options.analysis is not None:  # the sidecar is read too
+            reads.append(Path(os.fspath(options.analysis)))
+        check_writes(target, options, reads)
         base, numbered_by = frame_numbering(options, info, track, input_path, report)
         start, stop = index_range(
             options.frames, base, info.frame_count, options.frame_indices, numbered_by

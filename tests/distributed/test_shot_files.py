@@ -227,6 +227,10 @@ def test_analyse_command_defaults_and_refusals(shot, tmp_path):
     assert done.returncode == EXIT_USAGE and "already exists (use -y" in done.stderr
     done = _cli("analyse", clip, "--mask-track", shot["track"], "-o", shot["track"], "-y")
     assert done.returncode == EXIT_USAGE and "a file this run reads" in done.stderr
+    sidecar = tmp_path / "plate.analysis.npz"
+    done = _cli(clip, "--mask-track", shot["track"], "-o", sidecar, "-y", "--analysis", sidecar)
+    assert done.returncode == EXIT_USAGE and "a file this run reads" in done.stderr
+    assert sidecar.stat().st_size > 0
     for bad in (dict(temporal=False), dict(workers=2)):
         with pytest.raises(OptionError, match="--analysis"):
             InpaintOptions(analysis="a.npz", **bad)
