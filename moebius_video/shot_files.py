@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .errors import OptionError
 from .paths import is_image_pattern
 
@@ -112,7 +111,7 @@ def shot_key(
         plate.update(_file_digest(path, HEAD_BYTES if len(input_files) == 1 else 0))
     return {
         "format": ANALYSIS_FORMAT,
-        "version": __version__,
+        "version": _version(),
         "input": plate.hexdigest(),
         "frames": int(info.frame_count),
         "size": [int(info.width), int(info.height)],
@@ -120,6 +119,16 @@ def shot_key(
         "shot_cuts": [int(c) for c in cuts],
         "allow_damaged": bool(allow_damaged),
     }
+
+
+def _version() -> str:
+    # From the installed metadata: importing the package root here would be a cycle.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("moebius-video")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _file_digest(path: Path, head: int) -> bytes:
