@@ -13,14 +13,17 @@ windows), so memory does not grow with the clip. Frames without a mask are compo
 with no patches: they pass through bit for bit (up to the output codec).
 
 `render_chunk` is the same run for a farm task: `--skip-existing` resumes a killed
-task. The CLI, batch shots, the hook and the plugins all come through here, and this
-module is the only one that opens the clip, parses the mask track and picks the fill:
-the per-frame fill, the temporal engine in this process, or segments on Ray workers.
+task. `analyse_shot` writes a shot's analysis once, for every task of a farm job to read
+(`InpaintOptions.analysis`, shot_files.py). The CLI, batch shots, the hook and the
+plugins all come through here, and this module is the only one that opens the clip,
+parses the mask track and picks the fill: the per-frame fill, the temporal engine in
+this process, or segments on Ray workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import time
@@ -46,7 +49,15 @@ from .patches import FramePatch
 from .paths import frame_path, is_image_pattern, normalize_pattern, pattern_regex, same_file
 from .progress import ProgressCallback, ProgressEvent, warnings_as_events
 
-__all__ = ["InpaintOptions", "InpaintResult", "ProgressEvent", "inpaint_video", "render_chunk"]
+__all__ = [
+    "AnalysisResult",
+    "InpaintOptions",
+    "InpaintResult",
+    "ProgressEvent",
+    "analyse_shot",
+    "inpaint_video",
+    "render_chunk",
+]
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,130 @@ def render_chunk(
     )
 
 
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What `analyse_shot` wrote: the sidecar `output`, for `frames` frames of `input`,
+    `masked_frames` of them masked, the shots' first frames (clip frame numbers) after the
+    first one found or given in `cuts`."""
+
+    input: str
+    output: str
+    frames: int
+    masked_frames: int
+    cuts: tuple[int, ...]
+    seconds: float
+
+    def summary(self) -> str:
+        cuts = f", cuts at {frame_ranges(self.cuts)}" if self.cuts else ""
+        return (
+            f"moebius-video: wrote {self.output}: the shot analysis of {self.input} "
+            f"({self.frames} frames, {self.masked_frames} masked{cuts}), {self.seconds:.1f} s"
+        )
+
+
+def analyse_shot(
+    input: str | os.PathLike,
+    mask_track: str | os.PathLike | Mapping[str, Any],
+    output: str | os.PathLike | None = None,
+    options: InpaintOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Analyse the whole shot once (camera motion, coarse masks, cuts) and write it to the
+    sidecar `output` (default: `shot_files.default_sidecar(input)`, beside the input), for
+    the tasks of a farm job to read with `InpaintOptions(analysis=output)`.
+
+    options: those that change the analysis (shot_cuts, with frame_numbers to read them,
+    allow_damaged) must be the tasks' own, or the tasks refuse the sidecar; also fps and
+    overwrite (`-y` replaces an existing sidecar). Writing it deletes the windows shared
+    for an older one. Raises like `inpaint_video`, before anything is written.
+    """
+    from .io import open_video
+    from .shot_files import default_sidecar, write_analysis
+    from .temporal.shot_analysis import analyse_shots
+
+    options = options or InpaintOptions()
+    report = progress or _no_progress
+    began = time.perf_counter()
+    input_path = _check_input(input)
+    sidecar = Path(os.fspath(output)) if output is not None else default_sidecar(input_path)
+    _check_sidecar_path(sidecar, options)
+    with (
+        warnings_as_events(report),
+        open_video(input_path, fps=options.fps, allow_damaged=options.allow_damaged) as video,
+    ):
+        info = video.info
+        track = load_track_for(mask_track, info)
+        target = OutputTarget(sidecar, "npz", False)
+        check_writes(target, options, files_read(input_path, info, mask_track, track))
+        base, _ = frame_numbering(options, info, track, input_path, report)
+        cuts = _given_cuts(options.replace(temporal=True).temporal_options(base, info.frame_count))
+        key = _shot_key(input_path, info, mask_track, track, cuts, options.allow_damaged)
+        count = info.frame_count
+        report(ProgressEvent("started", total=count, stats={"input": str(input_path)}))
+
+        def frames() -> Iterator:
+            for frame in _checked_frames(video.frames(0, count), input_path, 0, count):
+                yield frame
+                done = frame.index + 1
+                percent = 100.0 * done / count
+                report(ProgressEvent("progress", frame=done, total=count, percent=percent))
+
+        analysis = analyse_shots(frames(), track, cuts)
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        write_analysis(sidecar, analysis, key)
+    result = AnalysisResult(
+        str(input_path),
+        str(sidecar),
+        analysis.count,
+        len(analysis.masked_frames()),
+        tuple(c + base for c in analysis.motion.cuts if c > 0),
+        time.perf_counter() - began,
+    )
+    report(ProgressEvent("done", frame=count, total=count, percent=100.0, message=result.summary()))
+    return result
+
+
+def _check_sidecar_path(path: Path, options: InpaintOptions) -> None:
+    """A sidecar is an output like -o; its folder is made when missing (a farm job's first
+    task writes into a fresh output folder), once the inputs are checked."""
+    if path.is_dir():
+        raise OptionError("output", f" {path}: is a directory; give a file name")
+    folder = next((p for p in path.absolute().parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise OptionError("output", f" {path}: the folder {folder} is not writable")
+    if path.exists() and not options.overwrite:
+        raise OutputExistsError("output", path)
+
+
+def _given_cuts(temporal) -> tuple[int, ...]:
+    """The shot cuts given as clip indices (--shot-cuts N,N); auto and none give none."""
+    return temporal.shot_cuts if isinstance(temporal.shot_cuts, tuple) else ()
+
+
+def _shot_key(input_path: Path, info, mask_track, track, cuts, allow_damaged: bool) -> dict:
+    from .shot_files import shot_key
+
+    source = mask_track if isinstance(mask_track, Mapping) else Path(os.fspath(mask_track))
+    return shot_key(
+        input_files(input_path, info), info, source, track.source_files(), cuts, allow_damaged
+    )
+
+
+def _shared_shot(input_path, mask_track, track, info, options, temporal, filler):
+    """The sidecar's analysis and the shot's window cache, for `options.analysis`."""
+    from .shot_files import WindowCache, read_analysis, window_key, windows_folder
+
+    key = _shot_key(
+        input_path, info, mask_track, track, _given_cuts(temporal), options.allow_damaged
+    )
+    analysis = read_analysis(options.analysis, key)
+    cache = WindowCache(
+        windows_folder(options.analysis),
+        window_key(key, temporal, filler, options.filler_spec()),
+    )
+    return analysis, cache
+
+
 def _not_a_whole_render(output, input, options: InpaintOptions) -> str | None:
     """Why an existing movie chunk is not a finished render of `input` (frames, size,
     the last frame decodes), or None when it is one."""
@@ -240,7 +375,10 @@ def _run(
             )
         track = load_track_for(mask_track, info)  # parsed once, for every path below
         rgba = check_alpha(target, info, getattr(video, "has_alpha", False), options)
-        check_writes(target, options, files_read(input_path, info, mask_track, track))
+        reads = files_read(input_path, info, mask_track, track)
+        if options.analysis is not None:  # the sidecar is read too
+            reads.append(Path(os.fspath(options.analysis)))
+        check_writes(target, options, reads)
         base, numbered_by = frame_numbering(options, info, track, input_path, report)
         start, stop = index_range(
             options.frames, base, info.frame_count, options.frame_indices, numbered_by
@@ -617,10 +755,21 @@ def _fill_path(
     from .temporal import context_span, iter_patches
 
     temporal = options.temporal_options(frame_base, info.frame_count)
+    analysed: list = []
+    cache = None
+    if options.analysis is not None:  # a farm task: the shot's sidecar, read before any output
+        shared = _shared_shot(input_path, mask_track, track, info, options, temporal, filler)
+        analysed.append(shared[0])
+        cache = shared[1]
 
     def temporal_engine(video, start: int, stop: int) -> Iterator[tuple[Any, list[FramePatch]]]:
         lo, hi = context_span(start, stop, info.frame_count, temporal)
-        pull = shot_pull(video, lo, hi) if temporal.shot_pull else None
+        pull = None
+        if temporal.shot_pull and cache is not None:
+            # Built only if a window is not in the cache, mid-stream: on its own reader.
+            pull = functools.partial(pull_on_own_reader, lo, hi)
+        elif temporal.shot_pull:
+            pull = shot_pull(video, lo, hi)
         frames = _checked_frames(video.frames(lo, hi), input_path, lo, hi)
 
         def patches(frames: Iterable) -> Iterator[tuple[int, list[FramePatch]]]:
@@ -634,6 +783,7 @@ def _fill_path(
                 debug_rate=info.average_rate,
                 pull=pull,
                 frame_base=frame_base,
+                cache=cache,
             )
 
         return _pair_with_frames(frames, patches, (start, stop))
@@ -660,7 +810,13 @@ def _fill_path(
             analysis=analysed[0],
         )
 
-    analysed: list = []
+    def pull_on_own_reader(lo: int, hi: int):
+        from .io import open_video
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the run's own reader reports the same frames
+            with open_video(input_path, fps=options.fps, allow_damaged=options.allow_damaged) as v:
+                return shot_pull(v, lo, hi)
 
     return _FillPath(name, temporal_engine)
 
@@ -863,12 +1019,17 @@ def files_read(
 ) -> list[Path]:
     """Every file a run reads: the input (each file of a sequence), the mask-track file
     and the raster files it names."""
-    from .io.image_sequence import find_sequence_files
-
-    files = find_sequence_files(str(input_path))[0] if info.is_image_sequence else [input_path]
+    files = input_files(input_path, info)
     if not isinstance(mask_track, Mapping):
         files.append(Path(os.fspath(mask_track)))
     return files + track.source_files()
+
+
+def input_files(input_path: Path, info) -> list[Path]:
+    """The input's files: the movie, or each file of an image sequence."""
+    from .io.image_sequence import find_sequence_files
+
+    return find_sequence_files(str(input_path))[0] if info.is_image_sequence else [input_path]
 
 
 def check_writes(target: OutputTarget, options: InpaintOptions, reads: list[Path]) -> None:

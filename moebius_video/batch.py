@@ -41,7 +41,7 @@ from .errors import (
 )
 from .progress import ProgressEvent
 
-PATH_KEYS = ("input", "mask_track", "output", "weights", "save_debug")
+PATH_KEYS = ("input", "mask_track", "output", "weights", "save_debug", "analysis")
 REQUIRED_KEYS = ("input", "mask_track", "output")
 # Keys of a shot that are not InpaintOptions fields.
 SHOT_KEYS = ("input", "mask_track", "output", "name", "skip_existing")

@@ -1,7 +1,7 @@
 """The `moebius-video` command: dispatch to one module per subcommand.
 
     moebius-video INPUT --mask-track TRACK -o OUTPUT [options]   (same as `run`)
-    moebius-video run|models|batch|hook ...
+    moebius-video run|analyse|models|batch|hook ...
 
 Each subcommand is `moebius_video.commands.<name>.main(argv) -> int`, imported only
 when used, so `moebius-video hook` does not pay for torch. Errors a user caused print
@@ -23,6 +23,7 @@ from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 SUBCOMMANDS = {
     "run": "clean one clip (the default when the first argument is not a subcommand)",
+    "analyse": "analyse a shot once, for the tasks of a farm job (--analysis)",
     "models": "list, pull and import model checkpoints",
     "batch": "run a job file of many shots",
     "hook": "run one JSON request and answer in JSON lines (for NLE plugins)",
@@ -30,7 +31,7 @@ SUBCOMMANDS = {
 
 USAGE = """\
 usage: moebius-video INPUT --mask-track TRACK -o OUTPUT [options]
-       moebius-video {run,models,batch,hook} ...
+       moebius-video {run,analyse,models,batch,hook} ...
 
 Remove wires, rigs and objects from footage; only masked pixels change.
 

@@ -81,6 +81,10 @@ class InpaintOptions:
     strict: refuse (exit 2, before any output) what would otherwise only warn that the
         output loses part of the source: an alpha channel the output codec cannot hold.
     workers / ray_address: more than one worker, or a cluster address, runs segments on Ray.
+    analysis: a shot analysis sidecar (`moebius-video analyse`, `api.analyse_shot`) to read
+        instead of analysing the whole shot again; the windows this run fills are shared
+        with the shot's other farm tasks in a folder beside it (shot_files.py). A sidecar
+        made for another input, mask track or --shot-cuts is refused (exit 2).
     """
 
     codec: str | None = None
@@ -107,6 +111,7 @@ class InpaintOptions:
     workers: int = 1
     ray_address: str | None = None
     temporal: bool = True
+    analysis: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
         # Checked here so every caller (CLI, batch jobs, hook requests, Python) gets the same
@@ -150,7 +155,7 @@ class InpaintOptions:
         _check_type("strict", self.strict, bool)
         if self.shot_pull is not None:
             _check_type("shot_pull", self.shot_pull, bool)
-        for name in ("model", "weights", "flow_quality", "save_debug", "ray_address"):
+        for name in ("model", "weights", "flow_quality", "save_debug", "ray_address", "analysis"):
             value = getattr(self, name)
             if value is not None:
                 _check_type(name, value, (str, os.PathLike))
@@ -186,6 +191,16 @@ class InpaintOptions:
                 )
             if self.save_debug is None:
                 raise OptionError("save_debug_scale", ": scales the --save-debug preview; give it")
+        if self.analysis is not None and not self.temporal:
+            raise OptionError(
+                "analysis", ": the shot analysis is the temporal core's; drop --temporal off"
+            )
+        if self.analysis is not None and (self.workers > 1 or self.ray_address is not None):
+            raise OptionError(
+                "analysis",
+                ": Ray workers analyse the shot once themselves; not with --workers or"
+                " --ray-address",
+            )
         if self.save_debug is not None and (self.workers > 1 or self.ray_address is not None):
             raise OptionError(
                 "save_debug",

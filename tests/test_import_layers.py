@@ -3,7 +3,7 @@
 Read from the source (AST), lazy imports inside functions included, so an import that
 would only run on some path still counts. The layering (DESIGN.md):
 
-    cli -> commands -> hook -> api -> farm, batch -> options -> distributed (Ray only)
+    cli -> commands -> hook -> api -> farm, batch, shot_files -> options -> distributed (Ray only)
     -> temporal -> flow, masks, io, model -> fillers, progress, paths
     -> patches, errors, strict_json
 
@@ -23,7 +23,7 @@ LAYERS = [
     {"commands"},
     {"hook"},
     {"api"},
-    {"farm", "batch"},
+    {"farm", "batch", "shot_files"},
     {"options"},
     {"distributed"},
     {"temporal"},

@@ -141,6 +141,13 @@ def add_inpaint_options(parser: argparse.ArgumentParser) -> None:
         help="take real background from anywhere in the shot, aligned by camera motion"
         " (on, default; costs one more pass over the clip), or only from nearby frames (off)",
     )
+    fill.add_argument(
+        "--analysis",
+        metavar="SIDECAR",
+        help="read the shot analysis from this file (written by `moebius-video analyse`)"
+        " instead of analysing the whole shot, and share the windows this run fills with the"
+        " shot's other farm tasks in a folder beside it",
+    )
     fill.add_argument("--save-debug", metavar="PATH", help="write a debug preview here")
     fill.add_argument(
         "--save-debug-scale",

@@ -49,7 +49,10 @@ KNOWN_HOSTS = ("blender", "resolve", "nuke")
 
 # Options a request may not set: joining a Ray cluster is the hook's caller's decision
 # (`moebius-video hook` runs where the host started it), not a project file's.
-REFUSED_OPTIONS = {"ray_address": "join a Ray cluster"}
+REFUSED_OPTIONS = {
+    "ray_address": "join a Ray cluster",
+    "analysis": "read a farm's shot analysis sidecar (a request renders in one process)",
+}
 
 
 def max_request_workers() -> int:

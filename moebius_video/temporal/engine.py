@@ -96,6 +96,12 @@ class _Running:
         self._thread: threading.Thread | None = None
         self._result: FilledRegions | None = None
         self._error: BaseException | None = None
+        self.boxes: list[Box] = []  # the region crops it fills (the window cache's key)
+        self.from_cache = False
+
+    def use(self, result: FilledRegions) -> None:
+        """Take a result filled by another task (a WindowCache hit) instead of filling."""
+        self._result, self.from_cache = result, True
 
     def start(self, function, *args) -> None:
         def run() -> None:
@@ -151,7 +157,11 @@ class WindowEngine:
     frame_count: frames in the clip, if known; lets the buffer keep crops, not frames.
     owned: the windows this engine fills (a Ray worker's share); None: every window a
         wanted frame needs. Other windows are handed out unfilled, with `owned` False.
-    pull: shot-wide references for the frames it fills (shot_pull.py), or None.
+    pull: shot-wide references for the frames it fills (shot_pull.py), or None; or a
+        function that builds them, called once, when the first window is filled here (a
+        task whose windows all come from the cache never builds them).
+    cache: filled windows shared between the tasks of a shot (shot_files.WindowCache:
+        `get(window, first, stop, box)`, `put(window, first, stop, box, filled)`), or None.
     """
 
     def __init__(
@@ -164,10 +174,12 @@ class WindowEngine:
         output_range: tuple[int, int] | None = None,
         frame_count: int | None = None,
         owned: Iterable[int] | None = None,
-        pull: ShotPull | None = None,
+        pull: ShotPull | Callable[[], ShotPull | None] | None = None,
+        cache: Any = None,
     ):
         self.track = track
         self.pull = pull
+        self.cache = cache
         self.filler = filler
         self.options = options
         self.output_range = output_range
@@ -291,9 +303,10 @@ class WindowEngine:
             return
         # Unknown length: whole frames are held, and fill_window finds the masks in them.
         boxes = self._window_regions(w) if self.frame_count is not None else []
+        boxes = boxes or [(0, 0, self.size[1], self.size[0])]
         regions = []
         if any(self.held[i].masked() for i in range(a, b)):
-            for box in boxes or [(0, 0, self.size[1], self.size[0])]:
+            for box in boxes:
                 crops, alphas = zip(*(self.held[i].crop(box) for i in range(a, b)), strict=True)
                 regions.append(Region(crops, alphas, box[:2]))
         running.bytes = sum(crop.nbytes for region in regions for crop in region.frames)
@@ -303,11 +316,28 @@ class WindowEngine:
         ):
             self._take(self.running.popleft())
         self.running.append(running)
-        if regions:
+        running.boxes = boxes
+        cached = (
+            self.cache.get(w, a, b, running.boxes) if regions and self.cache is not None else None
+        )
+        if cached is not None:
+            running.use(cached)
+        elif regions:
             running.start(
-                fill_regions, regions, self.filler, self.options, a, self.estimator, self.pull
+                fill_regions,
+                regions,
+                self.filler,
+                self.options,
+                a,
+                self.estimator,
+                self._shot_pull(),
             )
         self._forget()
+
+    def _shot_pull(self) -> ShotPull | None:
+        if callable(self.pull):
+            self.pull = self.pull()  # built once, on the first window filled here
+        return self.pull
 
     def _collect(self, wait: bool = True) -> None:
         """Take finished windows, oldest first; with `wait`, wait for every one in flight."""
@@ -318,9 +348,10 @@ class WindowEngine:
         w = running.window
         owned = self.owned is None or w in self.owned
         shares = blended_frames(w, self.options, running.first, running.stop, self.output_range)
-        self.done.append(
-            WindowDone(w, running.first, running.stop, running.result(), owned, tuple(shares))
-        )
+        filled = running.result()
+        if filled is not None and self.cache is not None and not running.from_cache:
+            self.cache.put(w, running.first, running.stop, running.boxes, filled)
+        self.done.append(WindowDone(w, running.first, running.stop, filled, owned, tuple(shares)))
         release_free_memory()  # the window's working arrays are gone: give the pages back
 
     def _hand_out(self) -> Iterator[WindowDone]:
@@ -415,8 +446,9 @@ def iter_patches(
     frame_count: int | None = None,
     estimator: FlowEstimator | None = None,
     debug_rate: Fraction | None = None,
-    pull: ShotPull | None = None,
+    pull: ShotPull | Callable[[], ShotPull | None] | None = None,
     frame_base: int | None = None,
+    cache: Any = None,
 ) -> Iterator[tuple[int, list[FramePatch]]]:
     """Fill a clip window by window; yield (index, patches) for every frame, in order.
 
@@ -434,7 +466,9 @@ def iter_patches(
       crops instead of whole frames.
     debug_rate: frame rate of the `options.save_debug` preview (default 25).
     pull: the shot-wide references of the frames to fill (`shot_pull.build_shot_pull`), or
-      None: each window takes real background only from its own frames.
+      None: each window takes real background only from its own frames; or a function
+      that builds them when a window is first filled (see WindowEngine).
+    cache: filled windows shared with the shot's other tasks (`WindowEngine`), or None.
     frame_base: the frame number of index 0 in the cut warnings (the run's numbering: a
       sequence's first file number, or the track's frame_base); default the track's.
     """
@@ -447,6 +481,7 @@ def iter_patches(
         output_range=output_range,
         frame_count=frame_count,
         pull=pull,
+        cache=cache,
     )
     # Said once per cut, in the frames written, so a wrong one can be seen and overridden
     # with --shot-cuts.

@@ -17,14 +17,14 @@ masks cropped to their own boxes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from ..flow.camera_motion import CameraMotion, CameraMotionEstimator
+from ..flow.camera_motion import MODELS, CameraMotion, CameraMotionEstimator, PairFit
 
 # Coarse masks have a long side of at most this many cells (a cell is `scale` pixels).
 COARSE_SIDE = 320
@@ -67,6 +67,135 @@ class ShotAnalysis:
 
     def masked_frames(self) -> list[int]:
         return [i for i, m in enumerate(self.masks) if m is not None]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (no objects: a sidecar is loaded with allow_pickle=False) that
+        `from_arrays` turns back into an equal analysis, bit for bit."""
+        motion = self.motion
+        present = np.array([m is not None for m in self.masks], bool)
+        boxes = np.array(
+            [(m.x0, m.y0, *m.cells.shape) if m is not None else (0, 0, 0, 0) for m in self.masks],
+            np.int64,
+        ).reshape(-1, 4)
+        cells = [m.cells.ravel() for m in self.masks if m is not None]
+        pairs = motion.pairs
+        return {
+            "scale": np.array(self.scale, np.int64),
+            "frame_size": np.array(self.frame_size, np.int64),
+            "mask_present": present,
+            "mask_boxes": boxes,  # x0, y0, height, width in cells
+            "mask_cells": np.concatenate(cells) if cells else np.zeros(0, bool),
+            "motion_first_frame": np.array(motion.first_frame, np.int64),
+            "motion_frame_size": np.array(motion.frame_size, np.int64),
+            "motion_cuts": np.array(motion.cuts, np.int64),
+            "motion_positions": np.asarray(motion.positions, np.float64),
+            "motion_parents": np.asarray(motion.parents, np.int64),
+            "motion_link_confidence": np.asarray(motion.link_confidence, np.float64),
+            "motion_global_confidence": np.array(motion.global_confidence, np.float64),
+            "pair_model": np.array([p.model for p in pairs], dtype="U16"),
+            "pair_is_global": np.array([p.is_global for p in pairs], bool),
+            "pair_floats": np.array(
+                [(p.confidence, p.inlier_fraction, p.coverage, p.median_error) for p in pairs],
+                np.float64,
+            ).reshape(-1, 4),
+            "pair_ints": np.array([(p.inliers, p.tracked) for p in pairs], np.int64).reshape(-1, 2),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> ShotAnalysis:
+        """The analysis `to_arrays` wrote. Raises ValueError (naming the array) where the
+        arrays do not hold one: a file from elsewhere must not crash or loop the pull."""
+        missing = [name for name in _ARRAYS if name not in arrays]
+        if missing:
+            raise ValueError(f"{missing[0]}: missing")
+        a = {name: np.asarray(arrays[name]) for name in _ARRAYS}
+        present = _shaped(a, "mask_present", (None,), np.bool_)
+        n = present.shape[0]
+        boxes = _shaped(a, "mask_boxes", (n, 4), np.integer)
+        cells = _shaped(a, "mask_cells", (None,), np.bool_)
+        scale = int(_shaped(a, "scale", (), np.integer))
+        width, height = (int(v) for v in _shaped(a, "frame_size", (2,), np.integer))
+        if n == 0 or scale < 1 or width < 1 or height < 1:
+            raise ValueError("scale, frame_size or mask_present: no frames, or no size")
+        grid_w, grid_h = -(-width // scale), -(-height // scale)
+        masks: list[CoarseMask | None] = []
+        offset = 0
+        for here, (x0, y0, h, w) in zip(present, boxes.tolist(), strict=True):
+            if not here:
+                masks.append(None)
+                continue
+            if not (0 <= x0 and 0 <= y0 and 1 <= w <= grid_w - x0 and 1 <= h <= grid_h - y0):
+                raise ValueError(f"mask_boxes: a mask box {(x0, y0, h, w)} outside the grid")
+            if offset + h * w > cells.size:
+                raise ValueError("mask_cells: fewer cells than the mask boxes hold")
+            masks.append(CoarseMask(x0, y0, cells[offset : offset + h * w].reshape(h, w).copy()))
+            offset += h * w
+        if offset != cells.size:
+            raise ValueError("mask_cells: more cells than the mask boxes hold")
+        first = int(_shaped(a, "motion_first_frame", (), np.integer))
+        positions = _shaped(a, "motion_positions", (n, 3, 3), np.floating)
+        parents = _shaped(a, "motion_parents", (n,), np.integer)
+        # A frame is registered against an earlier one (or is a root): no cycles.
+        if first != 0 or ((parents >= first + np.arange(n)) | (parents < -1)).any():
+            raise ValueError("motion_parents: a frame registered against a later one")
+        models = _shaped(a, "pair_model", (None,), np.str_).tolist()
+        if not set(models) <= set(MODELS):
+            raise ValueError(f"pair_model: unknown models {sorted(set(models) - set(MODELS))}")
+        pairs_n = len(models)
+        floats = _shaped(a, "pair_floats", (pairs_n, 4), np.floating)
+        ints = _shaped(a, "pair_ints", (pairs_n, 2), np.integer)
+        is_global = _shaped(a, "pair_is_global", (pairs_n,), np.bool_)
+        pairs = [
+            PairFit(str(m), c, bool(g), fr, cov, err, int(i), int(t))
+            for m, (c, fr, cov, err), g, (i, t) in zip(
+                models, floats.tolist(), is_global, ints.tolist(), strict=True
+            )
+        ]
+        motion = CameraMotion(
+            first_frame=first,
+            frame_size=tuple(int(v) for v in _shaped(a, "motion_frame_size", (2,), np.integer)),
+            cuts=tuple(int(c) for c in _shaped(a, "motion_cuts", (None,), np.integer)),
+            positions=positions.astype(np.float64),
+            parents=parents.astype(np.int64),
+            link_confidence=_shaped(a, "motion_link_confidence", (n,), np.floating).astype(
+                np.float64
+            ),
+            pairs=pairs,
+            global_confidence=float(_shaped(a, "motion_global_confidence", (), np.floating)),
+        )
+        return cls(motion, masks, scale, (width, height))
+
+
+_ARRAYS = (
+    "scale",
+    "frame_size",
+    "mask_present",
+    "mask_boxes",
+    "mask_cells",
+    "motion_first_frame",
+    "motion_frame_size",
+    "motion_cuts",
+    "motion_positions",
+    "motion_parents",
+    "motion_link_confidence",
+    "motion_global_confidence",
+    "pair_model",
+    "pair_is_global",
+    "pair_floats",
+    "pair_ints",
+)
+
+
+def _shaped(arrays: dict, name: str, shape: tuple, kind) -> np.ndarray:
+    """arrays[name], checked to have `shape` (None: any length) and a dtype of `kind`."""
+    value = arrays[name]
+    if len(value.shape) != len(shape) or any(
+        want is not None and want != got for want, got in zip(shape, value.shape, strict=True)
+    ):
+        raise ValueError(f"{name}: shape {value.shape}, expected {shape}")
+    if not np.issubdtype(value.dtype, kind):
+        raise ValueError(f"{name}: dtype {value.dtype}")
+    return value
 
 
 def coarse_scale(width: int, height: int) -> int:

@@ -80,6 +80,14 @@ class ReferencePlan:
     def references(self) -> list[int]:
         return sorted(self.boxes)
 
+    def restricted(self, frames: Iterable[int]) -> ReferencePlan:
+        """The plan of `frames` only: their references, with the boxes of this plan."""
+        frames = set(frames)
+        past = {t: us for t, us in self.past.items() if t in frames}
+        future = {t: us for t, us in self.future.items() if t in frames}
+        used = {u for lists in (past, future) for us in lists.values() for u in us}
+        return ReferencePlan(past, future, {u: b for u, b in self.boxes.items() if u in used})
+
 
 def plan_references(
     analysis: ShotAnalysis,
@@ -470,7 +478,11 @@ def build_shot_pull(
 
     if analysis is None:
         analysis = analyse_shots(read(0, frame_count), track, cuts)
-    plan = plan_references(analysis, range(*span))
+    # Planned over the whole clip, kept for the span: a reference's box decides which ring
+    # samples check its alignment, so the box a span alone would give (smaller, near the
+    # span's ends) would change the pull, and a chunk's windows would differ from the
+    # whole render's (the shared windows of a farm made it show).
+    plan = plan_references(analysis, range(analysis.count)).restricted(range(*span))
     references = plan.references()
     if not references:
         return None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from moebius_video.commands.analyse import build_parser as analyse_parser
 from moebius_video.commands.run import build_parser, options_from_args
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -52,9 +53,15 @@ def test_openjd_template_expands_into_contiguous_chunk_commands():
         current_working_dir=path.parent,
     )
     job = create_job(job_template=template, job_parameter_values=parameters)
-    (step,) = job.steps
+    analyse, step = job.steps
+    assert [d.dependsOn for d in step.dependencies] == [analyse.name]
     assert step.script.actions.onRun.command == "moebius-video"
     job_values = {name: str(value.value) for name, value in parameters.items()}
+    symbols = {f"Param.{k}": v for k, v in job_values.items()}
+    first = [_expand(arg, symbols) for arg in analyse.script.actions.onRun.args]
+    assert first[0] == "analyse" and analyse.parameterSpace is None
+    sidecar = analyse_parser().parse_args(first[1:]).output
+    assert sidecar == "/show/sh010/clean/shot.analysis.npz"
 
     covered = []
     for task in StepParameterSpaceIterator(space=step.parameterSpace):
@@ -64,7 +71,7 @@ def test_openjd_template_expands_into_contiguous_chunk_commands():
         ns, options = _parse(args)
         assert ns.skip_existing and ns.progress == "openjd", args
         assert ns.output == "/show/sh010/clean/clean.%04d.png"
-        assert options.context == 6
+        assert options.context == 6 and options.analysis == sidecar
         covered += list(range(options.frames[0], options.frames[1] + 1))
     assert covered == list(range(1001, 1101)), f"chunks cover {covered[:3]}..{covered[-3:]}"
 
@@ -99,13 +106,14 @@ def _load_deadline_plugin():
                 sys.modules.pop(name, None)
 
 
-def test_deadline_plugin_builds_a_resumable_chunk_command():
+def _job_file(name: str) -> dict[str, str]:
+    text = (PLUGINS / "deadline" / name).read_text()
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_deadline_plugin_builds_a_resumable_chunk_command_and_its_analysis():
     plugin = _load_deadline_plugin()
-    info = dict(
-        line.split("=", 1)
-        for line in (PLUGINS / "deadline" / "plugin_info.job").read_text().splitlines()
-        if "=" in line
-    )
+    info = _job_file("plugin_info.job")
     mapped = lambda path: path.replace("/show/", "/mnt/show/")  # noqa: E731 (path mapping)
     args = plugin.build_arguments(info, 1026, 1050, mapped)
     ns, options = _parse(args)
@@ -113,12 +121,29 @@ def test_deadline_plugin_builds_a_resumable_chunk_command():
     assert ns.output == "/mnt/show/sh010/clean/sh010_clean.%04d.png"
     assert options.frames == (1026, 1050) and options.context == 8
     assert options.device == "cuda" and ns.skip_existing and ns.progress == "plain"
-    job_info = (PLUGINS / "deadline" / "job_info.job").read_text()
-    assert "Plugin=MoebiusVideo" in job_info and "ChunkSize=" in job_info
+    assert options.analysis == "/mnt/show/sh010/clean/sh010.analysis.npz"
+    job_info = _job_file("job_info.job")
+    assert job_info["Plugin"] == "MoebiusVideo" and "ChunkSize" in job_info
+
+    # The analyse job: one task, the same plate, track and sidecar, the analysis options
+    # of ExtraArgs and nothing else of them.
+    first = _job_file("analyse_plugin_info.job")
+    assert {k: first[k] for k in ("Input", "MaskTrack", "Analysis")} == {
+        k: info[k] for k in ("Input", "MaskTrack", "Analysis")
+    }
+    first["ExtraArgs"] = "--device cuda --shot-cuts 1040 --allow-damaged --frame-numbers=track"
+    args = plugin.build_arguments(first, 0, 0, mapped)
+    assert args[0] == "analyse"
+    ns = analyse_parser().parse_args(args[1:])
+    assert ns.input == "/mnt/show/sh010/plate/sh010_plate.mov"
+    assert ns.output == options.analysis and ns.overwrite
+    assert (ns.shot_cuts, ns.allow_damaged, ns.frame_numbers) == ("1040", True, "track")
+    assert _job_file("analyse_job_info.job")["Plugin"] == "MoebiusVideo"
 
 
 def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
-    """The real OpenJD runtime (`openjd run`) runs two chunk tasks of the template."""
+    """The real OpenJD runtime (`openjd run`) runs the template: the Analyse step, then
+    two chunk tasks that read its sidecar and share the windows they fill."""
     import json
     import os
     import shutil
@@ -157,13 +182,16 @@ def test_openjd_runtime_runs_the_template_on_a_clip(shot, tmp_path):
         "Context": "2",
     }
     command = [openjd, "run", str(PLUGINS / "openjd" / "moebius_video_job.yaml")]
-    command += ["--step", "Inpaint", "--output", "json"]
+    command += ["--step", "Inpaint", "--run-dependencies", "--output", "json"]
     for key, value in params.items():
         command += ["-p", f"{key}={value}"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, f"openjd run failed:\n{done.stdout[-3000:]}\n{done.stderr}"
     messages = [entry.get("message", "") for entry in json.loads(done.stdout)["logs"]]
-    assert sum(m == "openjd_progress: 100" for m in messages) == 2, messages
+    assert sum(m == "openjd_progress: 100" for m in messages) == 3, messages  # analyse + 2
+    assert any("the shot analysis of" in m for m in messages), messages
+    windows = sorted((tmp_path / "clean" / "shot.analysis.windows").iterdir())
+    assert windows, "the chunks shared no windows"
 
     reference = tmp_path / "reference" / "clean.%04d.png"
     render_chunk(shot["clip"], shot["track"], reference, InpaintOptions(context=2))

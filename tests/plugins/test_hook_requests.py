@@ -260,6 +260,13 @@ BAD_REQUESTS = [
         ["options.ray_address: a request may not join a Ray cluster"],
     ),
     (
+        "reads-a-farm-sidecar",
+        with_(options={"analysis": "shot.analysis.npz"}),
+        3,
+        "bad_request",
+        ["options.analysis: a request may not read a farm's shot analysis sidecar"],
+    ),
+    (
         "too-many-workers",
         with_(options={"workers": 1000}),
         3,

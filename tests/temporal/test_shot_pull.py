@@ -154,3 +154,26 @@ def test_nothing_is_planned_across_a_cut(logo_on_pan):
     plan = plan_references(analysis, range(COUNT))
     for t, references in list(plan.past.items()) + list(plan.future.items()):
         assert all((u < 45) == (t < 45) for u in references), (t, references)
+
+
+def test_a_window_reads_the_same_references_whatever_span_it_is_filled_in(logo_on_pan):
+    """A farm task shares the windows it fills with the shot's other tasks (shot_files.py),
+    which read them for their own frames: so a window must come out the same from the
+    pull of any run whose span holds it, not only from the span of the task whose frames
+    it writes. The references' boxes (which ring samples check a reference) are the
+    whole clip's."""
+    from moebius_video.temporal.grid import window_core, window_span
+
+    _, dirty, track = logo_on_pan
+    whole = build_shot_pull(_read(dirty), track, COUNT, (0, COUNT))
+    for w in (0, 2, 4):
+        span = window_span(w, OPTIONS, 0, COUNT)
+        part = build_shot_pull(_read(dirty), track, COUNT, span)
+        assert part.plan.boxes == {u: whole.plan.boxes[u] for u in part.plan.boxes}, span
+        assert set(part.plan.past) == set(range(*span)) & set(whole.plan.past)
+        start, stop = window_core(w, OPTIONS)
+        alone = (start + OPTIONS.blend, stop - OPTIONS.blend)  # frames of window w alone
+        frames = dirty[: span[1]]
+        filled = [_fill(frames, track, OPTIONS, pull, alone) for pull in (part, whole)]
+        for t in range(*alone):
+            assert np.array_equal(filled[0][t][0], filled[1][t][0]), (w, t)

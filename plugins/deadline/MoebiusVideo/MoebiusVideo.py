@@ -4,13 +4,23 @@ Install: copy this folder to <DeadlineRepository>/custom/plugins/MoebiusVideo an
 executable in Tools > Configure Plugins > MoebiusVideo. Submit with
 `deadlinecommand job_info.job plugin_info.job` (examples beside this folder).
 
-Each task renders frames <start>-<end> of the job's frame list into per-frame files
-with --skip-existing, so a requeued or pre-empted task resumes where it stopped and
-every chunk gives the same pixels as a one-process render: each task analyses the
-whole shot itself first (camera motion and masks from the clip's first frame, about
-20 ms of CPU a 720p frame), so no analysis task or shared sidecar is needed;
-`ExtraArgs=--shot-pull off` skips that pass. The tool prints
-`Progress: NN%` lines, which set the task's progress bar here.
+A shot is two jobs, the second dependent on the first (submit both at once with
+`deadlinecommand -SubmitMultipleJobs -dependent -job analyse_job_info.job
+analyse_plugin_info.job -job job_info.job plugin_info.job`, or set JobDependencies):
+
+- the analyse job (`Step=Analyse`, one task) runs `moebius-video analyse`, which writes the
+  shot analysis (camera motion and coarse masks of every frame) to the `Analysis` file;
+- the chunk job: each task renders frames <start>-<end> of the job's frame list into
+  per-frame files with --skip-existing, so a requeued or pre-empted task resumes where it
+  stopped and every chunk gives the same pixels as a one-process render. It reads the
+  analysis (--analysis) instead of analysing the whole shot again, and shares the
+  windows it fills with the other tasks in the folder beside it
+  (`<name>.analysis.windows`), so a window two chunks need is filled once.
+
+`Analysis` must be on storage every Worker sees; leave it empty to have each task analyse
+the shot itself (no analyse job). Options of ExtraArgs that change the analysis
+(--shot-cuts, --frame-numbers, --fps, --allow-damaged) are passed to the analyse job too.
+The tool prints `Progress: NN%` lines, which set the task's progress bar here.
 
 Exit codes (see the moebius-video README): 0 ok, 2 usage, 3 bad input (fix the job,
 do not retry), 75 retryable (out of memory, worker lost: a requeue may pass).
@@ -33,8 +43,12 @@ OPTION_KEYS = (
     ("Model", "--model"),
     ("Weights", "--weights"),
     ("Device", "--device"),
+    ("Analysis", "--analysis"),
 )
-PATH_KEYS = ("Input", "MaskTrack", "Output", "Weights")
+PATH_KEYS = ("Input", "MaskTrack", "Output", "Weights", "Analysis")
+# Options (with a value) and flags of ExtraArgs that change the shot analysis.
+ANALYSIS_OPTIONS = ("--shot-cuts", "--frame-numbers", "--fps")
+ANALYSIS_FLAGS = ("--allow-damaged",)
 EXIT_MEANINGS = {2: "usage error", 3: "bad input", 75: "retryable failure"}
 
 
@@ -48,6 +62,8 @@ def CleanupDeadlinePlugin(plugin):
 
 def build_arguments(entries, start_frame, end_frame, map_path=lambda path: path):
     """The moebius-video arguments for one task; `entries` are the job's plugin info."""
+    if entries.get("Step", "").strip().lower() == "analyse":
+        return build_analyse_arguments(entries, map_path)
     args = []
     for key, option in OPTION_KEYS:
         value = entries.get(key, "").strip()
@@ -58,6 +74,24 @@ def build_arguments(entries, start_frame, end_frame, map_path=lambda path: path)
         args += [value] if option is None else [option, value]
     args += ["--frames", f"{start_frame}-{end_frame}", "--skip-existing", "--progress", "plain"]
     args += shlex.split(entries.get("ExtraArgs", ""))
+    return args
+
+
+def build_analyse_arguments(entries, map_path=lambda path: path):
+    """`moebius-video analyse` for the analyse job's one task."""
+
+    def path(key):
+        return map_path(entries.get(key, "").strip())
+
+    args = ["analyse", path("Input"), "--mask-track", path("MaskTrack"), "-o", path("Analysis")]
+    args += ["-y", "--progress", "plain"]
+    extra = shlex.split(entries.get("ExtraArgs", ""))
+    for i, arg in enumerate(extra):
+        name = arg.split("=", 1)[0]
+        if name in ANALYSIS_FLAGS or (name in ANALYSIS_OPTIONS and "=" in arg):
+            args.append(arg)
+        elif name in ANALYSIS_OPTIONS:
+            args += extra[i : i + 2]
     return args
 
 
@@ -90,7 +124,8 @@ class MoebiusVideoPlugin(DeadlinePlugin):
 
     def RenderArgument(self):
         entries = {key: self.GetPluginInfoEntryWithDefault(key, "") for key, _ in OPTION_KEYS}
-        entries["ExtraArgs"] = self.GetPluginInfoEntryWithDefault("ExtraArgs", "")
+        for key in ("ExtraArgs", "Step"):
+            entries[key] = self.GetPluginInfoEntryWithDefault(key, "")
         args = build_arguments(
             entries, self.GetStartFrame(), self.GetEndFrame(), RepositoryUtils.CheckPathMapping
         )
