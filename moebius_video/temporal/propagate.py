@@ -7,7 +7,11 @@ over the source that pixel already found (plus the sub-pixel offset), so the cha
 reaches back to the nearest frame where the point was visible, and the colour is read
 once, from the real frame, without the blur of warping already-warped pixels. One pass
 forward in time finds sources in the past, one pass backward finds them in the future;
-each costs one step per region pixel and frame.
+each costs one step per region pixel and frame. Taking over the nearest pixel's source
+decides visibility on that pixel's path, not this one's; under half a pixel a frame of
+motion the two part ways, so a taken-over source is checked where the path really lands
+(`_settle`), and a point whose nearest pixel found nothing is followed a few hops on its
+own path (`_continue`).
 
 Each source carries a reliability: the distance in frames and the worst mismatch
 between the forward and the backward flow along its chain (an occlusion or a bad vector
