@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 from ..options import FRAME_NUMBERS
-from ..progress import PROGRESS_MODES, make_reporter
-from .run import ArgumentParser, _fps, options_from_args, progress_mode_in
+from ..progress import PROGRESS_MODES
+from .run import ArgumentParser, _fps, options_from_args, run_reported
 
 
 def build_parser(prog: str = "moebius-video analyse") -> ArgumentParser:
@@ -57,12 +57,7 @@ def build_parser(prog: str = "moebius-video analyse") -> ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from .guard import guarded
-
-    mode = progress_mode_in(argv)
-    reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
-
-    def run() -> int:
+    def run(reporter) -> int:
         from ..api import analyse_shot
 
         ns = build_parser().parse_args(argv)
@@ -72,7 +67,7 @@ def main(argv: list[str]) -> int:
         reporter.summary(result.summary())
         return 0
 
-    return guarded(run, reporter)
+    return run_reported(argv, run)
 
 
 if __name__ == "__main__":

@@ -220,13 +220,18 @@ def progress_mode_in(argv: list[str]) -> str | None:
     return None
 
 
-def main(argv: list[str]) -> int:
+def run_reported(argv: list[str], body) -> int:
+    """Run `body(reporter)` under `guarded`, with the reporter --progress asks for (found
+    before parsing, so that a parse error reaches a JSON-lines reader too)."""
     from .guard import guarded
 
     mode = progress_mode_in(argv)
     reporter = make_reporter(mode if mode in PROGRESS_MODES else None)
+    return guarded(lambda: body(reporter), reporter)
 
-    def run() -> int:
+
+def main(argv: list[str]) -> int:
+    def run(reporter) -> int:
         from ..api import inpaint_video, render_chunk
         from ..farm import wants_chunk_render
 
@@ -247,7 +252,7 @@ def main(argv: list[str]) -> int:
         reporter.summary(result.summary())
         return 0
 
-    return guarded(run, reporter)
+    return run_reported(argv, run)
 
 
 if __name__ == "__main__":
