@@ -161,7 +161,8 @@ class WindowEngine:
         function that builds them, called once, when the first window is filled here (a
         task whose windows all come from the cache never builds them).
     cache: filled windows shared between the tasks of a shot (shot_files.WindowCache:
-        `get(window, first, stop, box)`, `put(window, first, stop, box, filled)`), or None.
+        `get(window, first, stop, boxes)`, `put(window, first, stop, boxes, filled)`, keyed on
+        every region crop of the window), or None.
     """
 
     def __init__(
