@@ -35,7 +35,8 @@
 4c. with the shot-wide analysis: that flow in and around the holes set to the camera's
    motion where the measured flow beside them follows the camera (`snap_to_camera`);
 5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
-   edges (propagate.py).
+   edges (propagate.py), nor on a thin hole's membrane where that flow fails the
+   forward-backward check (`_thin_membranes`).
 
 This is the temporal wrapper of the design notes for a run of consecutive frames that
 fits in memory; `engine.py` cuts a clip into such windows, and a window's masks into
@@ -118,6 +119,9 @@ CAMERA_RING_TOLERANCE = 0.5
 # from 8 frames on the pull wins: chelsea-slow-wire +13.4 -> +19.9, coffee-slow-wire
 # +10.5 -> +17.0, china-slow-logo +3.7 -> +6.1 (3 gave the same).
 LOCAL_REACH = 8
+# Crop pixels by which the smoothing's flow to a neighbouring frame and back may miss
+# its start under a thin membrane and still be followed (`_thin_membranes`).
+FLOW_CHECK_TOLERANCE = 1.0
 
 
 @dataclass(frozen=True)
@@ -371,7 +375,11 @@ def _fill_shot(
             if pull is not None:
                 flows = snap_to_camera(flows, completed, pull, first_index, origin)
         filled = smooth_in_time(
-            filled, holes, flows, SMOOTHING_PASSES, colour_scale=SMOOTHING_COLOUR_SCALE
+            filled,
+            holes & ~_thin_membranes(holes, sources, flows),
+            flows,
+            SMOOTHING_PASSES,
+            colour_scale=SMOOTHING_COLOUR_SCALE,
         )
     return filled, sources
 
@@ -572,20 +580,54 @@ def _merge_estimate(images, regions, flows, replace, estimator, tolerance=0.0):
     return NeighbourFlows(forward, backward, flows.scale, flows.crop_size)
 
 
+def _wide_parts(hole: np.ndarray) -> np.ndarray:
+    """The parts of a crop's hole that a disk of WIDE_HOLE_RADIUS pixels fits into."""
+    size_px = 2 * WIDE_HOLE_RADIUS + 1
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size_px, size_px))
+    return cv2.morphologyEx(hole.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
+
+
 def _near_wide_holes(holes: np.ndarray, size: tuple[int, int], grow: int) -> np.ndarray:
-    """(T, h, w) bool on the flow's grid (size h, w): the parts of the holes that a disk
-    of WIDE_HOLE_RADIUS crop pixels fits into, grown by `grow` flow pixels.
+    """(T, h, w) bool on the flow's grid (size h, w): the wide parts of the holes
+    (`_wide_parts`), grown by `grow` flow pixels.
 
     Across a thin hole (a wire) steps 2 and 2b see both sides close by and are right;
     flow completion in time is kept for wide holes (a ball), where they guess.
     """
-    size_px = 2 * WIDE_HOLE_RADIUS + 1
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size_px, size_px))
-    wide = []
-    for hole in holes:
-        opened = cv2.morphologyEx(hole.astype(np.uint8), cv2.MORPH_OPEN, disk) > 0
-        wide.append(_grow_mask(downscale_mask(opened, size), grow))
-    return np.stack(wide)
+    return np.stack([_grow_mask(downscale_mask(_wide_parts(h), size), grow) for h in holes])
+
+
+def _thin_membranes(holes: np.ndarray, sources: Sequence[np.ndarray], flows) -> np.ndarray:
+    """(T, H, W) bool: membrane (FALLBACK) pixels outside the wide parts of the holes whose
+    smoothing flow fails the forward-backward check (by more than FLOW_CHECK_TOLERANCE)
+    to a neighbouring frame; step 5 leaves them as they are.
+
+    Across a thin hole the membrane is drawn from this frame's own pixels a few pixels
+    away on both sides, so it follows what the frame shows at once. Where the flow there
+    is wrong (content moving fast behind a wire), smoothing along it mixes in what other
+    frames show elsewhere. In a wide hole the membrane's middle is a blank that shifts
+    with its border, which the smoothing steadies (bbb-ball's flicker ratio 16 -> 24 when
+    it was left out there too).
+    """
+    thin = np.zeros(holes.shape, bool)
+    count = len(holes)
+    for k, (hole, source) in enumerate(zip(holes, sources, strict=True)):
+        membrane = (source == FALLBACK) & ~_wide_parts(hole)
+        if not membrane.any():
+            continue
+        ys, xs = np.nonzero(membrane)
+        broken = np.zeros(ys.size, bool)
+        pairs = []
+        if k + 1 < count:
+            pairs.append((flows.forward[k], flows.backward[k]))
+        if k > 0:
+            pairs.append((flows.backward[k - 1], flows.forward[k - 1]))
+        for there, back in pairs:
+            step = flows.sample(there, xs, ys)
+            home = flows.sample(back, xs + step[:, 0], ys + step[:, 1])
+            broken |= np.hypot(*(step + home).T) > FLOW_CHECK_TOLERANCE
+        thin[k, ys[broken], xs[broken]] = True
+    return thin
 
 
 def _deep_inside(guessed: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Step 4b of window.py: the flow the smoothing follows, estimated again on the filled
-frames, replaces the completed flow under thin holes but not on membranes of wide ones."""
+frames, replaces the completed flow under thin holes but not on membranes of wide ones;
+and which membranes step 5 leaves unsmoothed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from moebius_video.temporal.window import (
     _grow_mask,
     _near_wide_holes,
     _smoothing_flows,
+    _thin_membranes,
     _untrusted,
     refining_estimator,
 )
@@ -102,3 +104,27 @@ def test_a_completed_flow_that_is_already_right_is_kept():
     assert np.array_equal(after.backward, right.backward), (
         f"backward changed at {int((after.backward != right.backward).any(axis=3).sum())} px"
     )
+
+
+def test_only_thin_membranes_on_a_broken_flow_are_left_unsmoothed():
+    holes = np.zeros((3, H, W), bool)
+    holes[(slice(None), *WIRE)] = True
+    holes[(slice(None), *BALL)] = True
+    sources = [np.where(holes[k], FALLBACK, UNTOUCHED).astype(np.uint8) for k in range(3)]
+    sources[1][40:, 80:86] = PROPAGATED  # the lower wire is real content
+    pan = np.broadcast_to(np.array(PAN, np.float32), (2, H, W, 2)).copy()
+    forward, backward = pan.copy(), -pan
+    # Frame 1 -> 2 broken on the top of the wire: forward and backward do not meet.
+    forward[1, :20, 78:88] = (3.0, 0.0)
+    flows = NeighbourFlows(forward, backward, 1, (W, H))
+
+    thin = _thin_membranes(holes, sources, flows)
+
+    wire_membrane = thin[1][WIRE_MEMBRANE_ROWS, 80:86]
+    assert wire_membrane[:20].all(), "a thin membrane on a broken flow is smoothed"
+    assert not wire_membrane[20:].any(), "a thin membrane on a consistent flow is left alone"
+    assert not thin[1][40:].any(), "real content is left unsmoothed"
+    assert not thin[1][BALL].any(), "a wide hole's membrane is left unsmoothed"
+    assert not thin[0].any(), "a frame whose flows agree is flagged"
+    # Frame 2 reaches back into the broken part of frame 1's flow, on the wire's top only.
+    assert thin[2][:20, 80:86].any() and not thin[2][20:].any()
