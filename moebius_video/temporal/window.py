@@ -401,9 +401,7 @@ def _pull_frame(pull: ShotPull, first_index, k, crops, holes, local, flows, orig
     """
     ys, xs = local.pixels.ys, local.pixels.xs
     hole = holes[k]
-    far = _far_local(local)
-    known = local.seen & ~_far_local(local, CHECK_REACH) & hole[ys, xs]
-    asked = ~local.seen | far
+    known, asked = pull_request(local, hole)
     if flows is not None and asked.any():
         asked &= follows_camera(pull, flows, first_index, k, xs, ys, origin)
     return pull.fetch(
@@ -416,6 +414,16 @@ def _pull_frame(pull: ShotPull, first_index, k, crops, holes, local, flows, orig
         known=(ys[known], xs[known], local.values[known]),
         asked=asked,
     )
+
+
+def pull_request(local: Propagated, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(known, asked), bool per region pixel of one frame: the hole pixels whose local
+    source (at most CHECK_REACH frames away) the pull's reads are checked against, and
+    the pixels the pull is asked for (no local source, or one more than LOCAL_REACH
+    frames away; `with_pulled` takes the pull's value for those where it finds one)."""
+    in_hole = hole[local.pixels.ys, local.pixels.xs]
+    known = local.seen & ~_far_local(local, CHECK_REACH) & in_hole
+    return known, ~local.seen | _far_local(local)
 
 
 def snap_to_camera(flows, completed, pull: ShotPull, first_index, origin) -> NeighbourFlows:
