@@ -19,10 +19,6 @@
    A moving object hides a point for a few frames only, and the flow measured just
    before and after follows a leg or a body under it, where steps 2 and 2b see only a
    border or a blank membrane (skipped with flow quality 'fast');
-2d. with the shot-wide analysis: the completed flow in and around the holes set to the
-   camera's motion where the measured flow beside them follows the camera
-   (`snap_to_camera`), so that chains through a hole over background standing still do
-   not drift with the completion's guesses;
 3. propagation: real pixels from the nearest frames that show them (propagate.py),
    colour-matched to the frame's own pixels around the hole (keyframes.py);
 4. never-seen pixels: painted on key frames, carried along the flow elsewhere
@@ -36,7 +32,8 @@
    surfaces or (colour guard) does not smooth at all; the filled frames show real
    background in the holes, a better picture than 2b's rough fill. Propagating again
    along this flow did not pay (skipped with flow quality 'fast');
-4c. with the shot-wide analysis: that flow snapped to the camera's motion as in 2d;
+4c. with the shot-wide analysis: that flow in and around the holes set to the camera's
+   motion where the measured flow beside them follows the camera (`snap_to_camera`);
 5. smoothing of the filled pixels along the flow over +-4 frames, not across colour
    edges (propagate.py), nor on a thin hole's membrane where that flow fails the
    forward-backward check (`_thin_membranes`).
@@ -111,10 +108,10 @@ SMOOTHING_FLOW_TOLERANCE = 0.5
 CAMERA_FLOW_TOLERANCE = 2.0
 # Crop pixels per frame within which the measured flow beside a hole follows the camera's
 # motion, for the smoothing's flow in the hole to be set to the camera's (step 4c,
-# `snap_to_camera`) and for the flow propagation follows (step 2d). Step 2d, tried
-# before the chains' rounding was fixed (propagate.py), lost 24 dB on china-zoom-boom
-# (a boom on a pan with zoom); after it, gravel-fast-boom +4.8 -> +16.3 dB (flicker
-# ratio 4.5 -> 0.6) and china-zoom-boom unchanged.
+# `snap_to_camera`). Snapping the flow that propagation follows too: before the chains'
+# rounding was fixed it lost 24 dB on china-zoom-boom (a boom on a pan with zoom); after
+# (886de06) gravel-fast-boom gained 11.5 dB, but the real clips moved both ways
+# (carphone-wire -0.56, bikes-wire -0.35, bbb-wire +0.52; 23 cases, mean +0.13).
 CAMERA_RING_TOLERANCE = 0.5
 # Frames beyond which a local source gives way to the shot-wide pull where the pull
 # finds one: a chain through the completed flow inside the hole drifts with every hop (a
@@ -373,8 +370,6 @@ def _fill_shot(
             flows = complete_flows_in_time(flows, completed & wide)
     else:
         flows = None
-    if flows is not None and pull is not None and options.flow_quality != "fast":
-        flows = snap_to_camera(flows, completed, pull, first_index, origin)
     propagated = _propagate_or_nothing(crops, regions, flows, is_key)
     if pull is not None:
         propagated = [
@@ -434,16 +429,15 @@ def pull_request(local: Propagated, hole: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def snap_to_camera(flows, completed, pull: ShotPull, first_index, origin) -> NeighbourFlows:
-    """Steps 2d and 4c: the flows with their vectors in `completed` ((T, h, w) bool on
+    """Step 4c: the smoothing's flows with their vectors in `completed` ((T, h, w) bool on
     their grid: guessed by completion) set to the camera's motion where the measured flow
     nearest them follows the camera (within CAMERA_RING_TOLERANCE, mostly, over 5 x 5
     flow pixels), the vector itself is within CAMERA_FLOW_TOLERANCE of it, and one global
     motion explains the pair of frames.
 
     A completed vector is interpolated from around the hole, off by a pixel here and a
-    pixel there, so chains through the hole drift off their point and the smoothing
-    averages a fill with its neighbours' fills slid against the real background (flicker,
-    where the background has detail). Where the real pixels
+    pixel there, so the smoothing averages a fill with its neighbours' fills slid against
+    the real background (flicker, where the background has detail). Where the real pixels
     beside the hole move with the camera, so does the background behind it.
     """
     motion = pull.analysis.motion
