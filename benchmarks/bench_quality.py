@@ -412,10 +412,12 @@ def print_row(row: dict, seconds: float) -> None:
 
 
 def groups(rows: list[dict]) -> dict[str, list[dict]]:
-    """The summary groups: all, each family, revealed, never revealed, far reveals."""
+    """The summary groups: all, each family, real footage (the clips, not the camera paths
+    over photographs), revealed, never revealed, far reveals."""
     found = {"all": rows}
     for row in rows:
         found.setdefault(f"family {row['family']}", []).append(row)
+    found["real footage"] = [r for r in rows if r["source"].startswith("clip:")]
     found["revealed"] = [r for r in rows if r["revealed"]]
     found["never revealed"] = [r for r in rows if not r["revealed"]]
     found[f"reveal p90 >= {FAR_GROUP}"] = [r for r in rows if (r["reveal_p90"] or 0) >= FAR_GROUP]
