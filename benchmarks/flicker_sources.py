@@ -1,4 +1,5 @@
-"""Where a case's flicker comes from: its warp error split by the source of each pixel.
+"""Where a case's flicker and error come from: its warp error and its in-mask error split
+by the source of each pixel.
 
 Runs the CLI in this process on one `bench_quality.py` case (same options), keeps every
 window's source maps (`FilledWindow.sources` of each region), and splits the output's
@@ -6,7 +7,9 @@ warp error (the E_warp of bench_quality, along the clean clip's flow) by the sou
 the pixel in frame t and of the pixel it lands on in t + 1 (untouched: outside the mask
 there), and by whether either frame is cross-faded between two windows ("blend"). A pair
 of different sources is a pixel switching; "propagated -> propagated" far above the
-clean clip's error is a fill sliding against the background.
+clean clip's error is a fill sliding against the background. A second table gives the
+PSNR of each source's pixels against the clean clip over the scored frames (bench_quality's
+region), their share of the pixels and of the squared error.
 
     python benchmarks/flicker_sources.py bikes2-wire gravel-fast-boom --window 40
 """
@@ -127,6 +130,28 @@ def report(name: str, window: int) -> None:
             f"  {a:>10s} -> {b:10s} {fade:5s} {n / total[2]:6.3f}  {error / total[0]:11.3f}"
             f"  {error / n / 3:9.1f}  {clean_error / n / 3:5.1f}"
         )
+    accuracy_by_source(case, ours, maps, regions, masked)
+
+
+def accuracy_by_source(case, ours, maps, regions, masked) -> None:
+    """Print each source's share of the scored pixels, its PSNR and its share of the error."""
+    errors: dict[str, list[float]] = {}
+    total_error, total = 0.0, 0
+    for t in masked:
+        ys, xs = np.nonzero(regions[t])
+        error = ((ours[t][ys, xs].astype(np.float32) - case.clean[t][ys, xs]) ** 2).mean(1)
+        codes = maps[t][ys, xs]
+        for code in np.unique(codes):
+            entry = errors.setdefault(NAMES[code], [0.0, 0])
+            entry[0] += float(error[codes == code].sum())
+            entry[1] += int((codes == code).sum())
+        total_error += float(error.sum())
+        total += ys.size
+    print(f"  {'source':>10s}  pixels   PSNR  error share")
+    for name, (error, n) in sorted(errors.items(), key=lambda e: -e[1][0]):
+        psnr = 10 * np.log10(255.0**2 / max(error / n, 1e-10))
+        share = error / max(total_error, 1e-10)
+        print(f"  {name:>10s}  {n / total:6.3f} {psnr:6.2f}  {share:11.3f}")
 
 
 def main() -> None:
