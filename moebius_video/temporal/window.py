@@ -495,11 +495,11 @@ def follows_camera(pull: ShotPull, flows, first_index, k, xs, ys, origin) -> np.
     return follows
 
 
-def _far_local(local: Propagated, reach: int | None = None) -> np.ndarray:
-    """Pixels whose nearest local source is more than `reach` (LOCAL_REACH) frames away."""
+def _far_local(local: Propagated, reach: int = LOCAL_REACH) -> np.ndarray:
+    """Pixels whose nearest local source is more than `reach` frames away."""
     if local.reach is None:
         return np.zeros(local.seen.shape, bool)
-    return local.seen & (local.reach > (LOCAL_REACH if reach is None else reach))
+    return local.seen & (local.reach > reach)
 
 
 def with_pulled(local: Propagated, pulled: Pulled) -> Propagated:
